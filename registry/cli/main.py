@@ -1,0 +1,330 @@
+"""The ``edzoo`` command.
+
+Errors become one line on stderr and an exit code (see ``registry.core.errors``): 2 bad input,
+3 auth, 4 verification failed, 5 conflict, 6 not found, 7 storage, 8 network, 9 not cached.
+Server-side commands import Flask and SQLAlchemy lazily, so the client install stays small.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from registry.core.errors import EdzooError, UsageError
+
+DEFAULT_PORT = 8470
+
+
+def _default_keys_dir() -> Path:
+    if os.environ.get("EDZOO_KEYS"):
+        return Path(os.environ["EDZOO_KEYS"])
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "edzoo" / "keys"
+
+
+def _progress(enabled: bool):  # type: ignore[no-untyped-def]
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    @contextmanager
+    def bar(desc: str, total: int):  # type: ignore[no-untyped-def]
+        # disable=None: a bar on a terminal, silence when stderr is a file or a pipe
+        with tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
+                  leave=False, disable=None, file=sys.stderr) as t:
+            yield t
+
+    return bar
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EdzooError as e:
+            click.echo(f"error: {e.message}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="edzoo")
+def cli() -> None:
+    """edzoo: signed education models for student devices.
+
+    \b
+    App developers:  edzoo pull edzoo/hello --registry URL --root root.json
+    ML engineers:    edzoo keys new me; edzoo publish BUILD_DIR --registry URL --key ...
+    Registry admins: edzoo registry init DATA; edzoo registry add-publisher ...; edzoo serve
+
+    Every file is verified with The Update Framework (TUF) before it is handed over.
+    """
+
+
+# -- keys ------------------------------------------------------------------------------------
+@cli.group()
+def keys() -> None:
+    """Publisher key pairs (Ed25519)."""
+
+
+@keys.command("new")
+@click.argument("name")
+@click.option("--dir", "folder", type=click.Path(path_type=Path), default=None,
+              help="Where to write NAME.pem and NAME.pub.json [default: $EDZOO_KEYS or ~/.config/edzoo/keys].")
+def keys_new(name: str, folder: Path | None) -> None:
+    """Create a publisher key pair NAME.pem (private, 0600) and NAME.pub.json.
+
+    Give NAME.pub.json to the registry admin (`edzoo registry add-publisher`); keep NAME.pem
+    on the machine that publishes. It never leaves it.
+    """
+    from registry.core import keys as keylib
+    from registry.core import names
+
+    names.check_name(name, "key name")
+    folder = folder or _default_keys_dir()
+    signer = keylib.generate()
+    keylib.save_key_pair(signer, folder / f"{name}.pem", folder / f"{name}.pub.json")
+    click.echo(f"private key  {folder / f'{name}.pem'}")
+    click.echo(f"public key   {folder / f'{name}.pub.json'}")
+    click.echo(f"key id       {signer.public_key.keyid}")
+
+
+# -- registry administration ---------------------------------------------------------------------
+@cli.group()
+def registry() -> None:
+    """Create and administer a registry (needs the [server] extra)."""
+
+
+@registry.command("init")
+@click.argument("data_dir", type=click.Path(path_type=Path))
+@click.option("--keys", "keys_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder for the OFFLINE root and targets keys [default: DATA_DIR-keys]. Move it "
+                   "to removable storage; the server never reads it.")
+@click.option("--root-keys", default=1, show_default=True, help="Number of root keys.")
+@click.option("--root-threshold", default=1, show_default=True,
+              help="Root signatures required (production: 2 of 3).")
+@click.option("--targets-keys", default=1, show_default=True)
+@click.option("--targets-threshold", default=1, show_default=True)
+@click.option("--database-url", envvar="EDZOO_DATABASE_URL", default=None,
+              help="SQLAlchemy URL of the index [default: SQLite in DATA_DIR].")
+def registry_init(data_dir: Path, keys_dir: Path | None, root_keys: int, root_threshold: int,
+                  targets_keys: int, targets_threshold: int, database_url: str | None) -> None:
+    """Create a registry in DATA_DIR: TUF root, targets, snapshot and timestamp metadata.
+
+    Root and targets keys go to the offline keys folder; snapshot and timestamp keys stay in
+    DATA_DIR for the server. Apps must trust the printed root.json (`edzoo trust export`).
+    """
+    from registry.server import admin
+
+    keys_dir = keys_dir or data_dir.with_name(data_dir.name + "-keys")
+    result = admin.init(data_dir, keys_dir, root_keys=root_keys, root_threshold=root_threshold,
+                        targets_keys=targets_keys, targets_threshold=targets_threshold,
+                        database_url=database_url)
+    click.echo(f"registry     {result.data_dir}")
+    click.echo(f"offline keys {result.keys_dir}  (root {root_threshold}-of-{root_keys}, "
+               f"targets {targets_threshold}-of-{targets_keys}; keep this folder offline)")
+    click.echo(f"trusted root {result.root_path}")
+
+
+@registry.command("add-publisher")
+@click.argument("data_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("namespace")
+@click.argument("public_key", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--keys", "keys_dir", type=click.Path(path_type=Path), default=None,
+              help="The offline keys folder [default: DATA_DIR-keys].")
+@click.option("--token-file", type=click.Path(path_type=Path), default=None,
+              help="Write the upload token to this file (mode 0600) instead of printing it.")
+@click.option("--database-url", envvar="EDZOO_DATABASE_URL", default=None)
+def registry_add_publisher(data_dir: Path, namespace: str, public_key: Path, keys_dir: Path | None,
+                           token_file: Path | None, database_url: str | None) -> None:
+    """Delegate NAMESPACE to the publisher key PUBLIC_KEY and issue an upload token.
+
+    Signs the top-level targets role with the offline targets key. Running it again for the
+    same namespace rotates the key and the token.
+    """
+    from registry.core._internal.files import atomic_write
+    from registry.server import admin
+
+    keys_dir = keys_dir or data_dir.with_name(data_dir.name + "-keys")
+    token = admin.add_publisher(data_dir, keys_dir, namespace, public_key, database_url=database_url)
+    if token_file:
+        atomic_write(token_file, (token + "\n").encode(), mode=0o600)
+        click.echo(f"namespace {namespace} delegated; upload token written to {token_file}")
+    else:
+        click.echo(f"namespace {namespace} delegated; upload token (shown once):", err=True)
+        click.echo(token)
+
+
+# -- trust ---------------------------------------------------------------------------------------
+@cli.group()
+def trust() -> None:
+    """The trusted root that apps and devices pin."""
+
+
+@trust.command("export")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              required=True, help="The registry's data folder.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write root.json here [default: stdout].")
+def trust_export(data_dir: Path, output: Path | None) -> None:
+    """Export the registry's current root.json, to ship inside apps and device images."""
+    from tuf.api.metadata import Metadata, Root
+
+    path = data_dir / "objects" / "tuf" / "root.json"
+    try:
+        data = path.read_bytes()
+        md = Metadata.from_bytes(data)
+    except FileNotFoundError as e:
+        raise UsageError(f"{data_dir} is not an edzoo registry (no {path})") from e
+    if md.signed.type != Root.type:
+        raise UsageError(f"{path} is not root metadata")
+    if output:
+        from registry.core._internal.files import atomic_write
+
+        atomic_write(output, data)
+        click.echo(f"root version {md.signed.version} written to {output}", err=True)
+    else:
+        click.echo(data.decode())
+
+
+# -- serve ---------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--data", "data_dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              required=True, envvar="EDZOO_DATA", help="The registry's data folder.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
+@click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+def serve(data_dir: Path, host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
+    """Serve a registry with gunicorn (API under /api/v1, TUF repository under /tuf)."""
+    from registry.server.wsgi import run
+
+    run(data_dir, host=host, port=port, workers=workers, threads=threads, access_log=access_log)
+
+
+# -- publish -------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("build_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--registry", "registry_url", envvar="EDZOO_REGISTRY", required=True,
+              help="Registry URL [env EDZOO_REGISTRY].")
+@click.option("--key", "key_path", type=click.Path(path_type=Path), required=True,
+              help="Your private key (from `edzoo keys new`).")
+@click.option("--token", envvar="EDZOO_TOKEN", default=None, help="Upload token [env EDZOO_TOKEN].")
+@click.option("--token-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None)
+@click.option("--alias", "aliases", multiple=True, help="Move an alias (e.g. stable) to this version.")
+@click.option("--dry-run", is_flag=True, help="Validate the build directory and stop.")
+def publish(build_dir: Path, registry_url: str, key_path: Path, token: str | None, token_file: Path | None,
+            aliases: tuple[str, ...], dry_run: bool) -> None:
+    """Sign and publish BUILD_DIR (manifest.json + its files) as one model version."""
+    from registry.client import upload as pub
+
+    if dry_run:
+        build = pub.check_build(build_dir)
+        click.echo(f"{build.namespace}/{build.name}@{build.version}: {len(build.files)} files, "
+                   f"{sum(f.size for f in build.files)} bytes, manifest valid")
+        return
+    if token_file:
+        token = token_file.read_text().strip()
+    if not token:
+        raise UsageError("an upload token is required: --token, --token-file or EDZOO_TOKEN")
+    result = pub.publish(build_dir, registry=registry_url, key_path=key_path, token=token,
+                         aliases=aliases, progress=_progress(True))
+    if result.status == "unchanged":
+        click.echo(f"{result.model}@{result.version} is already published with these bytes; nothing to do")
+        return
+    click.echo(f"published {result.model}@{result.version}: {len(result.uploaded)} files uploaded, "
+               f"{len(result.roles)} roles signed")
+    for alias, version in sorted(result.aliases.items()):
+        click.echo(f"  alias {alias} -> {version}")
+
+
+# -- pull / verify / cache -----------------------------------------------------------------------
+@cli.command()
+@click.argument("ref", metavar="NAMESPACE/MODEL[@VERSION|@ALIAS]")
+@click.option("--registry", "registry_url", envvar="EDZOO_REGISTRY", required=True,
+              help="Registry URL [env EDZOO_REGISTRY].")
+@click.option("--root", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="Trusted root.json; needed the first time for a registry, then pinned in the cache.")
+@click.option("--variant", default=None, help="Variant id [default: the manifest's first variant].")
+@click.option("--offline", is_flag=True, help="Serve from the cache after verifying it; no network.")
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path), envvar="EDZOO_CACHE", default=None,
+              help="Cache folder [default: $EDZOO_CACHE or ~/.cache/edzoo].")
+@click.option("--grace-days", default=14, show_default=True, type=click.IntRange(0, 365),
+              help="Offline: accept metadata expired for at most this many days.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def pull(ref: str, registry_url: str, root: Path | None, variant: str | None, offline: bool,
+         cache_dir: Path | None, grace_days: int, as_json: bool) -> None:
+    """Download a model variant, verify it, cache it; print the path of the verified file."""
+    from registry.client.download import pull as do_pull
+
+    result = do_pull(ref, registry=registry_url, root=root, variant=variant, cache_dir=cache_dir,
+                     offline=offline, grace=timedelta(days=grace_days), progress=_progress(not as_json))
+    if as_json:
+        click.echo(json.dumps({
+            "model": result.model, "version": result.version, "variant": result.variant,
+            "path": str(result.path), "blob": str(result.blob), "sha256": result.sha256,
+            "size": result.size, "downloaded": result.downloaded, "offline": result.offline,
+            "expired_roles": list(result.expired_roles),
+        }, indent=2))
+        return
+    source = "downloaded" if result.downloaded else ("cache, verified offline" if offline else "cache")
+    click.echo(f"{result.model}@{result.version} variant {result.variant} "
+               f"({result.size} bytes, sha256 {result.sha256[:12]}…, {source})", err=True)
+    if result.expired_roles:
+        click.echo(f"warning: accepted expired metadata within the grace window: {', '.join(result.expired_roles)}", err=True)
+    click.echo(str(result.path))
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path), envvar="EDZOO_CACHE", default=None)
+@click.option("--grace-days", default=14, show_default=True, type=click.IntRange(0, 365))
+def verify(path: Path, cache_dir: Path | None, grace_days: int) -> None:
+    """Re-check a pulled file against the signed metadata in the cache (works offline)."""
+    from registry.client.download import verify_cached
+
+    target, info, expired = verify_cached(path, cache_dir=cache_dir, grace=timedelta(days=grace_days))
+    click.echo(f"OK {target} ({info.length} bytes, sha256 {info.hashes['sha256']})")
+    if expired:
+        click.echo(f"warning: metadata expired, accepted within the grace window: {', '.join(expired)}", err=True)
+
+
+@cli.group()
+def cache() -> None:
+    """Inspect the local cache."""
+
+
+@cache.command("ls")
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path), envvar="EDZOO_CACHE", default=None)
+def cache_ls(cache_dir: Path | None) -> None:
+    """List cached registries and pulled files."""
+    from registry.client.cache import Cache, default_cache_dir
+
+    c = Cache(cache_dir or default_cache_dir())
+    click.echo(f"cache {c.root}")
+    for reg in c.registries():
+        click.echo(f"registry {reg.url}")
+        models = reg.root / "models"
+        for link in sorted(p for p in models.rglob("*") if p.is_symlink() or p.is_file()):
+            size = link.stat().st_size if link.exists() else 0
+            click.echo(f"  {link.relative_to(models).as_posix():60s} {size:>10d} B")
+    usage = c.usage()
+    click.echo(f"{usage['blobs']} blobs, {usage['bytes']} bytes")
+
+
+def main() -> None:
+    cli(prog_name="edzoo")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The client's content-addressed cache.
+
+Layout (default root ``~/.cache/edzoo``, or ``$EDZOO_CACHE``, or ``--cache``)::
+
+    blobs/sha256/ab/<sha256>                         verified file content, shared by registries
+    registries/<host>-<hash>/registry.json           the registry URL this folder belongs to
+    registries/<host>-<hash>/metadata/               TUF metadata, as python-tuf's updater keeps it
+    registries/<host>-<hash>/models/<ns>/<model>/<version>/<file>   symlink to the blob
+
+A blob is written to a ``.incomplete`` file, verified, then renamed into place: a crash costs
+bandwidth, never a corrupt cache. Nothing enters ``blobs/`` without its signed hash matching.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from registry.core._internal.files import atomic_write
+
+__all__ = ["Cache", "RegistryCache", "default_cache_dir"]
+
+
+def default_cache_dir(env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("EDZOO_CACHE"):
+        return Path(env["EDZOO_CACHE"])
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "edzoo"
+
+
+def normalize_url(url: str) -> str:
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class RegistryCache:
+    """The part of the cache that belongs to one registry URL."""
+
+    cache: Cache
+    url: str
+    root: Path
+
+    @property
+    def metadata_dir(self) -> Path:
+        return self.root / "metadata"
+
+    def model_path(self, target_path: str) -> Path:
+        return self.root / "models" / target_path
+
+    def link(self, target_path: str, sha256: str) -> Path:
+        """Point ``models/<target_path>`` at the blob (atomically) and return that path."""
+        link = self.model_path(target_path)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        rel = os.path.relpath(self.cache.blob_path(sha256), link.parent)
+        tmp = link.parent / f".{link.name}.{os.getpid()}.link"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        os.symlink(rel, tmp)
+        os.replace(tmp, link)
+        return link
+
+    def target_of(self, path: Path) -> str | None:
+        """The target path a ``models/…`` path of this registry stands for."""
+        try:
+            rel = Path(os.path.abspath(path)).relative_to(os.path.abspath(self.root / "models"))
+        except ValueError:
+            return None
+        return rel.as_posix()
+
+
+class Cache:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def blob_path(self, sha256: str) -> Path:
+        return self.root / "blobs" / "sha256" / sha256[:2] / sha256
+
+    def registry(self, url: str) -> RegistryCache:
+        url = normalize_url(url)
+        parts = urlsplit(url)
+        host = re.sub(r"[^A-Za-z0-9.-]", "_", parts.netloc or "local")
+        digest = hashlib.sha256(url.encode()).hexdigest()[:10]
+        root = self.root / "registries" / f"{host}-{digest}"
+        info = root / "registry.json"
+        if not info.exists():
+            root.mkdir(parents=True, exist_ok=True)
+            atomic_write(info, json.dumps({"url": url}).encode())
+        return RegistryCache(self, url, root)
+
+    def registries(self) -> list[RegistryCache]:
+        out = []
+        for info in sorted((self.root / "registries").glob("*/registry.json")):
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                out.append(RegistryCache(self, json.loads(info.read_text())["url"], info.parent))
+        return out
+
+    def registry_containing(self, path: Path) -> RegistryCache | None:
+        for reg in self.registries():
+            if reg.target_of(path) is not None:
+                return reg
+        return None
+
+    def has_blob(self, sha256: str, size: int) -> bool:
+        try:
+            return self.blob_path(sha256).stat().st_size == size
+        except FileNotFoundError:
+            return False
+
+    def incomplete_path(self, sha256: str) -> Path:
+        folder = self.root / "blobs" / "incomplete"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=folder, prefix=f"{sha256}.", suffix=".incomplete")
+        os.close(fd)
+        return Path(name)
+
+    def commit_blob(self, tmp: Path, sha256: str) -> Path:
+        dest = self.blob_path(sha256)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, dest)
+        return dest
+
+    def usage(self) -> dict[str, int]:
+        blobs = [p for p in (self.root / "blobs" / "sha256").glob("*/*") if p.is_file()]
+        return {"blobs": len(blobs), "bytes": sum(p.stat().st_size for p in blobs)}

@@ -1,0 +1,321 @@
+"""Pull a model variant: TUF-verified, cached by content, usable offline.
+
+Online, python-tuf's ``Updater`` walks root → timestamp → snapshot → targets → the publisher's
+namespace role → the bin that lists the file, and verifies every file's length and sha256
+before it enters the cache. Offline, :class:`registry.core.offline.OfflineVerifier` re-checks
+the stored metadata and the cached bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from tuf.api import exceptions as tuf_exceptions
+from tuf.api.metadata import TargetFile
+from tuf.ngclient import Updater, UpdaterConfig
+
+from registry.core import manifest as manifests
+from registry.core import modelindex, names
+from registry.core._internal.files import atomic_write
+from registry.core.errors import (
+    DownloadError,
+    EdzooError,
+    NotFoundError,
+    OfflineError,
+    SignatureError,
+    UsageError,
+)
+from registry.core.offline import OfflineVerifier, cached_metadata_reader
+
+from .cache import Cache, RegistryCache, default_cache_dir
+from .http import USER_AGENT, ClientConfig, ProgressFetcher
+
+__all__ = ["PullResult", "Puller", "pull"]
+
+DEFAULT_GRACE = timedelta(days=14)
+ProgressFactory = Callable[[str, int], Any]  # (description, total bytes) -> context with update(n)
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What :func:`pull` returns: a verified file and where it came from."""
+
+    model: str
+    version: str
+    variant: str
+    path: Path  # models/<ns>/<model>/<version>/<file> in the cache (a symlink to the blob)
+    blob: Path
+    sha256: str
+    size: int
+    manifest: dict[str, Any] = field(repr=False)
+    registry: str = ""
+    downloaded: bool = False
+    offline: bool = False
+    expired_roles: tuple[str, ...] = ()
+
+
+class _Source(Protocol):
+    def fetch(self, path: str) -> tuple[Path, TargetFile, bool]: ...
+
+
+def _map_tuf_error(e: Exception, what: str) -> EdzooError:
+    if isinstance(e, tuf_exceptions.DownloadLengthMismatchError):
+        return SignatureError(f"{what}: the registry sent more bytes than the signed length (endless data): {e}")
+    if isinstance(e, tuf_exceptions.BadVersionNumberError):
+        return SignatureError(f"{what}: rollback detected, the registry offered older metadata: {e}")
+    if isinstance(e, tuf_exceptions.ExpiredMetadataError):
+        return SignatureError(f"{what}: the registry's metadata has expired (frozen or stale mirror): {e}")
+    if isinstance(e, tuf_exceptions.LengthOrHashMismatchError):
+        return SignatureError(f"{what}: downloaded bytes do not match their signed length and sha256: {e}")
+    if isinstance(e, tuf_exceptions.UnsignedMetadataError):
+        return SignatureError(f"{what}: metadata is not signed by the trusted keys: {e}")
+    if isinstance(e, tuf_exceptions.RepositoryError):
+        return SignatureError(f"{what}: metadata failed verification: {e}")
+    if isinstance(e, tuf_exceptions.DownloadHTTPError):
+        if e.status_code == 404:
+            return NotFoundError(f"{what}: the registry has no such file (HTTP 404)")
+        return DownloadError(f"{what}: the registry answered HTTP {e.status_code}")
+    if isinstance(e, tuf_exceptions.DownloadError):
+        cause = e.__cause__ or e
+        return DownloadError(f"{what}: download failed: {cause}")
+    return DownloadError(f"{what}: {e}")
+
+
+class _Online:
+    def __init__(self, reg: RegistryCache, bootstrap: bytes, config: ClientConfig, progress: ProgressFactory | None) -> None:
+        self.reg = reg
+        self.fetcher = ProgressFetcher(config)
+        self.progress = progress
+        reg.metadata_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.updater = Updater(
+                metadata_dir=str(reg.metadata_dir),
+                metadata_base_url=f"{reg.url}/tuf/metadata/",
+                target_base_url=f"{reg.url}/tuf/targets/",
+                fetcher=self.fetcher,
+                config=UpdaterConfig(app_user_agent=USER_AGENT),
+                bootstrap=bootstrap,
+            )
+            self.updater.refresh()
+        except (tuf_exceptions.RepositoryError, tuf_exceptions.DownloadError) as e:
+            raise _map_tuf_error(e, f"refreshing metadata from {reg.url}") from e
+        except ValueError as e:
+            raise SignatureError(f"the trusted root is not valid TUF root metadata: {e}") from e
+
+    def fetch(self, path: str) -> tuple[Path, TargetFile, bool]:
+        try:
+            info = self.updater.get_targetinfo(path)
+        except (tuf_exceptions.RepositoryError, tuf_exceptions.DownloadError) as e:
+            raise _map_tuf_error(e, path) from e
+        if info is None:
+            raise NotFoundError(f"{path} is not published in {self.reg.url}")
+        cache = self.reg.cache
+        sha = info.hashes["sha256"]
+        blob = cache.blob_path(sha)
+        if cache.has_blob(sha, info.length) and _sha256_of(blob) == sha:
+            return blob, info, False
+        tmp = cache.incomplete_path(sha)
+        bar = self.progress(path.rsplit("/", 1)[-1], info.length) if self.progress else contextlib.nullcontext()
+        try:
+            with bar as b:
+                self.fetcher.on_progress = b.update if b is not None else None
+                self.updater.download_target(info, filepath=str(tmp))
+            return cache.commit_blob(tmp, sha), info, True
+        except (tuf_exceptions.RepositoryError, tuf_exceptions.DownloadError) as e:
+            raise _map_tuf_error(e, path) from e
+        finally:
+            self.fetcher.on_progress = None
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+class _Offline:
+    def __init__(self, reg: RegistryCache, trusted_root: bytes, grace: timedelta) -> None:
+        self.reg = reg
+        if not (reg.metadata_dir / "timestamp.json").exists():
+            raise OfflineError(f"nothing from {reg.url} is cached yet; pull once while online")
+        self.verifier = OfflineVerifier(cached_metadata_reader(reg.metadata_dir), trusted_root, grace)
+
+    def fetch(self, path: str) -> tuple[Path, TargetFile, bool]:
+        try:
+            info = self.verifier.target_info(path)
+        except OfflineError as e:
+            raise OfflineError(f"{path} was never pulled from {self.reg.url}; pull it once while online") from e
+        blob = self.reg.cache.blob_path(info.hashes["sha256"])
+        try:
+            with open(blob, "rb") as f:
+                self.verifier.verify_file(path, f)
+        except FileNotFoundError as e:
+            raise OfflineError(f"{path} is signed but not in the cache; pull it once while online") from e
+        return blob, info, False
+
+
+def _sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Puller:
+    """Pull several things from one registry with one metadata refresh."""
+
+    def __init__(
+        self,
+        registry: str,
+        *,
+        root: bytes | Path | None = None,
+        cache_dir: Path | None = None,
+        offline: bool = False,
+        grace: timedelta = DEFAULT_GRACE,
+        config: ClientConfig = ClientConfig(),
+        progress: ProgressFactory | None = None,
+    ) -> None:
+        if not registry.startswith(("http://", "https://")):
+            raise UsageError(f"registry URL must start with http:// or https://, got {registry!r}")
+        self.cache = Cache(cache_dir or default_cache_dir())
+        self.reg = self.cache.registry(registry)
+        self.offline = offline
+        trusted = self._trusted_root(root)
+        self.source: _Source
+        if offline:
+            self.source = _Offline(self.reg, trusted, grace)
+        else:
+            current = self.reg.metadata_dir / "root.json"
+            bootstrap = current.read_bytes() if current.exists() else trusted
+            self.source = _Online(self.reg, bootstrap, config, progress)
+
+    def _trusted_root(self, root: bytes | Path | None) -> bytes:
+        """The root this cache trusts for the registry: pinned on first use, never replaced
+        silently (a later root must chain from it through the updater)."""
+        pinned = self.reg.root / "pinned-root.json"
+        given = None
+        if root is not None:
+            try:
+                given = root if isinstance(root, bytes) else Path(root).read_bytes()
+            except OSError as e:
+                raise UsageError(f"cannot read trusted root {root}: {e.strerror or e}") from e
+        if pinned.exists():
+            stored = pinned.read_bytes()
+            if given is not None and given != stored and not self._in_history(given):
+                raise SignatureError(
+                    f"the root given differs from the root pinned for {self.reg.url} "
+                    f"({pinned}); remove that cache folder to trust a new registry"
+                )
+            return stored
+        if given is None:
+            raise UsageError(
+                f"no trusted root for {self.reg.url}: pass --root root.json (from "
+                "`edzoo trust export`) the first time"
+            )
+        atomic_write(pinned, given)
+        return given
+
+    def _in_history(self, data: bytes) -> bool:
+        history = self.reg.metadata_dir / "root_history"
+        return any(p.read_bytes() == data for p in history.glob("*.root.json")) if history.exists() else False
+
+    def resolve(self, ref: names.ModelRef) -> str:
+        """A version number for ``ref`` from the publisher-signed versions index."""
+        if ref.revision is not None and names.SEMVER_RE.match(ref.revision):
+            return ref.revision
+        path = names.index_path(ref.namespace, ref.model)
+        try:
+            blob, _, _ = self.source.fetch(path)
+        except NotFoundError as e:
+            raise NotFoundError(f"no model {ref.id} in {self.reg.url}") from e
+        doc = modelindex.parse_index(blob.read_bytes(), ref.namespace, ref.model)
+        return modelindex.resolve(doc, ref.revision)
+
+    def manifest(self, ref: names.ModelRef, version: str) -> tuple[dict[str, Any], bool]:
+        path = names.target_path(ref.namespace, ref.model, version, names.MANIFEST_FILE)
+        try:
+            blob, _, downloaded = self.source.fetch(path)
+        except NotFoundError as e:
+            raise NotFoundError(f"no version {version} of {ref.id} in {self.reg.url}") from e
+        doc = manifests.parse_manifest(blob.read_bytes())
+        if (doc["namespace"], doc["name"], doc["version"]) != (ref.namespace, ref.model, version):
+            raise SignatureError(f"the manifest at {path} describes another model")
+        self.reg.link(path, _sha256_of(blob))
+        return doc, downloaded
+
+    def pull(self, ref: str | names.ModelRef, *, variant: str | None = None) -> PullResult:
+        ref = names.ModelRef.parse(ref) if isinstance(ref, str) else ref
+        version = self.resolve(ref)
+        doc, _ = self.manifest(ref, version)
+        chosen = manifests.variant_by_id(doc, variant) if variant else doc["variants"][0]
+        path = names.target_path(ref.namespace, ref.model, version, chosen["file"])
+        blob, info, downloaded = self.source.fetch(path)
+        sha = info.hashes["sha256"]
+        if sha != chosen["sha256"] or info.length != chosen["size"]:
+            raise SignatureError(f"{path}: the signed hash differs from the one in its manifest")
+        link = self.reg.link(path, sha)
+        return PullResult(
+            model=ref.id,
+            version=version,
+            variant=chosen["id"],
+            path=link,
+            blob=blob,
+            sha256=sha,
+            size=info.length,
+            manifest=doc,
+            registry=self.reg.url,
+            downloaded=downloaded,
+            offline=self.offline,
+            expired_roles=tuple(getattr(getattr(self.source, "verifier", None), "expired", ())),
+        )
+
+
+def pull(
+    ref: str | names.ModelRef,
+    *,
+    registry: str,
+    root: bytes | Path | None = None,
+    variant: str | None = None,
+    cache_dir: Path | None = None,
+    offline: bool = False,
+    grace: timedelta = DEFAULT_GRACE,
+    config: ClientConfig = ClientConfig(),
+    progress: ProgressFactory | None = None,
+) -> PullResult:
+    """Pull ``namespace/model[@version|@alias]`` and return the verified, cached file.
+
+    Raises NotFoundError, SignatureError (any failed verification: nothing unverified is
+    left in the cache), DownloadError, OfflineError, UsageError.
+    """
+    puller = Puller(registry, root=root, cache_dir=cache_dir, offline=offline, grace=grace,
+                    config=config, progress=progress)
+    return puller.pull(ref, variant=variant)
+
+
+def verify_cached(path: Path, *, cache_dir: Path | None = None, grace: timedelta = DEFAULT_GRACE) -> tuple[str, TargetFile, list[str]]:
+    """Re-check a file under the cache's ``models/`` tree against the stored signed metadata.
+
+    Returns ``(target path, signed info, roles accepted within the grace window)``.
+    """
+    cache = Cache(cache_dir or default_cache_dir())
+    path = Path(path)
+    reg = cache.registry_containing(path)
+    if reg is None:
+        raise UsageError(
+            f"{path} is not a pulled file in the cache {cache.root} (expected a path under "
+            "registries/<registry>/models/)"
+        )
+    target = reg.target_of(path)
+    assert target is not None
+    pinned = reg.root / "pinned-root.json"
+    verifier = OfflineVerifier(cached_metadata_reader(reg.metadata_dir), pinned.read_bytes(), grace)
+    try:
+        with open(os.path.realpath(path), "rb") as f:
+            info = verifier.verify_file(target, f)
+    except FileNotFoundError as e:
+        raise OfflineError(f"{path}: the cached file is missing") from e
+    return target, info, verifier.expired

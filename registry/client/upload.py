@@ -1,0 +1,171 @@
+"""Publish a build directory: sign, on the publisher's machine, the roles that list its files.
+
+1. read and validate the build directory (manifest, every file's sha256 and size);
+2. fetch the publisher's current namespace role and the bins that will change, and check they
+   carry the publisher's own signature (a registry cannot slip in other content);
+3. add the files and the updated versions index, bump versions, sign with the publisher key;
+4. upload the blobs the registry lacks, then the signed roles. The server checks it all again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.exceptions import UnverifiedSignatureError
+from securesystemslib.signer import Key
+from tuf.api.metadata import Metadata, TargetFile, Targets
+
+from registry.core import keys, modelindex, names, trust
+from registry.core import manifest as manifests
+from registry.core.errors import ConflictError, SignatureError, UsageError
+
+from .http import ApiClient, ClientConfig
+
+__all__ = ["PublishResult", "publish"]
+
+ProgressFactory = Callable[[str, int], Any]
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    model: str
+    version: str
+    status: str  # "published" or "unchanged"
+    uploaded: tuple[str, ...]  # target paths whose blobs were sent
+    roles: tuple[str, ...]
+    aliases: dict[str, str]
+
+
+def _own_role(api: ApiClient, name: str, key: Key) -> Metadata[Targets] | None:
+    data = api.get_bytes(f"/roles/{name}")
+    if data is None:
+        return None
+    md = trust.parse_metadata(data, name, Targets.type)
+    sig = md.signatures.get(key.keyid)
+    if sig is None:
+        return None  # signed with another key: a key rotation; re-signed below
+    try:
+        key.verify_signature(sig, md.signed_bytes)
+    except UnverifiedSignatureError as e:
+        raise SignatureError(f"the registry returned role {name} with a bad signature") from e
+    return md
+
+
+def publish(
+    build_dir: Path,
+    *,
+    registry: str,
+    key_path: Path,
+    token: str,
+    aliases: Iterable[str] = (),
+    config: ClientConfig = ClientConfig(),
+    progress: ProgressFactory | None = None,
+) -> PublishResult:
+    """Publish ``build_dir`` to ``registry`` as its manifest's namespace/name@version.
+
+    ``aliases`` move named aliases (``stable``) to this version. Raises ManifestError for a bad
+    build directory, ConflictError if the version exists with other bytes, AuthError for a bad
+    token, SignatureError if the registry rejects the signature.
+    """
+    build = manifests.read_build_dir(Path(build_dir))
+    ns, model, version = build.namespace, build.name, build.version
+    alias_names = [names.check_alias(a) for a in aliases]
+    signer = keys.load_signer(Path(key_path))
+    key = signer.public_key
+    api = ApiClient(registry, token=token, config=config)
+
+    ns_md = _own_role(api, ns, key)
+    rotated = ns_md is None and api.get_bytes(f"/roles/{ns}") is not None
+    if rotated:
+        ns_md = trust.new_namespace_role(ns, key)
+        old = trust.parse_metadata(api.get_bytes(f"/roles/{ns}") or b"", ns, Targets.type)
+        ns_md.signed.version = old.signed.version  # bumped by plan_publish
+
+    files: dict[str, TargetFile] = {}
+    local: dict[str, Path] = {}
+    for f in build.files:
+        path = names.target_path(ns, model, version, f.path)
+        files[path] = TargetFile(f.size, {"sha256": f.sha256}, path)
+        local[path] = f.local
+
+    index_path = names.index_path(ns, model)
+    succinct = ns_md.signed.delegations.succinct_roles if ns_md else None  # type: ignore[union-attr]
+    bins: dict[str, Metadata[Targets]] = {}
+    if succinct is not None:
+        wanted = succinct.get_roles() if rotated else {succinct.get_role_for_target(p) for p in [*files, index_path]}
+        for name in wanted:
+            md = _own_role(api, name, key) if not rotated else _any_role(api, name)
+            if md is not None:
+                bins[name] = md
+
+    old_index = None
+    if succinct is not None:
+        old_info = bins.get(succinct.get_role_for_target(index_path))
+        info = old_info.signed.targets.get(index_path) if old_info else None
+        if info is not None:
+            data = api.get_bytes_raw(f"/tuf/targets/{ns}/{model}/{info.hashes['sha256']}.{names.INDEX_FILE}")
+            info.verify_length_and_hashes(data)
+            old_index = modelindex.parse_index(data, ns, model)
+    versions = set(old_index["versions"]) if old_index else set()
+    old_aliases = dict(old_index.get("aliases", {})) if old_index else {}
+    new_aliases = {**old_aliases, **{a: version for a in alias_names}}
+    index_bytes = modelindex.build_index(ns, model, [*versions, version], new_aliases)
+    files[index_path] = TargetFile(len(index_bytes), {"sha256": hashlib.sha256(index_bytes).hexdigest()}, index_path)
+
+    if rotated:
+        changed = {ns: ns_md, **bins}
+        for md in changed.values():
+            md.signed.version += 1
+        extra, new_paths = trust.plan_publish(ns_md, bins, files, key=key)
+        for name, md in extra.items():
+            changed[name] = md
+    else:
+        changed, new_paths = trust.plan_publish(ns_md, bins, files, key=key)
+    ref = f"{ns}/{model}@{version}"
+    if not changed:
+        return PublishResult(ref.split("@")[0], version, "unchanged", (), (), new_aliases)
+
+    uploaded = []
+    with tempfile.TemporaryDirectory() as tmp:
+        index_file = Path(tmp) / names.INDEX_FILE
+        index_file.write_bytes(index_bytes)
+        local[index_path] = index_file
+        for path in new_paths:
+            info = files[path]
+            sha = info.hashes["sha256"]
+            if api.has_blob(sha, info.length):
+                continue
+            if progress is not None:
+                with progress(path.rsplit("/", 1)[-1], info.length) as bar:
+                    api.upload_blob(local[path], sha, info.length, bar.update)
+            else:
+                api.upload_blob(local[path], sha, info.length)
+            uploaded.append(path)
+
+    roles = {}
+    for name, md in changed.items():
+        trust.sign(md, [signer])
+        roles[name] = md.to_dict()
+    try:
+        result = api.post_json("/publish", {"roles": roles})
+    except ConflictError as e:
+        raise ConflictError(f"{ref}: {e.message}", code=e.code) from e
+    return PublishResult(f"{ns}/{model}", version, result["status"], tuple(uploaded), tuple(sorted(roles)), new_aliases)
+
+
+def _any_role(api: ApiClient, name: str) -> Metadata[Targets] | None:
+    data = api.get_bytes(f"/roles/{name}")
+    return trust.parse_metadata(data, name, Targets.type) if data is not None else None
+
+
+def check_build(build_dir: Path) -> manifests.BuildDir:
+    """Validate a build directory without publishing (``edzoo publish --dry-run``)."""
+    build = manifests.read_build_dir(Path(build_dir))
+    if not build.files:
+        raise UsageError(f"{build_dir} holds no files")
+    return build

@@ -1,0 +1,121 @@
+"""The one error hierarchy of edzoo.
+
+Every error a user can cause or meet derives from :class:`EdzooError`. Each class carries
+``code`` (a stable machine-readable string, also the ``error`` field of JSON error bodies),
+``http_status`` (what the server answers) and ``exit_code`` (what the CLI exits with).
+Errors that are also a builtin kind inherit it too, so callers can catch either.
+"""
+
+from __future__ import annotations
+
+
+class EdzooError(Exception):
+    """Root of every edzoo error."""
+
+    code = "error"
+    http_status = 500
+    exit_code = 1
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def to_json(self) -> dict[str, str]:
+        return {"error": self.code, "message": self.message}
+
+
+class UsageError(EdzooError, ValueError):
+    """A malformed argument or request: a name, a version, a JSON body."""
+
+    code = "bad_request"
+    http_status = 400
+    exit_code = 2
+
+
+class ManifestError(UsageError):
+    """A manifest (or another data contract) does not validate."""
+
+    code = "invalid_manifest"
+    http_status = 422
+
+
+class AuthError(EdzooError, PermissionError):
+    """A missing or wrong upload token, or a namespace the caller does not own."""
+
+    code = "unauthorized"
+    http_status = 401
+    exit_code = 3
+
+
+class SignatureError(EdzooError):
+    """Signed metadata failed to verify: wrong key, bad signature, rollback, freeze, outside
+    the namespace, or a file whose length or hash differs from the signed one."""
+
+    code = "verification_failed"
+    http_status = 403
+    exit_code = 4
+
+
+class ConflictError(EdzooError):
+    """Publishing would change something already published."""
+
+    code = "conflict"
+    http_status = 409
+    exit_code = 5
+
+
+class NotFoundError(EdzooError, LookupError):
+    """A model, version, variant, blob or role that does not exist."""
+
+    code = "not_found"
+    http_status = 404
+    exit_code = 6
+
+
+class StorageError(EdzooError, OSError):
+    """The blob store or the index failed (disk full, permissions, S3 error)."""
+
+    code = "storage_error"
+    http_status = 507
+    exit_code = 7
+
+
+class DownloadError(EdzooError, ConnectionError):
+    """The registry could not be reached or answered with an error."""
+
+    code = "download_failed"
+    http_status = 502
+    exit_code = 8
+
+
+class OfflineError(EdzooError, FileNotFoundError):
+    """Offline and the cache does not hold (a verified copy of) what was asked for."""
+
+    code = "not_cached"
+    http_status = 404
+    exit_code = 9
+
+
+class NoCompatibleVariantError(EdzooError):
+    """No variant of a model version satisfies the device's hard constraints."""
+
+    code = "no_compatible_variant"
+    http_status = 422
+    exit_code = 10
+
+
+__all__ = [
+    "AuthError",
+    "ConflictError",
+    "DownloadError",
+    "EdzooError",
+    "ManifestError",
+    "NoCompatibleVariantError",
+    "NotFoundError",
+    "OfflineError",
+    "SignatureError",
+    "StorageError",
+    "UsageError",
+]

@@ -1,0 +1,436 @@
+"""TUF metadata of an edzoo registry, built and checked with python-tuf's metadata API.
+
+The role graph::
+
+    root ──► targets (offline) ──► <namespace>            one role per publisher, its key only
+                                      └─► <namespace>.bin-00 … -ff   succinct hash bins (TAP 15)
+         ──► snapshot, timestamp (online, held by the server)
+
+A publisher's namespace role only delegates, by hash of the target path, to ``2**bits`` bins
+signed with the same key; the bins list the files. A client pulling one model downloads the
+top-level targets role, the namespace role (constant size) and the two or three bins that hold
+its files, so what it downloads does not grow with the number of models. The snapshot lists
+every role and grows with the number of namespaces (the known limit of TUF, measured by
+``scripts/bench_pull.py``).
+
+Nothing here does I/O: functions take and return :class:`Metadata` objects or bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from securesystemslib.signer import Key, Signer
+from tuf.api.exceptions import UnsignedMetadataError
+from tuf.api.metadata import (
+    DelegatedRole,
+    Delegations,
+    Metadata,
+    MetaFile,
+    Root,
+    Snapshot,
+    SuccinctRoles,
+    TargetFile,
+    Targets,
+    Timestamp,
+)
+from tuf.api.serialization import DeserializationError
+from tuf.api.serialization.json import JSONSerializer
+
+from . import names
+from .errors import ConflictError, SignatureError, UsageError
+
+__all__ = [
+    "DEFAULT_BIN_BITS",
+    "Expiry",
+    "PublishCheck",
+    "bin_prefix",
+    "check_publish",
+    "delegate_namespace",
+    "init_metadata",
+    "namespace_paths",
+    "new_namespace_role",
+    "now",
+    "parse_metadata",
+    "plan_publish",
+    "sign",
+    "to_bytes",
+    "update_snapshot",
+    "update_timestamp",
+]
+
+DEFAULT_BIN_BITS = 8
+_SERIALIZER = JSONSerializer(compact=True)
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """How long each role's metadata stays valid after it is signed."""
+
+    root: timedelta = timedelta(days=365)
+    targets: timedelta = timedelta(days=365)
+    publisher: timedelta = timedelta(days=365)
+    snapshot: timedelta = timedelta(days=7)
+    timestamp: timedelta = timedelta(days=1)
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def to_bytes(md: Metadata) -> bytes:
+    return md.to_bytes(_SERIALIZER)
+
+
+def parse_metadata(data: bytes, role: str, expected_type: str | None = None) -> Metadata:
+    """Deserialize metadata bytes; UsageError (never a crash) on anything malformed."""
+    try:
+        md = Metadata.from_bytes(data)
+    except (DeserializationError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"role {role!r}: not valid TUF metadata ({e})") from e
+    if expected_type and md.signed.type != expected_type:
+        raise UsageError(f"role {role!r}: expected {expected_type} metadata, got {md.signed.type}")
+    return md
+
+
+def sign(md: Metadata, signers: Iterable[Signer]) -> Metadata:
+    md.signatures.clear()
+    for signer in signers:
+        md.sign(signer, append=True)
+    return md
+
+
+def bin_prefix(namespace: str) -> str:
+    # Namespaces cannot contain '.', so bin names never collide with a namespace.
+    return f"{namespace}.bin"
+
+
+def namespace_paths(namespace: str) -> list[str]:
+    """Delegation patterns for a namespace: ``*`` does not cross ``/`` in TUF, so one pattern
+    per depth (the versions index, then files up to ``names.MAX_FILE_DEPTH`` deep)."""
+    return [namespace + "/*" * depth for depth in range(2, 3 + names.MAX_FILE_DEPTH)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry administration (offline root/targets keys, online snapshot/timestamp keys)
+
+
+def init_metadata(
+    *,
+    root_signers: list[Signer],
+    root_threshold: int,
+    targets_signers: list[Signer],
+    targets_threshold: int,
+    snapshot_signer: Signer,
+    timestamp_signer: Signer,
+    expiry: Expiry = Expiry(),
+) -> dict[str, Metadata]:
+    """Create version 1 of root, targets, snapshot and timestamp."""
+    if not 1 <= root_threshold <= len(root_signers):
+        raise UsageError(f"root threshold {root_threshold} needs at least as many root keys")
+    if not 1 <= targets_threshold <= len(targets_signers):
+        raise UsageError(f"targets threshold {targets_threshold} needs at least as many keys")
+    t = now()
+    root = Root(expires=t + expiry.root, consistent_snapshot=True)
+    for s in root_signers:
+        root.add_key(s.public_key, Root.type)
+    for s in targets_signers:
+        root.add_key(s.public_key, Targets.type)
+    root.add_key(snapshot_signer.public_key, Snapshot.type)
+    root.add_key(timestamp_signer.public_key, Timestamp.type)
+    root.roles[Root.type].threshold = root_threshold
+    root.roles[Targets.type].threshold = targets_threshold
+
+    targets = Targets(expires=t + expiry.targets)
+    targets.delegations = Delegations(keys={}, roles={})
+    root_md = sign(Metadata(root), root_signers)
+    targets_md = sign(Metadata(targets), targets_signers)
+    snapshot_md = sign(
+        Metadata(Snapshot(expires=t + expiry.snapshot, meta={"targets.json": MetaFile(1)})),
+        [snapshot_signer],
+    )
+    timestamp_md = update_timestamp(None, snapshot_md, timestamp_signer, expiry)
+    return {"root": root_md, "targets": targets_md, "snapshot": snapshot_md, "timestamp": timestamp_md}
+
+
+def delegate_namespace(
+    targets_md: Metadata[Targets],
+    namespace: str,
+    key: Key,
+    signers: list[Signer],
+    expiry: Expiry = Expiry(),
+) -> Metadata[Targets]:
+    """Delegate ``namespace`` to a publisher key (or rotate the key). Returns the new
+    version of the top-level targets role, signed with the offline targets keys."""
+    names.check_namespace(namespace)
+    targets = targets_md.signed
+    assert targets.delegations is not None and targets.delegations.roles is not None
+    old = targets.delegations.roles.get(namespace)
+    if old is not None:
+        for keyid in list(old.keyids):
+            targets.revoke_key(keyid, namespace)
+    targets.delegations.roles[namespace] = DelegatedRole(
+        name=namespace,
+        keyids=[],
+        threshold=1,
+        terminating=True,
+        paths=namespace_paths(namespace),
+    )
+    targets.add_key(key, namespace)
+    targets.version += 1
+    targets.expires = now() + expiry.targets
+    return sign(targets_md, signers)
+
+
+def update_snapshot(
+    snapshot_md: Metadata[Snapshot],
+    role_versions: Mapping[str, int],
+    signer: Signer,
+    expiry: Expiry = Expiry(),
+) -> Metadata[Snapshot]:
+    """Return the next snapshot listing ``role_versions`` (role name → version) on top of the
+    current one."""
+    snapshot = Snapshot.from_dict(snapshot_md.signed.to_dict())
+    for role, version in role_versions.items():
+        snapshot.meta[f"{role}.json"] = MetaFile(version)
+    snapshot.version += 1
+    snapshot.expires = now() + expiry.snapshot
+    return sign(Metadata(snapshot), [signer])
+
+
+def update_timestamp(
+    timestamp_md: Metadata[Timestamp] | None,
+    snapshot_md: Metadata[Snapshot],
+    signer: Signer,
+    expiry: Expiry = Expiry(),
+) -> Metadata[Timestamp]:
+    """Return the next timestamp pointing at ``snapshot_md`` (version, length and sha256)."""
+    data = to_bytes(snapshot_md)
+    meta = MetaFile(
+        snapshot_md.signed.version,
+        length=len(data),
+        hashes={"sha256": hashlib.sha256(data).hexdigest()},
+    )
+    version = 1 if timestamp_md is None else timestamp_md.signed.version + 1
+    return sign(Metadata(Timestamp(version=version, expires=now() + expiry.timestamp, snapshot_meta=meta)), [signer])
+
+
+# ---------------------------------------------------------------------------------------------
+# Publisher side: sign the roles that list a new version's files
+
+
+def new_namespace_role(
+    namespace: str, key: Key, bits: int = DEFAULT_BIN_BITS, expiry: Expiry = Expiry()
+) -> Metadata[Targets]:
+    targets = Targets(expires=now() + expiry.publisher)
+    succinct = SuccinctRoles(keyids=[], threshold=1, bit_length=bits, name_prefix=bin_prefix(namespace))
+    targets.delegations = Delegations(keys={}, succinct_roles=succinct)
+    targets.add_key(key)
+    return Metadata(targets)
+
+
+def plan_publish(
+    namespace_md: Metadata[Targets] | None,
+    bins: Mapping[str, Metadata[Targets]],
+    files: Mapping[str, TargetFile],
+    *,
+    key: Key,
+    expiry: Expiry = Expiry(),
+) -> tuple[dict[str, Metadata[Targets]], list[str]]:
+    """Add ``files`` (target path → TargetFile) to the publisher's roles.
+
+    ``namespace_md``/``bins`` are the publisher's current roles (None/absent before the first
+    publish). Returns ``(roles to sign and upload, paths that are new)``; both empty when every
+    file is already published with the same bytes. Raises ConflictError when a published file
+    would change (the versions index is the one file that may change).
+    """
+    changed: dict[str, Metadata[Targets]] = {}
+    created: set[str] = set()
+    if namespace_md is None:
+        any_path = next(iter(files))
+        namespace = names.TargetName.parse(any_path).namespace
+        namespace_md = new_namespace_role(namespace, key, expiry=expiry)
+        changed[namespace] = namespace_md
+        succinct = _succinct(namespace_md)
+        # Every bin exists from the first publish, so the snapshot lists each one and a
+        # lookup of an unpublished path is a clean "not found".
+        for name in succinct.get_roles():
+            changed[name] = Metadata(Targets(expires=now() + expiry.publisher))
+        created.update(changed)
+    succinct = _succinct(namespace_md)
+    new_paths = []
+    for path, info in sorted(files.items()):
+        name = succinct.get_role_for_target(path)
+        md = changed.get(name) or bins.get(name)
+        if md is None:
+            raise UsageError(f"the registry did not return role {name}; cannot publish {path}")
+        old = md.signed.targets.get(path)
+        if old is not None and (old.length, old.hashes) == (info.length, info.hashes):
+            continue
+        if old is not None and not names.TargetName.parse(path).is_index:
+            raise ConflictError(f"{path} is already published with other bytes; publish a new version")
+        if name not in changed:
+            md = Metadata.from_dict(md.to_dict())
+            changed[name] = md
+        md.signed.targets[path] = info
+        new_paths.append(path)
+    if not new_paths:
+        return {}, []
+    for name, md in changed.items():
+        if name not in created:
+            md.signed.version += 1
+        md.signed.expires = now() + expiry.publisher
+    return changed, new_paths
+
+
+def _succinct(namespace_md: Metadata[Targets]) -> SuccinctRoles:
+    delegations = namespace_md.signed.delegations
+    if delegations is None or delegations.succinct_roles is None:
+        raise UsageError("a namespace role must delegate to hash bins (succinct_roles)")
+    return delegations.succinct_roles
+
+
+# ---------------------------------------------------------------------------------------------
+# Server side: check what a publisher uploads before anything is stored
+
+
+@dataclass
+class PublishCheck:
+    """What :func:`check_publish` accepted."""
+
+    roles: dict[str, Metadata[Targets]] = field(default_factory=dict)  # to store (changed only)
+    new_targets: dict[str, TargetFile] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)  # roles re-sent byte for byte
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.roles
+
+
+def check_publish(
+    *,
+    namespace: str,
+    targets_md: Metadata[Targets],
+    current: Mapping[str, Metadata[Targets]],
+    current_bytes: Mapping[str, bytes],
+    submitted: Mapping[str, bytes],
+    at: datetime | None = None,
+) -> PublishCheck:
+    """Verify the roles a publisher submits for ``namespace``.
+
+    ``current`` holds the stored namespace role and bins (by role name), ``submitted`` the new
+    role bytes. Checks signatures against the delegated key (never a key the request brings),
+    that versions increase, that no role expired, that every path lies in the namespace and in
+    its bin, and that no published file changes. Raises SignatureError, ConflictError or
+    UsageError; returns what to store.
+    """
+    at = at or now()
+    if not submitted:
+        raise UsageError("nothing to publish: no roles in the request")
+    result = PublishCheck()
+    parsed = {name: parse_metadata(data, name, Targets.type) for name, data in submitted.items()}
+    for name, data in submitted.items():
+        if current_bytes.get(name) == data:
+            result.unchanged.append(name)
+            del parsed[name]
+
+    ns_md = current.get(namespace)
+    if namespace in parsed:
+        new_ns = parsed[namespace]
+        _verify(targets_md.signed, namespace, new_ns, namespace)
+        _check_version(namespace, ns_md, new_ns)
+        _check_fresh(namespace, new_ns, at)
+        if new_ns.signed.targets:
+            raise UsageError(f"role {namespace!r} must not list files itself; bins list them")
+        new_succ = _succinct(new_ns)
+        if new_succ.name_prefix != bin_prefix(namespace):
+            raise UsageError(f"bins of {namespace!r} must be named {bin_prefix(namespace)}-…")
+        delegated = set(targets_md.signed.get_delegated_role(namespace).keyids)
+        if not set(new_succ.keyids) <= delegated:
+            raise SignatureError(
+                f"role {namespace!r} delegates its bins to a key that is not the publisher's "
+                "registered key"
+            )
+        if ns_md is not None and _succinct(ns_md).bit_length != new_succ.bit_length:
+            raise ConflictError(f"the number of bins of {namespace!r} cannot change once published")
+        result.roles[namespace] = new_ns
+        ns_md = new_ns
+    if ns_md is None:
+        raise UsageError(f"the first publish to {namespace!r} must include role {namespace!r}")
+    succinct = _succinct(ns_md)
+
+    for name, md in parsed.items():
+        if name == namespace:
+            continue
+        if not succinct.is_delegated_role(name):
+            raise SignatureError(
+                f"role {name!r} is not delegated to namespace {namespace!r}; a publisher may "
+                f"only sign {namespace!r} and its bins"
+            )
+        _verify(ns_md.signed, name, md, namespace)
+        old = current.get(name)
+        _check_version(name, old, md)
+        _check_fresh(name, md, at)
+        if md.signed.delegations is not None:
+            raise UsageError(f"bin {name!r} must not delegate further")
+        for path, info in md.signed.targets.items():
+            _check_target(namespace, succinct, name, path, info)
+        if old is not None:
+            for path, info in old.signed.targets.items():
+                new = md.signed.targets.get(path)
+                if new is None:
+                    raise ConflictError(f"{path} is published; removing it is not allowed")
+                if (new.length, new.hashes) != (info.length, info.hashes) and not names.TargetName.parse(path).is_index:
+                    raise ConflictError(f"{path} is already published with other bytes; publish a new version")
+        for path, info in md.signed.targets.items():
+            old_info = old.signed.targets.get(path) if old is not None else None
+            if old_info is None or (old_info.length, old_info.hashes) != (info.length, info.hashes):
+                result.new_targets[path] = info
+        result.roles[name] = md
+    return result
+
+
+def _verify(delegator: Targets, role: str, md: Metadata, namespace: str) -> None:
+    try:
+        delegator.verify_delegate(role, md.signed_bytes, md.signatures)
+    except UnsignedMetadataError as e:
+        raise SignatureError(
+            f"role {role!r} is not signed by the key registered for namespace {namespace!r}: {e}"
+        ) from e
+    except ValueError as e:
+        raise SignatureError(f"role {role!r} is not delegated: {e}") from e
+
+
+def _check_version(role: str, old: Metadata | None, new: Metadata) -> None:
+    old_version = old.signed.version if old is not None else 0
+    if new.signed.version <= old_version:
+        raise ConflictError(
+            f"role {role!r}: version {new.signed.version} is not newer than the stored version "
+            f"{old_version} (someone published in between, or this is a replay)"
+        )
+
+
+def _check_fresh(role: str, md: Metadata, at: datetime) -> None:
+    if md.signed.is_expired(at):
+        raise UsageError(f"role {role!r} expired at {md.signed.expires.isoformat()}")
+
+
+def _check_target(namespace: str, succinct: SuccinctRoles, role: str, path: str, info: TargetFile) -> None:
+    try:
+        parsed = names.TargetName.parse(path)
+    except UsageError as e:
+        if not path.startswith(namespace + "/"):
+            raise SignatureError(f"{path} lies outside namespace {namespace!r}") from e
+        raise
+    if parsed.namespace != namespace:
+        raise SignatureError(f"{path} lies outside namespace {namespace!r}")
+    if succinct.get_role_for_target(path) != role:
+        raise UsageError(f"{path} belongs in bin {succinct.get_role_for_target(path)}, not {role}")
+    digest = info.hashes.get("sha256", "")
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise UsageError(f"{path}: a lowercase sha256 hash is required")
+    if info.length <= 0:
+        raise UsageError(f"{path}: empty files are not published")

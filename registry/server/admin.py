@@ -1,0 +1,128 @@
+"""Registry administration with the offline keys: create a registry, delegate a namespace.
+
+These run on an administrator's machine that has the data folder and the offline keys folder
+(the keys folder belongs on removable or encrypted storage; the server never reads it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuf.api.metadata import Metadata
+
+from registry.core import keys, names, trust
+from registry.core.errors import NotFoundError, UsageError
+from registry.storage.index import Index
+
+from .repository import FORMAT, Registry, ServerConfig, token_hash
+
+__all__ = ["InitResult", "add_publisher", "init"]
+
+
+@dataclass(frozen=True)
+class InitResult:
+    data_dir: Path
+    keys_dir: Path
+    root_path: Path
+
+
+def init(
+    data_dir: Path,
+    keys_dir: Path,
+    *,
+    root_keys: int = 1,
+    root_threshold: int = 1,
+    targets_keys: int = 1,
+    targets_threshold: int = 1,
+    database_url: str | None = None,
+) -> InitResult:
+    """Create a registry: offline root and targets keys in ``keys_dir``, online snapshot and
+    timestamp keys and version 1 of the metadata in ``data_dir``."""
+    data_dir, keys_dir = Path(data_dir), Path(keys_dir)
+    if (data_dir / "registry.json").exists():
+        raise UsageError(f"{data_dir} already holds a registry")
+    if keys_dir.exists() and any(keys_dir.iterdir()):
+        raise UsageError(f"{keys_dir} is not empty; refusing to mix keys of two registries")
+    if data_dir.resolve() == keys_dir.resolve() or keys_dir.resolve().is_relative_to(data_dir.resolve()):
+        raise UsageError("the offline keys folder must not be inside the data folder the server reads")
+    root_signers = [keys.generate() for _ in range(root_keys)]
+    targets_signers = [keys.generate() for _ in range(targets_keys)]
+    snapshot_signer, timestamp_signer = keys.generate(), keys.generate()
+    md = trust.init_metadata(
+        root_signers=root_signers,
+        root_threshold=root_threshold,
+        targets_signers=targets_signers,
+        targets_threshold=targets_threshold,
+        snapshot_signer=snapshot_signer,
+        timestamp_signer=timestamp_signer,
+    )
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(keys_dir, 0o700)
+    for i, s in enumerate(root_signers, 1):
+        keys.save_key_pair(s, keys_dir / f"root-{i}.pem")
+    for i, s in enumerate(targets_signers, 1):
+        keys.save_key_pair(s, keys_dir / f"targets-{i}.pem")
+    (data_dir / "keys").mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir / "keys", 0o700)
+    keys.save_key_pair(snapshot_signer, data_dir / "keys" / "snapshot.pem")
+    keys.save_key_pair(timestamp_signer, data_dir / "keys" / "timestamp.pem")
+
+    config = ServerConfig(data_dir=data_dir, database_url=database_url)
+    from registry.storage.objects import FsObjectStore
+
+    objects = FsObjectStore(data_dir / "objects")
+    root_bytes = trust.to_bytes(md["root"])
+    objects.put_bytes("tuf/1.root.json", root_bytes)
+    objects.put_bytes("tuf/root.json", root_bytes)
+    objects.put_bytes("tuf/1.targets.json", trust.to_bytes(md["targets"]))
+    objects.put_bytes("tuf/1.snapshot.json", trust.to_bytes(md["snapshot"]))
+    objects.put_bytes("tuf/timestamp.json", trust.to_bytes(md["timestamp"]))
+    Index(config.db_url).dispose()
+    info = {"format": FORMAT, "root_threshold": root_threshold, "targets_threshold": targets_threshold}
+    (data_dir / "registry.json").write_text(json.dumps(info, indent=2) + "\n")
+    return InitResult(data_dir, keys_dir, data_dir / "objects" / "tuf" / "root.json")
+
+
+def _offline_signers(keys_dir: Path, role: str) -> list:
+    paths = sorted(Path(keys_dir).glob(f"{role}-*.pem"))
+    if not paths:
+        raise NotFoundError(f"no {role} keys ({role}-N.pem) in {keys_dir}")
+    return [keys.load_signer(p) for p in paths]
+
+
+def add_publisher(
+    data_dir: Path, keys_dir: Path, namespace: str, public_key_path: Path, *, database_url: str | None = None
+) -> str:
+    """Delegate ``namespace`` to the publisher's key (re-running it rotates the key) and
+    return a new upload token. Signs the top-level targets role with the offline keys."""
+    names.check_namespace(namespace)
+    key = keys.load_public_key(public_key_path)
+    signers = _offline_signers(keys_dir, "targets")
+    registry = Registry(ServerConfig(data_dir=Path(data_dir), database_url=database_url))
+    try:
+        token = "edzoo_" + secrets.token_urlsafe(32)
+        with registry.lock():
+            snapshot, _ = registry.snapshot()
+            found = registry.role("targets", snapshot)
+            assert found is not None
+            targets_md = Metadata.from_bytes(found[1])
+            new = trust.delegate_namespace(targets_md, namespace, key, signers, registry.config.expiry)
+            registry.objects.put_bytes(f"tuf/{new.signed.version}.targets.json", trust.to_bytes(new))
+            new_snapshot = trust.update_snapshot(
+                snapshot, {"targets": new.signed.version}, registry._snapshot_signer, registry.config.expiry
+            )
+            registry.objects.put_bytes(
+                f"tuf/{new_snapshot.signed.version}.snapshot.json", trust.to_bytes(new_snapshot)
+            )
+            new_ts = trust.update_timestamp(
+                registry.timestamp(), new_snapshot, registry._timestamp_signer, registry.config.expiry
+            )
+            registry.index.add_publisher(namespace, key.keyid, key.to_dict(), token_hash(token))
+            registry.objects.put_bytes("tuf/timestamp.json", trust.to_bytes(new_ts))
+        return token
+    finally:
+        registry.close()

@@ -1,0 +1,152 @@
+"""JSON API under ``/api/v1``: search and browse, blob upload, publish, log, health."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from registry.core import names, trust
+from registry.core.errors import AuthError, NotFoundError, UsageError
+from registry.storage.objects import blob_key, ingest
+
+from . import registry_of
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _registry():  # type: ignore[no-untyped-def]
+    return registry_of(current_app)
+
+
+def _namespace_from_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("an upload token is required: send 'Authorization: Bearer <token>'")
+    namespace = _registry().namespace_for_token(token.strip())
+    if namespace is None:
+        raise AuthError("unknown upload token")
+    return namespace
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as e:
+        raise UsageError(f"query parameter {name!r} must be an integer, got {raw!r}") from e
+    if not lo <= value <= hi:
+        raise UsageError(f"query parameter {name!r} must be between {lo} and {hi}")
+    return value
+
+
+@bp.get("/health")
+def health() -> Any:
+    return jsonify(_registry().health())
+
+
+@bp.get("/models")
+def list_models() -> Any:
+    limit = _int_arg("limit", 50, 1, 500)
+    offset = _int_arg("offset", 0, 0, 10**9)
+    namespace = request.args.get("namespace")
+    if namespace:
+        names.check_namespace(namespace)
+    total, models = _registry().index.search(
+        request.args.get("q"),
+        namespace=namespace,
+        task=request.args.get("task"),
+        subject=request.args.get("subject"),
+        grade=request.args.get("grade"),
+        limit=limit,
+        offset=offset,
+    )
+    return jsonify({"total": total, "limit": limit, "offset": offset, "models": models})
+
+
+@bp.get("/models/<namespace>/<name>")
+def get_model(namespace: str, name: str) -> Any:
+    names.check_namespace(namespace)
+    names.check_name(name, "model name")
+    return jsonify(_registry().index.model(namespace, name))
+
+
+@bp.get("/models/<namespace>/<name>/versions/<version>")
+def get_version(namespace: str, name: str, version: str) -> Any:
+    names.check_namespace(namespace)
+    names.check_name(name, "model name")
+    names.check_version(version)
+    return jsonify(_registry().index.version(namespace, name, version))
+
+
+@bp.get("/models/<namespace>/<name>/versions/<version>/variants")
+def get_variants(namespace: str, name: str, version: str) -> Any:
+    doc = get_version(namespace, name, version).get_json()
+    return jsonify({"model": doc["model"], "version": doc["version"], "variants": doc["variants"]})
+
+
+@bp.route("/blobs/sha256/<digest>", methods=["HEAD"])
+def head_blob(digest: str) -> Any:
+    size = _registry().objects.size(blob_key(digest))
+    if size is None:
+        raise NotFoundError(f"no blob {digest}")
+    return Response(status=200, headers={"Content-Length": str(size)})
+
+
+@bp.put("/blobs/sha256/<digest>")
+def put_blob(digest: str) -> Any:
+    key = blob_key(digest)  # validates the digest before reading a byte
+    _namespace_from_token()
+    length = request.content_length
+    if length is None:
+        raise UsageError("Content-Length is required for blob uploads", code="length_required")
+    if length <= 0:
+        raise UsageError("empty blobs are not stored")
+    created = ingest(_registry().objects, request.stream, sha256=digest, length=length)
+    return jsonify({"sha256": digest, "size": length, "created": created, "key": key}), (201 if created else 200)
+
+
+@bp.get("/roles/<name>")
+def get_role(name: str) -> Any:
+    """The current bytes of a delegated role (publishers update their roles from these)."""
+    if name in {"root", "snapshot", "timestamp"}:
+        raise NotFoundError(f"{name} is served under /tuf/metadata/")
+    found = _registry().role(name)
+    if found is None:
+        raise NotFoundError(f"no role {name}")
+    return Response(found[1], mimetype="application/json")
+
+
+@bp.post("/publish")
+def publish() -> Any:
+    namespace = _namespace_from_token()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("roles"), dict):
+        raise UsageError('expected a JSON body {"roles": {"<role name>": <signed TUF metadata>}}')
+    submitted: dict[str, bytes] = {}
+    for role, md in body["roles"].items():
+        if not isinstance(md, dict):
+            raise UsageError(f"role {role!r}: expected a JSON object")
+        submitted[role] = trust.to_bytes(trust.parse_metadata(json.dumps(md).encode(), role))
+    result = _registry().publish(namespace, submitted)
+    return jsonify(result), (201 if result["status"] == "published" else 200)
+
+
+@bp.get("/log")
+def publish_log() -> Any:
+    namespace = request.args.get("namespace")
+    if namespace:
+        names.check_namespace(namespace)
+    entries = _registry().index.log(
+        namespace=namespace, limit=_int_arg("limit", 100, 1, 1000), after=_int_arg("after", 0, 0, 2**62)
+    )
+    return jsonify({"entries": entries})
+
+
+@bp.get("/publishers")
+def publishers() -> Any:
+    return jsonify({"publishers": _registry().index.publishers()})

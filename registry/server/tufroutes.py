@@ -1,0 +1,46 @@
+"""TUF repository routes for the updater: metadata and consistent-snapshot targets."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, send_file
+
+from registry.core.errors import NotFoundError
+from registry.storage.objects import blob_key
+
+from . import registry_of
+
+bp = Blueprint("tuf", __name__, url_prefix="/tuf")
+
+_TARGET_RE = re.compile(r"^(?:[^/]+/)*([0-9a-f]{64})\.[^/]+$")
+
+
+@bp.get("/metadata/<name>")
+def metadata(name: str) -> Any:
+    data = registry_of(current_app).metadata_file(name)
+    versioned = name[0].isdigit()
+    return Response(
+        data,
+        mimetype="application/json",
+        headers={"Cache-Control": "public, max-age=31536000, immutable" if versioned else "no-cache"},
+    )
+
+
+@bp.get("/targets/<path:path>")
+def target(path: str) -> Any:
+    # Consistent snapshots name a target file <sha256>.<name>; the bytes are the blob.
+    m = _TARGET_RE.match(path)
+    if m is None:
+        raise NotFoundError(f"no target {path}: expected <folder>/<sha256>.<file name>")
+    key = blob_key(m.group(1))
+    objects = registry_of(current_app).objects
+    local = objects.local_path(key)
+    if local is None:
+        if not objects.exists(key):
+            raise NotFoundError(f"no target {path}")
+        return Response(objects.open(key), mimetype="application/octet-stream")
+    response = send_file(local, mimetype="application/octet-stream", conditional=True, etag=m.group(1))
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

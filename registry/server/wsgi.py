@@ -1,0 +1,54 @@
+"""Run the registry under gunicorn (``edzoo serve``), or expose ``application`` for any WSGI
+server: ``EDZOO_DATA=/srv/edzoo gunicorn 'registry.server.wsgi:application()'``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from . import create_app
+from .repository import Registry, ServerConfig
+
+
+def application() -> Flask:
+    """App factory for external WSGI servers; the data folder comes from ``EDZOO_DATA``."""
+    data = os.environ.get("EDZOO_DATA")
+    if not data:
+        raise SystemExit("set EDZOO_DATA to the registry's data folder")
+    return create_app({"EDZOO": ServerConfig.from_env(Path(data), dict(os.environ))})
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, config: ServerConfig, options: dict[str, Any]) -> None:
+        self._config = config
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return create_app({"EDZOO": self._config})
+
+
+def run(data_dir: Path, *, host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
+    config = ServerConfig.from_env(data_dir, dict(os.environ))
+    Registry(config).close()  # fail fast, in the parent, on a folder that is not a registry
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": 120,
+        "graceful_timeout": 10,
+        "accesslog": "-" if access_log else None,
+        "errorlog": "-",
+        "loglevel": "warning",
+    }
+    print(f"edzoo registry {data_dir} on http://{host}:{port} ({workers} workers x {threads} threads)", flush=True)
+    _Gunicorn(config, options).run()
