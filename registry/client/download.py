@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tuf.api import exceptions as tuf_exceptions
-from tuf.api.metadata import TargetFile
+from tuf.api.metadata import Metadata, Root, TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
 from registry.core import manifest as manifests
@@ -157,6 +157,17 @@ class _Offline:
         return blob, info, False
 
 
+def _check_root(data: bytes, source: object) -> None:
+    """A root to pin must be root metadata that its own keys sign."""
+    try:
+        md = Metadata.from_bytes(data)
+        if md.signed.type != Root.type:
+            raise ValueError(f"it is {md.signed.type} metadata")
+        md.signed.verify_delegate(Root.type, md.signed_bytes, md.signatures)
+    except Exception as e:  # deserialization errors of every kind, bad signatures
+        raise SignatureError(f"{source} is not valid TUF root metadata: {e}") from e
+
+
 def _sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -216,6 +227,7 @@ class Puller:
                 f"no trusted root for {self.reg.url}: pass --root root.json (from "
                 "`edzoo trust export`) the first time"
             )
+        _check_root(given, root)
         atomic_write(pinned, given)
         return given
 

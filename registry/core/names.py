@@ -11,14 +11,15 @@ from dataclasses import dataclass
 
 from .errors import UsageError
 
-NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?\Z", re.ASCII)
 # Semantic Versioning 2.0.0, without build metadata (it would make two names for one version).
 SEMVER_RE = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?$"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?\Z",
+    re.ASCII,
 )
-ALIAS_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-FILE_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+ALIAS_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}\Z", re.ASCII)
+FILE_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z", re.ASCII)
 RESERVED_NAMESPACES = frozenset({"root", "targets", "snapshot", "timestamp", "api", "tuf"})
 INDEX_FILE = "versions.json"
 MANIFEST_FILE = "manifest.json"

@@ -1,0 +1,2 @@
+"""The pure core of edzoo: manifests, names, trust, offline verification. No network, no Flask,
+no SQLAlchemy, no TensorFlow."""

@@ -1,0 +1,856 @@
+#!/usr/bin/env python3
+"""Benchmark ``edzoo pull`` against nginx + sha256sum, and count the TUF metadata a pull downloads.
+
+    .venv/bin/python scripts/bench_pull.py                 # full run (several minutes)
+    .venv/bin/python scripts/bench_pull.py --quick         # fast check: 3 runs, 10 and 100 models
+    .venv/bin/python scripts/bench_pull.py --json out.json # also write every sample as JSON
+
+Everything runs on this machine, in a temporary folder that is removed at the end:
+
+1. Pull time. A registry (``edzoo registry init``) served by ``edzoo serve`` (gunicorn, 2
+   workers) holds one version with a random ``--size-mb`` variant. ``registry.client.pull``
+   is timed cold (a new, empty cache each run: TUF metadata refresh, download, verification)
+   and warm (the same cache again: metadata refresh, the cached blob re-hashed, no download).
+   The peer, measured in the same run, is nginx serving the same file with sendfile: cold is
+   a urllib3 download into a file plus ``sha256sum`` of it, warm is ``sha256sum`` alone.
+2. Metadata bytes per pull. A second registry gets ``--models`` small models in namespace
+   ``bench`` (published one by one with ``registry.client.publish``); at each count, a cold
+   pull of one model records every URL it fetches and the bytes of each, split by role.
+3. Snapshot vs namespaces. The same registry then gets more publisher namespaces (one model
+   each), and the same pull is counted again: the snapshot lists every role of every
+   namespace, which is the known limit of TUF.
+
+Only medians are printed. nginx comes from Debian's package: the script installs it with
+apt-get when it runs as root and nginx is missing, otherwise it says how and exits with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import urllib3
+from tqdm import tqdm
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from builders import make_build_dir  # noqa: E402
+from tuf.api import exceptions as tuf_exceptions  # noqa: E402
+
+from registry.client import Puller, publish, pull  # noqa: E402
+from registry.client import download as client_download  # noqa: E402
+from registry.client.http import ProgressFetcher  # noqa: E402
+from registry.core import keys, trust  # noqa: E402
+from registry.server import admin  # noqa: E402
+
+MB = 1 << 20
+BIG_NS, BIG_NAME, VERSION = "perf", "big", "1.0.0"
+BENCH_NS = "bench"
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+# -- the machine ---------------------------------------------------------------------------------
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "tuf": importlib.metadata.version("tuf"),
+        "edzoo": importlib.metadata.version("edzoo"),
+        "urllib3": importlib.metadata.version("urllib3"),
+        "nginx": nginx_version(),
+    }
+
+
+# -- subprocesses --------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(
+    url: str, proc: subprocess.Popen, what: str, log_path: Path, timeout_s: float = 30
+) -> None:
+    http = urllib3.PoolManager(retries=False, timeout=2.0)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode}:\n{tail(log_path)}")
+        with contextlib.suppress(urllib3.exceptions.HTTPError):
+            if http.request("GET", url).status == 200:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"{what} did not answer {url} within {timeout_s:.0f} s:\n{tail(log_path)}")
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return "(no log)"
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    """Stop a process this script started in its own session (the process and its workers)."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def edzoo_command() -> list[str]:
+    exe = Path(sys.executable).parent / "edzoo"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("edzoo")
+    return [found] if found else [sys.executable, "-m", "registry.cli.main"]
+
+
+@contextlib.contextmanager
+def edzoo_server(data: Path, workdir: Path) -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = workdir / f"serve-{port}.log"
+    proc = None
+    try:
+        with open(log_path, "wb") as out:
+            proc = subprocess.Popen(
+                [
+                    *edzoo_command(),
+                    "serve",
+                    "--data",
+                    str(data),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    "2",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_http(f"{url}/api/v1/health", proc, "edzoo serve", log_path)
+        yield url
+    finally:
+        stop(proc)
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None
+    )
+
+
+def nginx_version() -> str:
+    exe = nginx_binary()
+    if exe is None:
+        return "not installed"
+    out = subprocess.run([exe, "-v"], capture_output=True, text=True).stderr.strip()
+    return out.rsplit("/", 1)[-1] if "/" in out else out
+
+
+def ensure_nginx() -> str:
+    exe = nginx_binary()
+    if exe is not None:
+        return exe
+    if os.geteuid() != 0:
+        print(
+            "nginx is not installed. Install Debian's package, then run this again:\n"
+            "    sudo apt-get install -y nginx",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    log("nginx is not installed: apt-get install -y nginx")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    cmd = ["apt-get", "install", "-y", "--no-install-recommends", "nginx"]
+    if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, check=True)
+    exe = nginx_binary()
+    if exe is None:
+        raise SystemExit("apt-get installed nginx but no nginx binary was found")
+    return exe
+
+
+NGINX_CONF = """\
+daemon off;
+master_process on;
+worker_processes 1;
+{user}
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def nginx_server(exe: str, prefix: Path, www: Path) -> Iterator[str]:
+    port = free_port()
+    (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+    # As root, nginx workers would switch to "nobody", who cannot enter the private temp folder.
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = prefix / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(user=user, prefix=prefix, port=port, root=www))
+    log_path = prefix / "stderr.log"
+    proc = None
+    try:
+        with open(log_path, "wb") as out:
+            proc = subprocess.Popen(
+                [exe, "-c", str(conf), "-p", str(prefix), "-e", str(prefix / "error.log")],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for_port(port, proc, prefix / "error.log")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc)
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, log_path: Path, timeout_s: float = 15) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"nginx exited with {proc.returncode}:\n{tail(log_path)}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.05)
+    raise SystemExit(
+        f"nginx did not listen on port {port} within {timeout_s:.0f} s:\n{tail(log_path)}"
+    )
+
+
+# -- a registry with one publisher ---------------------------------------------------------------
+@dataclass
+class Publisher:
+    namespace: str
+    key_path: Path
+    token: str
+
+
+@dataclass
+class LocalRegistry:
+    data: Path
+    keys_dir: Path
+    root_json: Path
+    workdir: Path
+    publishers: dict[str, Publisher] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, workdir: Path) -> LocalRegistry:
+        workdir.mkdir(parents=True)
+        result = admin.init(workdir / "data", workdir / "offline-keys")
+        return cls(result.data_dir, result.keys_dir, result.root_path, workdir)
+
+    def add_publisher(self, namespace: str) -> Publisher:
+        signer = keys.generate()
+        key_path = self.workdir / "publisher-keys" / f"{namespace}.pem"
+        pub_path = key_path.with_suffix(".pub.json")
+        keys.save_key_pair(signer, key_path, pub_path)
+        token = admin.add_publisher(self.data, self.keys_dir, namespace, pub_path)
+        self.publishers[namespace] = Publisher(namespace, key_path, token)
+        return self.publishers[namespace]
+
+    def publish(
+        self, url: str, namespace: str, name: str, variants: dict[str, bytes] | None = None
+    ) -> None:
+        p = self.publishers[namespace]
+        build = make_build_dir(
+            self.workdir / "builds" / namespace / name, namespace, name, VERSION, variants
+        )
+        result = publish(build, registry=url, key_path=p.key_path, token=p.token)
+        if result.status != "published":
+            raise SystemExit(f"publishing {namespace}/{name}: status {result.status}")
+        shutil.rmtree(build)
+
+
+# -- 1. pull time vs nginx -----------------------------------------------------------------------
+def sha256sum(path: Path) -> str:
+    out = subprocess.run(["sha256sum", str(path)], capture_output=True, text=True, check=True)
+    return out.stdout.split()[0]
+
+
+def hashlib_sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def nginx_download(url: str, dest: Path, digest: Callable[[Path], str] = sha256sum) -> str:
+    """GET ``url`` with urllib3 into ``dest`` (a new connection, as a new client would open),
+    then hash the file."""
+    http = urllib3.PoolManager()
+    response = http.request("GET", url, preload_content=False)
+    try:
+        if response.status != 200:
+            raise SystemExit(f"nginx answered HTTP {response.status} for {url}")
+        with open(dest, "wb") as f:
+            for chunk in response.stream(MB):
+                f.write(chunk)
+    finally:
+        response.release_conn()
+        http.clear()
+    return digest(dest)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
+PULL_CASES = (
+    "edzoo_cold",
+    "nginx_cold",
+    "nginx_hashlib_cold",
+    "edzoo_warm",
+    "nginx_warm",
+    "hashlib_warm",
+)
+
+
+def bench_pull_time(tmp: Path, nginx_exe: str, runs: int, size_mb: float) -> dict[str, Any]:
+    work = tmp / "pull"
+    reg = LocalRegistry.create(work)
+    reg.add_publisher(BIG_NS)
+    data = os.urandom(int(size_mb * MB))
+    sha = hashlib.sha256(data).hexdigest()
+    www = work / "www"
+    www.mkdir()
+    (www / "fp32.tflite").write_bytes(data)
+    root = reg.root_json.read_bytes()
+    ref = f"{BIG_NS}/{BIG_NAME}@{VERSION}"
+    caches = work / "caches"
+    peer_dir = work / "peer"
+    peer_dir.mkdir()
+    warm_cache = caches / "warm"
+    warm_file = peer_dir / "warm.tflite"
+    samples: dict[str, list[float]] = {case: [] for case in PULL_CASES}
+
+    def check(case: str, got: str) -> None:
+        if got != sha:
+            raise SystemExit(f"{case}: got sha256 {got}, expected {sha}")
+
+    with edzoo_server(reg.data, work) as url, nginx_server(nginx_exe, work / "nginx", www) as peer:
+        log(f"[pull] edzoo serve at {url}, nginx at {peer}; publishing {ref} ({size_mb:g} MiB)")
+        reg.publish(url, BIG_NS, BIG_NAME, {"fp32": data})
+        del data
+        file_url = f"{peer}/fp32.tflite"
+
+        def edzoo_pull(cache: Path, expect_download: bool) -> str:
+            result = pull(ref, registry=url, root=root, cache_dir=cache)
+            if result.downloaded != expect_download:
+                raise SystemExit(f"pull into {cache}: downloaded={result.downloaded}")
+            return result.sha256
+
+        def run_cold(i: int) -> dict[str, float]:
+            cache, dest = caches / f"cold-{i}", peer_dir / f"cold-{i}.tflite"
+            cases: dict[str, Callable[[], str]] = {
+                "edzoo_cold": lambda: edzoo_pull(cache, True),
+                "nginx_cold": lambda: nginx_download(file_url, dest),
+                "nginx_hashlib_cold": lambda: nginx_download(file_url, dest, hashlib_sha256),
+            }
+            out = {}
+            for case, fn in cases.items():
+                out[case], got = timed(fn)
+                check(case, got)
+                shutil.rmtree(cache, ignore_errors=True)
+                dest.unlink(missing_ok=True)
+            return out
+
+        def run_warm() -> dict[str, float]:
+            cases: dict[str, Callable[[], str]] = {
+                "edzoo_warm": lambda: edzoo_pull(warm_cache, False),
+                "nginx_warm": lambda: sha256sum(warm_file),
+                "hashlib_warm": lambda: hashlib_sha256(warm_file),
+            }
+            out = {}
+            for case, fn in cases.items():
+                out[case], got = timed(fn)
+                check(case, got)
+            return out
+
+        log("[pull] warm-up")
+        edzoo_pull(warm_cache, True)
+        nginx_download(file_url, warm_file)
+        run_cold(-1)
+        run_warm()
+        # Interleaved, so drift of the machine (page cache, CPU clock) hits every case alike.
+        for i in tqdm(range(runs), desc="cold pulls", file=sys.stderr, leave=False):
+            for case, dt in run_cold(i).items():
+                samples[case].append(dt)
+        for _ in tqdm(range(runs), desc="warm pulls", file=sys.stderr, leave=False):
+            for case, dt in run_warm().items():
+                samples[case].append(dt)
+
+    medians = {k: median_ms(v) for k, v in samples.items()}
+    return {
+        "size_bytes": int(size_mb * MB),
+        "runs": runs,
+        "samples_s": samples,
+        "median_ms": medians,
+    }
+
+
+# -- 2./3. metadata bytes per pull ---------------------------------------------------------------
+class CountingFetcher(ProgressFetcher):
+    """The client's fetcher, also recording each request: URL, HTTP status, bytes received."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.requests: list[list[Any]] = []  # [url, status, bytes]
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        try:
+            chunks = super()._fetch(url)
+        except tuf_exceptions.DownloadHTTPError as e:
+            self.requests.append([url, e.status_code, 0])
+            raise
+        record: list[Any] = [url, 200, 0]
+        self.requests.append(record)
+
+        def counted() -> Iterator[bytes]:
+            for chunk in chunks:
+                record[2] += len(chunk)
+                yield chunk
+
+        return counted()
+
+
+@contextlib.contextmanager
+def counting_fetcher() -> Iterator[None]:
+    # The Puller builds its fetcher (and refreshes metadata) in its constructor, so the class
+    # it uses is swapped for the duration of one pull.
+    saved = client_download.ProgressFetcher
+    client_download.ProgressFetcher = CountingFetcher  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        client_download.ProgressFetcher = saved  # type: ignore[misc]
+
+
+_META_RE = re.compile(r"/tuf/metadata/(?:\d+\.)?(?P<role>.+)\.json$")
+CATEGORIES = ("root", "timestamp", "snapshot", "targets", "namespace role", "bins")
+
+
+def classify(url: str) -> str:
+    m = _META_RE.search(url)
+    if m is None:
+        return "target files" if "/tuf/targets/" in url else "other"
+    role = m.group("role")
+    if role in ("root", "timestamp", "snapshot", "targets"):
+        return role
+    return "bins" if ".bin-" in role else "namespace role"
+
+
+def counted_pull(url: str, root: bytes, ref: str, cache: Path) -> tuple[float, list[list[Any]]]:
+    with counting_fetcher():
+        t0 = time.perf_counter()
+        puller = Puller(url, root=root, cache_dir=cache)
+        puller.pull(ref)
+        dt = time.perf_counter() - t0
+    fetcher = puller.source.fetcher  # type: ignore[attr-defined]
+    assert isinstance(fetcher, CountingFetcher)
+    if fetcher.bytes_downloaded != sum(r[2] for r in fetcher.requests if r[1] == 200):
+        raise SystemExit(
+            "byte counts disagree with the client's own ProgressFetcher.bytes_downloaded"
+        )
+    return dt, fetcher.requests
+
+
+def metadata_row(requests: list[list[Any]]) -> dict[str, Any]:
+    row: dict[str, Any] = {c: 0 for c in CATEGORIES}
+    row["bins_files"] = 0
+    row["metadata_files"] = 0
+    row["not_found"] = 0
+    row["target_files"] = 0
+    row["target_bytes"] = 0
+    row["urls"] = [{"url": u, "status": s, "bytes": b} for u, s, b in requests]
+    for u, status, n in requests:
+        kind = classify(u)
+        if status != 200:
+            row["not_found"] += 1  # e.g. the probe for the next root version
+            continue
+        if kind == "target files":
+            row["target_files"] += 1
+            row["target_bytes"] += n
+            continue
+        row[kind] += n
+        row["metadata_files"] += 1
+        if kind == "bins":
+            row["bins_files"] += 1
+    row["metadata_bytes"] = sum(row[c] for c in CATEGORIES)
+    row["metadata_bytes_without_snapshot"] = row["metadata_bytes"] - row["snapshot"]
+    return row
+
+
+def measure_metadata(url: str, root: bytes, ref: str, caches: Path, runs: int) -> dict[str, Any]:
+    caches.mkdir(parents=True, exist_ok=True)
+    counted_pull(url, root, ref, caches / "warm-up")
+    times, rows = [], []
+    for i in range(runs):
+        dt, requests = counted_pull(url, root, ref, caches / f"cold-{i}")
+        times.append(dt)
+        rows.append(metadata_row(requests))
+    shutil.rmtree(caches)
+    sizes = {json.dumps({k: v for k, v in r.items() if k != "urls"}, sort_keys=True) for r in rows}
+    if len(sizes) != 1:
+        raise SystemExit(f"cold pulls of {ref} fetched different metadata from run to run")
+    return {**rows[0], "cold_pull_median_ms": median_ms(times), "cold_pull_samples_s": times}
+
+
+def bench_metadata(
+    tmp: Path, counts: list[int], namespaces: list[int], runs: int
+) -> dict[str, Any]:
+    work = tmp / "metadata"
+    reg = LocalRegistry.create(work)
+    reg.add_publisher(BENCH_NS)
+    root = reg.root_json.read_bytes()
+    ref = f"{BENCH_NS}/m00000@{VERSION}"
+    by_models: list[dict[str, Any]] = []
+    by_namespaces: list[dict[str, Any]] = []
+    publish_s: list[float] = []
+    with edzoo_server(reg.data, work) as url:
+        log(f"[metadata] edzoo serve at {url}")
+        published = 0
+        bar = tqdm(
+            total=max(counts), desc=f"publishing {BENCH_NS}/*", file=sys.stderr, unit="model"
+        )
+        with bar:
+            for n in counts:
+                while published < n:
+                    t0 = time.perf_counter()
+                    reg.publish(url, BENCH_NS, f"m{published:05d}")
+                    publish_s.append(time.perf_counter() - t0)
+                    published += 1
+                    bar.update(1)
+                row = measure_metadata(url, root, ref, work / "caches", runs)
+                by_models.append({"models": n, "namespaces": 1, **row})
+                bar.write(
+                    f"[metadata] {n} models: {row['metadata_bytes']} B of metadata "
+                    f"({row['snapshot']} B snapshot)",
+                    file=sys.stderr,
+                )
+
+        ns_publish_s: list[float] = []
+        total_ns = 1
+        for k in namespaces:
+            while total_ns < k:
+                ns = f"other{total_ns:03d}"
+                reg.add_publisher(ns)
+                t0 = time.perf_counter()
+                reg.publish(url, ns, "m00000")
+                ns_publish_s.append(time.perf_counter() - t0)
+                total_ns += 1
+            row = measure_metadata(url, root, ref, work / "caches", runs)
+            by_namespaces.append(
+                {"models": published + total_ns - 1, "namespaces": total_ns, **row}
+            )
+            log(
+                f"[metadata] {total_ns} namespaces: {row['metadata_bytes']} B of metadata "
+                f"({row['snapshot']} B snapshot)"
+            )
+    return {
+        "pulled": ref,
+        "by_models": by_models,
+        "by_namespaces": by_namespaces,
+        "publish_median_ms": median_ms(publish_s) if publish_s else None,
+        "publish_total_s": sum(publish_s),
+        "first_publish_to_namespace_median_ms": median_ms(ns_publish_s) if ns_publish_s else None,
+    }
+
+
+# -- report --------------------------------------------------------------------------------------
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def kb(n: float) -> str:
+    return f"{n / 1000:.1f} kB"
+
+
+METADATA_LINES: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("root (*)", lambda r: f"{r['root']:,}"),
+    ("timestamp", lambda r: f"{r['timestamp']:,}"),
+    ("snapshot", lambda r: f"{r['snapshot']:,}"),
+    ("targets (top-level)", lambda r: f"{r['targets']:,}"),
+    (f"namespace role ({BENCH_NS})", lambda r: f"{r['namespace role']:,}"),
+    ("bins, sum", lambda r: f"{r['bins']:,}"),
+    ("bins, files", lambda r: str(r["bins_files"])),
+    ("= metadata total", lambda r: f"{r['metadata_bytes']:,}"),
+    ("  metadata files", lambda r: str(r["metadata_files"])),
+    ("  without snapshot", lambda r: f"{r['metadata_bytes_without_snapshot']:,}"),
+    ("target files (manifest + variant)", lambda r: f"{r['target_bytes']:,}"),
+    ("requests answered 404 (*)", lambda r: str(r["not_found"])),
+    ("cold pull, median ms", lambda r: f"{r['cold_pull_median_ms']:.1f}"),
+]
+
+
+def metadata_table(rows: list[dict[str, Any]], column: str) -> str:
+    headers = ["bytes downloaded by one cold pull", *(f"{r[column]:,} {column}" for r in rows)]
+    return table(headers, [[label, *(fn(r) for r in rows)] for label, fn in METADATA_LINES])
+
+
+def report(pull_res: dict[str, Any], meta: dict[str, Any]) -> str:
+    m = pull_res["median_ms"]
+    size_mb = pull_res["size_bytes"] / MB
+    out = [
+        f"\n== 1. Pull time: edzoo vs nginx + sha256sum ({size_mb:g} MiB variant, "
+        f"{pull_res['runs']} runs, medians) =="
+    ]
+    rows = []
+    for case in ("cold", "warm"):
+        e, p, h = (
+            m[f"edzoo_{case}"],
+            m[f"nginx_{case}"],
+            m[f"{'nginx_hashlib' if case == 'cold' else 'hashlib'}_{case}"],
+        )
+        rows.append([case, f"{e:.1f}", f"{p:.1f}", f"{e / p:.2f}x", f"{h:.1f}", f"{e / h:.2f}x"])
+    out.append(
+        table(
+            ["case", "edzoo ms", "nginx+sha256sum ms", "ratio", "nginx+hashlib ms", "ratio"], rows
+        )
+    )
+    out.append(
+        f"cold: edzoo {m['edzoo_cold']:.1f} ms, nginx+sha256sum {m['nginx_cold']:.1f} ms, "
+        f"ratio {m['edzoo_cold'] / m['nginx_cold']:.2f}x"
+    )
+    out.append(
+        f"warm: edzoo {m['edzoo_warm']:.1f} ms, sha256sum {m['nginx_warm']:.1f} ms, "
+        f"ratio {m['edzoo_warm'] / m['nginx_warm']:.2f}x"
+    )
+    out.append(
+        "cold = a new empty cache: TUF refresh (timestamp, snapshot, targets, roles), download, "
+        "verification, cache commit; the peer downloads with urllib3 into a file, then hashes it.\n"
+        "warm = the populated cache: TUF refresh (downloads timestamp.json; the rest is read "
+        "from the cache), the cached blob re-hashed; the peer hashes the file it downloaded.\n"
+        "nginx+hashlib replaces sha256sum (GNU coreutils, no SHA CPU extensions) with Python's "
+        "hashlib (OpenSSL), the hash the client itself uses."
+    )
+
+    out.append(
+        f"\n== 2. TUF metadata one cold pull of {meta['pulled']} downloads, vs models in "
+        f"namespace {BENCH_NS} (bytes) =="
+    )
+    out.append(metadata_table(meta["by_models"], "models"))
+    out.append(
+        "(*) the pinned root comes with the app; the client only asks for the next root "
+        "version, which answers 404."
+    )
+    out.append(
+        f"publishing one small model (sign on the client, upload, server checks): median "
+        f"{meta['publish_median_ms']:.0f} ms; {meta['publish_total_s']:.0f} s for "
+        f"{meta['by_models'][-1]['models']:,} models"
+    )
+    if meta["by_namespaces"]:
+        out.append(
+            "\n== 3. The same pull vs publisher namespaces in the registry (each other "
+            "namespace holds one model; bytes) =="
+        )
+        out.append(metadata_table(meta["by_namespaces"], "namespaces"))
+        if meta["first_publish_to_namespace_median_ms"] is not None:
+            out.append(
+                f"first publish to a new namespace (its role and "
+                f"{2**trust.DEFAULT_BIN_BITS} bins): median "
+                f"{meta['first_publish_to_namespace_median_ms']:.0f} ms"
+            )
+    out.append("\n== Summary ==")
+    out.append(summary(pull_res, meta))
+    return "\n".join(out)
+
+
+def summary(pull_res: dict[str, Any], meta: dict[str, Any]) -> str:
+    m = pull_res["median_ms"]
+    size_mb = pull_res["size_bytes"] / MB
+    first, last = meta["by_models"][0], meta["by_models"][-1]
+    text = (
+        f"On this machine a cold `edzoo pull` of a {size_mb:g} MiB variant took "
+        f"{m['edzoo_cold']:.1f} ms against {m['nginx_cold']:.1f} ms for nginx + sha256sum of the "
+        f"same file ({m['edzoo_cold'] / m['nginx_cold']:.2f}x) and "
+        f"{m['nginx_hashlib_cold']:.1f} ms for nginx + hashlib "
+        f"({m['edzoo_cold'] / m['nginx_hashlib_cold']:.2f}x); a warm pull took "
+        f"{m['edzoo_warm']:.1f} ms against {m['nginx_warm']:.1f} ms for sha256sum alone "
+        f"({m['edzoo_warm'] / m['nginx_warm']:.2f}x) and {m['hashlib_warm']:.1f} ms for hashlib "
+        f"alone ({m['edzoo_warm'] / m['hashlib_warm']:.2f}x). "
+        f"From {first['models']:,} to {last['models']:,} models in one namespace, the metadata of "
+        f"a cold pull went from {kb(first['metadata_bytes'])} to {kb(last['metadata_bytes'])} in "
+        f"{last['metadata_files']} files; without the snapshot, from "
+        f"{kb(first['metadata_bytes_without_snapshot'])} to "
+        f"{kb(last['metadata_bytes_without_snapshot'])}, all of the growth in the "
+        f"{last['bins_files']} bins the pull reads (each lists about 1/"
+        f"{2**trust.DEFAULT_BIN_BITS} of the namespace's files). "
+        f"The snapshot stayed at {kb(last['snapshot'])}: it lists every role, and every bin of a "
+        f"namespace exists from the namespace's first publish"
+    )
+    ns = meta["by_namespaces"]
+    if len(ns) > 1:
+        a, b = ns[0], ns[-1]
+        steps = b["namespaces"] - a["namespaces"]
+        text += (
+            f", so it grows with namespaces instead: from {kb(a['snapshot'])} with "
+            f"{a['namespaces']} to {kb(b['snapshot'])} with {b['namespaces']:,} (about "
+            f"{kb((b['snapshot'] - a['snapshot']) / steps)} per namespace, the known limit of "
+            f"TUF), while the top-level targets role, which lists each namespace's key, grew by "
+            f"about {kb((b['targets'] - a['targets']) / steps)} per namespace and the namespace "
+            f"role and bins did not change"
+        )
+    return text + "."
+
+
+# -- main ----------------------------------------------------------------------------------------
+def int_list(text: str) -> list[int]:
+    try:
+        values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError("counts must be at least 1")
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Time `edzoo pull` against nginx + sha256sum in the same run, and count the "
+        "TUF metadata bytes one pull downloads as a registry grows. Prints medians.",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=None, help="timed runs per case (default 7; 3 with --quick)"
+    )
+    parser.add_argument(
+        "--size-mb", type=float, default=20.0, help="size of the pulled variant in MiB (default 20)"
+    )
+    parser.add_argument(
+        "--models",
+        type=int_list,
+        default=None,
+        help="model counts in one namespace, measured in turn "
+        "(default 10,100,1000; 10,100 with --quick)",
+    )
+    parser.add_argument(
+        "--namespaces",
+        type=int_list,
+        default=None,
+        help="publisher namespace counts for the snapshot section "
+        "(default 1,4,16; 1,4 with --quick)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a fast check: 3 runs, 10 and 100 models"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="PATH", help="also write every result to PATH"
+    )
+    args = parser.parse_args(argv)
+    runs = args.runs or (3 if args.quick else 7)
+    counts = args.models or ([10, 100] if args.quick else [10, 100, 1000])
+    namespaces = args.namespaces or ([1, 4] if args.quick else [1, 4, 16])
+    if runs < 1 or args.size_mb <= 0:
+        parser.error("--runs and --size-mb must be positive")
+
+    nginx_exe = ensure_nginx()
+    machine = machine_info()
+    print("edzoo pull benchmark")
+    print(
+        f"machine: {machine['cpu']}, {machine['cores']} cores ({machine['usable_cores']} usable), "
+        f"{machine['os']}"
+    )
+    print(
+        f"software: Python {machine['python']}, tuf {machine['tuf']}, edzoo {machine['edzoo']}, "
+        f"urllib3 {machine['urllib3']}, nginx {machine['nginx']}; edzoo serve: gunicorn, 2 workers"
+    )
+    print(
+        f"settings: {runs} runs, {args.size_mb:g} MiB variant, models {counts}, "
+        f"namespaces {namespaces}",
+        flush=True,
+    )
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="edzoo-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        pull_res = bench_pull_time(tmp, nginx_exe, runs, args.size_mb)
+        meta = bench_metadata(tmp, counts, namespaces, runs)
+    print(report(pull_res, meta))
+    print(f"\n(total wall time {time.perf_counter() - t0:.0f} s)")
+    if args.json:
+        doc = {
+            "machine": machine,
+            "settings": {
+                "runs": runs,
+                "size_mb": args.size_mb,
+                "models": counts,
+                "namespaces": namespaces,
+            },
+            "pull": pull_res,
+            "metadata": meta,
+        }
+        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"results written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
