@@ -108,8 +108,7 @@ def build(out: Path, argv: list[str]) -> None:
         for vid, tflite in files.items():
             _write(staging / "variants" / f"{vid}.tflite", tflite)
         measured = {
-            vid: _measure(staging / "variants" / f"{vid}.tflite", data["x_held"], data["y_held"])
-            for vid in files
+            vid: _measure(staging / "variants" / f"{vid}.tflite", data["x_held"], data["y_held"]) for vid in files
         }
         golden = _golden(data, measured)
         _write(staging / "golden" / "sample.json", golden)
@@ -189,12 +188,8 @@ def _train_and_convert(tf, data: dict) -> tuple[object, dict[str, bytes]]:
         metrics=["accuracy"],
     )
     x_train = data["x_train"]
-    model.fit(
-        x_train, data["y_train"], epochs=EPOCHS, batch_size=BATCH_SIZE, shuffle=True, verbose=0
-    )
-    calibration = np.random.default_rng(SEED).choice(
-        len(x_train), size=CALIBRATION_SAMPLES, replace=False
-    )
+    model.fit(x_train, data["y_train"], epochs=EPOCHS, batch_size=BATCH_SIZE, shuffle=True, verbose=0)
+    calibration = np.random.default_rng(SEED).choice(len(x_train), size=CALIBRATION_SAMPLES, replace=False)
 
     def representative():
         for i in calibration:
@@ -238,9 +233,7 @@ def _manifest(data: dict, model, files: dict, measured: dict, argv: list[str]) -
             "metrics": {
                 "name": "accuracy",
                 "value": round(m["accuracy"], 6),
-                "delta_vs_reference": round(
-                    (m["accuracy"] - measured[REFERENCE]["accuracy"]) * 100, 4
-                ),
+                "delta_vs_reference": round((m["accuracy"] - measured[REFERENCE]["accuracy"]) * 100, 4),
                 "reference_variant": REFERENCE,
                 "higher_is_better": True,
                 "ci95": [round(b, 6) for b in _wilson(m["correct"], n_held)],
@@ -361,9 +354,7 @@ def _measure(path: Path, x, y) -> dict:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     def predict(resolver) -> tuple[list[int], list[str], Interpreter]:
-        interp = Interpreter(
-            model_path=str(path), num_threads=THREADS, experimental_op_resolver_type=resolver
-        )
+        interp = Interpreter(model_path=str(path), num_threads=THREADS, experimental_op_resolver_type=resolver)
         interp.allocate_tensors()
         inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
         predictions = []
@@ -646,8 +637,7 @@ def _render_card(m: dict) -> str:
         "",
         f"Training: {card['training_data']['description']} {card['training_data']['provenance']}",
         "",
-        f"Evaluation: {card['evaluation_data']['description']} "
-        f"sha256 `{card['evaluation_data']['sha256']}`.",
+        f"Evaluation: {card['evaluation_data']['description']} sha256 `{card['evaluation_data']['sha256']}`.",
         "",
         "## Ethical considerations",
         "",
@@ -681,9 +671,7 @@ def _split_digest(ink, classes) -> str:
     import numpy as np
 
     data = np.ascontiguousarray(ink, dtype=np.uint8).tobytes()
-    return hashlib.sha256(
-        data + np.ascontiguousarray(classes, dtype=np.uint8).tobytes()
-    ).hexdigest()
+    return hashlib.sha256(data + np.ascontiguousarray(classes, dtype=np.uint8).tobytes()).hexdigest()
 
 
 def _wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:

@@ -14,28 +14,38 @@ from pathlib import Path
 def manifest_for(namespace: str, name: str, version: str, variants: dict[str, bytes]) -> dict:
     entries = []
     for vid, data in variants.items():
-        entries.append({
-            "id": vid,
-            "file": f"variants/{vid}.tflite",
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "size": len(data),
-            "format": "tflite",
-            "recipe": {"quantization": "none" if vid == "fp32" else "int8"},
-            "metrics": {
-                "name": "accuracy", "value": 0.9, "delta_vs_reference": 0.0,
-                "reference_variant": next(iter(variants)),
-                "dataset_sha256": "0" * 64, "measured_with": "test fixture",
-            },
-            "benchmarks": {
-                "latency_us_p50": 10.0, "latency_us_p90": 12.0, "peak_memory_bytes": 1024,
-                "threads": 1, "runs": 200,
-                "machine": {"cpu": "test", "cores": 1, "os": "linux", "python": "3.11", "runtime": "test"},
-            },
-            "requirements": {
-                "min_runtime_version": "2.0.0", "builtin_ops": ["FULLY_CONNECTED"],
-                "delegates": ["cpu"], "min_ram_mb": 64,
-            },
-        })
+        entries.append(
+            {
+                "id": vid,
+                "file": f"variants/{vid}.tflite",
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "format": "tflite",
+                "recipe": {"quantization": "none" if vid == "fp32" else "int8"},
+                "metrics": {
+                    "name": "accuracy",
+                    "value": 0.9,
+                    "delta_vs_reference": 0.0,
+                    "reference_variant": next(iter(variants)),
+                    "dataset_sha256": "0" * 64,
+                    "measured_with": "test fixture",
+                },
+                "benchmarks": {
+                    "latency_us_p50": 10.0,
+                    "latency_us_p90": 12.0,
+                    "peak_memory_bytes": 1024,
+                    "threads": 1,
+                    "runs": 200,
+                    "machine": {"cpu": "test", "cores": 1, "os": "linux", "python": "3.11", "runtime": "test"},
+                },
+                "requirements": {
+                    "min_runtime_version": "2.0.0",
+                    "builtin_ops": ["FULLY_CONNECTED"],
+                    "delegates": ["cpu"],
+                    "min_ram_mb": 64,
+                },
+            }
+        )
     return {
         "schema_version": 1,
         "namespace": namespace,
@@ -71,11 +81,14 @@ def manifest_for(namespace: str, name: str, version: str, variants: dict[str, by
     }
 
 
-def make_build_dir(root: Path, namespace: str, name: str, version: str,
-                   variants: dict[str, bytes] | None = None) -> Path:
+def make_build_dir(
+    root: Path, namespace: str, name: str, version: str, variants: dict[str, bytes] | None = None
+) -> Path:
     """Write ``root/manifest.json`` and ``root/variants/<id>.tflite``; return ``root``."""
-    variants = variants or {"fp32": f"{namespace}/{name}@{version} fp32".encode() * 8,
-                            "int8": f"{namespace}/{name}@{version} int8".encode() * 2}
+    variants = variants or {
+        "fp32": f"{namespace}/{name}@{version} fp32".encode() * 8,
+        "int8": f"{namespace}/{name}@{version} int8".encode() * 2,
+    }
     root = Path(root)
     (root / "variants").mkdir(parents=True, exist_ok=True)
     for vid, data in variants.items():

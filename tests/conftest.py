@@ -55,10 +55,14 @@ class Env:
     token: str
     app: object
 
-    def build(self, name: str = "reader", version: str = "1.0.0", namespace: str = "acme",
-              variants: dict[str, bytes] | None = None) -> Path:
-        return make_build_dir(self.tmp / "builds" / f"{namespace}-{name}-{version}", namespace, name,
-                              version, variants)
+    def build(
+        self,
+        name: str = "reader",
+        version: str = "1.0.0",
+        namespace: str = "acme",
+        variants: dict[str, bytes] | None = None,
+    ) -> Path:
+        return make_build_dir(self.tmp / "builds" / f"{namespace}-{name}-{version}", namespace, name, version, variants)
 
     def publish(self, build_dir: Path, **kw):  # type: ignore[no-untyped-def]
         from registry.client import publish
@@ -88,8 +92,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
     app = create_app({"EDZOO": ServerConfig(data_dir=data), "TESTING": True})
     server = ServerThread(app)
     try:
-        yield Env(tmp_path, data, keys_dir, server.url, root,
-                  key, pub, token, app)
+        yield Env(tmp_path, data, keys_dir, server.url, root, key, pub, token, app)
     finally:
         server.stop()
         app.extensions["edzoo"].close()
@@ -111,8 +114,12 @@ class Mirror:
 
     def _app(self, environ, start_response):  # type: ignore[no-untyped-def]
         request = Request(environ)
-        upstream = self.http.request(request.method, self.upstream + request.full_path.rstrip("?"),
-                                     body=request.get_data(), headers={"Content-Type": request.content_type or ""})
+        upstream = self.http.request(
+            request.method,
+            self.upstream + request.full_path.rstrip("?"),
+            body=request.get_data(),
+            headers={"Content-Type": request.content_type or ""},
+        )
         body = self.tamper(request.path, upstream.data)
         response = Response(body, status=upstream.status, content_type=upstream.headers.get("Content-Type"))
         return response(environ, start_response)

@@ -32,7 +32,9 @@ def assert_cache_clean(cache: Path) -> None:
 
 
 def variant_sha(build: Path, vid: str = "fp32") -> str:
-    return json.loads((build / "manifest.json").read_text())["variants"][[v["id"] for v in json.loads((build / "manifest.json").read_text())["variants"]].index(vid)]["sha256"]
+    return json.loads((build / "manifest.json").read_text())["variants"][
+        [v["id"] for v in json.loads((build / "manifest.json").read_text())["variants"]].index(vid)
+    ]["sha256"]
 
 
 def flip(data: bytes, at: int = -1) -> bytes:
@@ -79,8 +81,13 @@ def truncated_download(env, mirror, build):  # type: ignore[no-untyped-def]
 def expired_timestamp_freeze(env, mirror, build):  # type: ignore[no-untyped-def]
     signer = keys.load_signer(env.data / "keys" / "timestamp.pem")
     current = Metadata.from_bytes((env.data / "objects" / "tuf" / "timestamp.json").read_bytes())
-    stale = Metadata(Timestamp(version=current.signed.version + 1, expires=trust.now() - timedelta(days=1),
-                               snapshot_meta=current.signed.snapshot_meta))
+    stale = Metadata(
+        Timestamp(
+            version=current.signed.version + 1,
+            expires=trust.now() - timedelta(days=1),
+            snapshot_meta=current.signed.snapshot_meta,
+        )
+    )
     data = trust.to_bytes(trust.sign(stale, [signer]))
     mirror.tamper = lambda path, body: data if path.endswith("/timestamp.json") else body
     return mirror.url
@@ -169,8 +176,12 @@ def test_cached_blob_tampered_locally_is_redownloaded(env):  # type: ignore[no-u
 
 def _post_roles(env, roles: dict[str, Metadata], token: str | None = None):  # type: ignore[no-untyped-def]
     body = json.dumps({"roles": {n: md.to_dict() for n, md in roles.items()}}).encode()
-    return urllib3.request("POST", env.url + "/api/v1/publish", body=body,
-                           headers={"Authorization": f"Bearer {token or env.token}", "Content-Type": "application/json"})
+    return urllib3.request(
+        "POST",
+        env.url + "/api/v1/publish",
+        body=body,
+        headers={"Authorization": f"Bearer {token or env.token}", "Content-Type": "application/json"},
+    )
 
 
 def _current(env, name: str) -> Metadata:
@@ -248,6 +259,8 @@ def test_server_cannot_move_an_alias(env, mirror):  # type: ignore[no-untyped-de
     env.publish(env.build(version="1.0.0"), aliases=["stable"])
     env.publish(env.build(version="1.1.0"))
     assert env.pull("acme/reader@stable").version == "1.0.0"
-    mirror.tamper = lambda path, body: body.replace(b'"stable": "1.0.0"', b'"stable": "1.1.0"') if path.endswith("versions.json") else body
+    mirror.tamper = lambda path, body: (
+        body.replace(b'"stable": "1.0.0"', b'"stable": "1.1.0"') if path.endswith("versions.json") else body
+    )
     with pytest.raises(SignatureError):
         env.pull("acme/reader@stable", url=mirror.url, cache="cache2")

@@ -64,8 +64,9 @@ def test_schema_is_valid_draft_2020_12() -> None:
 
 def test_schema_patterns_are_those_of_the_names_module() -> None:
     defs = load_schema("manifest")["$defs"]
-    assert defs["name"]["pattern"] == names.NAME_RE.pattern
-    assert defs["semver"]["pattern"] == names.SEMVER_RE.pattern
+    # Python anchors with \Z (its $ also matches before a final newline); JSON Schema with $.
+    assert defs["name"]["pattern"] == names.NAME_RE.pattern.replace("\\Z", "$")
+    assert defs["semver"]["pattern"] == names.SEMVER_RE.pattern.replace("\\Z", "$")
 
 
 def _properties(node: Any, at: str = "$") -> list[tuple[str, dict[str, Any]]]:
@@ -216,9 +217,7 @@ BAD_MANIFESTS = [
         id="duplicate-variant-id",
     ),
     pytest.param(_set("variant", []), "$.variant: unexpected property", id="typo"),
-    pytest.param(
-        _set("version", "1.0"), "$.version: '1.0' does not match", id="version-not-semver"
-    ),
+    pytest.param(_set("version", "1.0"), "$.version: '1.0' does not match", id="version-not-semver"),
     pytest.param(_set("version", "1.0.0+build.5"), "$.version: ", id="version-with-build-metadata"),
     pytest.param(_set("version", "\u0661.0.0"), "$.version: ", id="version-with-arabic-digit"),
     pytest.param(
@@ -236,9 +235,7 @@ BAD_MANIFESTS = [
         "$.variants[0].file: '../fp32.tflite' does not match",
         id="file-path-with-dotdot",
     ),
-    pytest.param(
-        _set("variants.0.file", "/etc/fp32.tflite"), "$.variants[0].file: ", id="file-path-absolute"
-    ),
+    pytest.param(_set("variants.0.file", "/etc/fp32.tflite"), "$.variants[0].file: ", id="file-path-absolute"),
     pytest.param(
         _set("variants.0.file", "variants/fp32.onnx"),
         "$.variants[0].file: 'variants/fp32.onnx' does not match '\\\\.tflite$'",
@@ -476,9 +473,7 @@ BAD_BUILDS = [
         "variants/int8.tflite: $.variants[1].size says 5568 bytes, found 5569",
         id="size-mismatch",
     ),
-    pytest.param(
-        _flip_byte, "variants/int8.tflite: $.variants[1].sha256 says ", id="hash-mismatch"
-    ),
+    pytest.param(_flip_byte, "variants/int8.tflite: $.variants[1].sha256 says ", id="hash-mismatch"),
     pytest.param(
         lambda root: (root / "card.md").write_text("# edited\n"),
         "card.md: $.files[0].size says",
@@ -528,9 +523,7 @@ BAD_BUILDS = [
 
 
 @pytest.mark.parametrize(("damage", "expected"), BAD_BUILDS)
-def test_bad_build_dir_is_rejected(
-    build: Path, damage: Callable[[Path], object], expected: str
-) -> None:
+def test_bad_build_dir_is_rejected(build: Path, damage: Callable[[Path], object], expected: str) -> None:
     damage(build)
     with pytest.raises(ManifestError) as caught:
         read_build_dir(build)
@@ -592,14 +585,8 @@ def test_canonical_bytes_refuses_what_json_cannot_carry(value: Any) -> None:
 
 
 JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )
 

@@ -178,8 +178,13 @@ def test_cli_end_to_end_with_gunicorn(tmp_path):  # type: ignore[no-untyped-def]
     run("trust", "export", "--data", "data", "-o", "root.json")
     port = _free_port()
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen([*edzoo, "serve", "--data", "data", "--port", str(port), "--workers", "2"],
-                              cwd=tmp_path, env=run_env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [*edzoo, "serve", "--data", "data", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        env=run_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -188,8 +193,18 @@ def test_cli_end_to_end_with_gunicorn(tmp_path):  # type: ignore[no-untyped-def]
                     break
             except urllib3.exceptions.HTTPError:
                 time.sleep(0.1)
-        p = run("publish", str(HELLO), "--registry", url, "--key", str(tmp_path / "pk" / "alice.pem"),
-                "--token-file", "token", "--alias", "stable")
+        p = run(
+            "publish",
+            str(HELLO),
+            "--registry",
+            url,
+            "--key",
+            str(tmp_path / "pk" / "alice.pem"),
+            "--token-file",
+            "token",
+            "--alias",
+            "stable",
+        )
         assert "published edzoo/hello@" in p.stdout
         p = run("pull", "edzoo/hello@stable", "--registry", url, "--root", "root.json")
         path = Path(p.stdout.strip())

@@ -37,8 +37,16 @@ def _progress(enabled: bool):  # type: ignore[no-untyped-def]
     @contextmanager
     def bar(desc: str, total: int):  # type: ignore[no-untyped-def]
         # disable=None: a bar on a terminal, silence when stderr is a file or a pipe
-        with tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-                  leave=False, disable=None, file=sys.stderr) as t:
+        with tqdm(
+            total=total,
+            desc=desc,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            leave=False,
+            disable=None,
+            file=sys.stderr,
+        ) as t:
             yield t
 
     return bar
@@ -78,8 +86,13 @@ def keys() -> None:
 
 @keys.command("new")
 @click.argument("name")
-@click.option("--dir", "folder", type=click.Path(path_type=Path), default=None,
-              help="Where to write NAME.pem and NAME.pub.json [default: $EDZOO_KEYS or ~/.config/edzoo/keys].")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write NAME.pem and NAME.pub.json [default: $EDZOO_KEYS or ~/.config/edzoo/keys].",
+)
 def keys_new(name: str, folder: Path | None) -> None:
     """Create a publisher key pair NAME.pem (private, 0600) and NAME.pub.json.
 
@@ -106,18 +119,33 @@ def registry() -> None:
 
 @registry.command("init")
 @click.argument("data_dir", type=click.Path(path_type=Path))
-@click.option("--keys", "keys_dir", type=click.Path(path_type=Path), default=None,
-              help="Folder for the OFFLINE root and targets keys [default: DATA_DIR-keys]. Move it "
-                   "to removable storage; the server never reads it.")
+@click.option(
+    "--keys",
+    "keys_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for the OFFLINE root and targets keys [default: DATA_DIR-keys]. Move it "
+    "to removable storage; the server never reads it.",
+)
 @click.option("--root-keys", default=1, show_default=True, help="Number of root keys.")
-@click.option("--root-threshold", default=1, show_default=True,
-              help="Root signatures required (production: 2 of 3).")
+@click.option("--root-threshold", default=1, show_default=True, help="Root signatures required (production: 2 of 3).")
 @click.option("--targets-keys", default=1, show_default=True)
 @click.option("--targets-threshold", default=1, show_default=True)
-@click.option("--database-url", envvar="EDZOO_DATABASE_URL", default=None,
-              help="SQLAlchemy URL of the index [default: SQLite in DATA_DIR].")
-def registry_init(data_dir: Path, keys_dir: Path | None, root_keys: int, root_threshold: int,
-                  targets_keys: int, targets_threshold: int, database_url: str | None) -> None:
+@click.option(
+    "--database-url",
+    envvar="EDZOO_DATABASE_URL",
+    default=None,
+    help="SQLAlchemy URL of the index [default: SQLite in DATA_DIR].",
+)
+def registry_init(
+    data_dir: Path,
+    keys_dir: Path | None,
+    root_keys: int,
+    root_threshold: int,
+    targets_keys: int,
+    targets_threshold: int,
+    database_url: str | None,
+) -> None:
     """Create a registry in DATA_DIR: TUF root, targets, snapshot and timestamp metadata.
 
     Root and targets keys go to the offline keys folder; snapshot and timestamp keys stay in
@@ -126,12 +154,20 @@ def registry_init(data_dir: Path, keys_dir: Path | None, root_keys: int, root_th
     from registry.server import admin
 
     keys_dir = keys_dir or data_dir.with_name(data_dir.name + "-keys")
-    result = admin.init(data_dir, keys_dir, root_keys=root_keys, root_threshold=root_threshold,
-                        targets_keys=targets_keys, targets_threshold=targets_threshold,
-                        database_url=database_url)
+    result = admin.init(
+        data_dir,
+        keys_dir,
+        root_keys=root_keys,
+        root_threshold=root_threshold,
+        targets_keys=targets_keys,
+        targets_threshold=targets_threshold,
+        database_url=database_url,
+    )
     click.echo(f"registry     {result.data_dir}")
-    click.echo(f"offline keys {result.keys_dir}  (root {root_threshold}-of-{root_keys}, "
-               f"targets {targets_threshold}-of-{targets_keys}; keep this folder offline)")
+    click.echo(
+        f"offline keys {result.keys_dir}  (root {root_threshold}-of-{root_keys}, "
+        f"targets {targets_threshold}-of-{targets_keys}; keep this folder offline)"
+    )
     click.echo(f"trusted root {result.root_path}")
 
 
@@ -139,17 +175,32 @@ def registry_init(data_dir: Path, keys_dir: Path | None, root_keys: int, root_th
 @click.argument("data_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.argument("namespace")
 @click.argument("public_key", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--keys", "keys_dir", type=click.Path(path_type=Path), default=None,
-              help="The offline keys folder [default: DATA_DIR-keys].")
-@click.option("--token-file", type=click.Path(path_type=Path), default=None,
-              help="Write the upload token to this file (mode 0600) instead of printing it.")
+@click.option(
+    "--keys",
+    "keys_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The offline keys folder [default: DATA_DIR-keys].",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the upload token to this file (mode 0600) instead of printing it.",
+)
 @click.option("--database-url", envvar="EDZOO_DATABASE_URL", default=None)
-def registry_add_publisher(data_dir: Path, namespace: str, public_key: Path, keys_dir: Path | None,
-                           token_file: Path | None, database_url: str | None) -> None:
+def registry_add_publisher(
+    data_dir: Path,
+    namespace: str,
+    public_key: Path,
+    keys_dir: Path | None,
+    token_file: Path | None,
+    database_url: str | None,
+) -> None:
     """Delegate NAMESPACE to the publisher key PUBLIC_KEY and issue an upload token.
 
-    Signs the top-level targets role with the offline targets key. Running it again for the
-    same namespace rotates the key and the token.
+    Signs the top-level targets role with the offline targets key. A namespace is delegated
+    once; the token is shown once (or written to --token-file).
     """
     from registry.core._internal.files import atomic_write
     from registry.server import admin
@@ -171,10 +222,16 @@ def trust() -> None:
 
 
 @trust.command("export")
-@click.option("--data", "data_dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
-              required=True, help="The registry's data folder.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Write root.json here [default: stdout].")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    required=True,
+    help="The registry's data folder.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), default=None, help="Write root.json here [default: stdout]."
+)
 def trust_export(data_dir: Path, output: Path | None) -> None:
     """Export the registry's current root.json, to ship inside apps and device images."""
     from tuf.api.metadata import Metadata, Root
@@ -198,8 +255,14 @@ def trust_export(data_dir: Path, output: Path | None) -> None:
 
 # -- serve ---------------------------------------------------------------------------------------
 @cli.command()
-@click.option("--data", "data_dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
-              required=True, envvar="EDZOO_DATA", help="The registry's data folder.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    required=True,
+    envvar="EDZOO_DATA",
+    help="The registry's data folder.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
@@ -215,35 +278,53 @@ def serve(data_dir: Path, host: str, port: int, workers: int, threads: int, acce
 # -- publish -------------------------------------------------------------------------------------
 @cli.command()
 @click.argument("build_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--registry", "registry_url", envvar="EDZOO_REGISTRY", required=True,
-              help="Registry URL [env EDZOO_REGISTRY].")
-@click.option("--key", "key_path", type=click.Path(path_type=Path), required=True,
-              help="Your private key (from `edzoo keys new`).")
+@click.option(
+    "--registry", "registry_url", envvar="EDZOO_REGISTRY", required=True, help="Registry URL [env EDZOO_REGISTRY]."
+)
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Your private key (from `edzoo keys new`).",
+)
 @click.option("--token", envvar="EDZOO_TOKEN", default=None, help="Upload token [env EDZOO_TOKEN].")
 @click.option("--token-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None)
 @click.option("--alias", "aliases", multiple=True, help="Move an alias (e.g. stable) to this version.")
 @click.option("--dry-run", is_flag=True, help="Validate the build directory and stop.")
-def publish(build_dir: Path, registry_url: str, key_path: Path, token: str | None, token_file: Path | None,
-            aliases: tuple[str, ...], dry_run: bool) -> None:
+def publish(
+    build_dir: Path,
+    registry_url: str,
+    key_path: Path,
+    token: str | None,
+    token_file: Path | None,
+    aliases: tuple[str, ...],
+    dry_run: bool,
+) -> None:
     """Sign and publish BUILD_DIR (manifest.json + its files) as one model version."""
     from registry.client import upload as pub
 
     if dry_run:
         build = pub.check_build(build_dir)
-        click.echo(f"{build.namespace}/{build.name}@{build.version}: {len(build.files)} files, "
-                   f"{sum(f.size for f in build.files)} bytes, manifest valid")
+        click.echo(
+            f"{build.namespace}/{build.name}@{build.version}: {len(build.files)} files, "
+            f"{sum(f.size for f in build.files)} bytes, manifest valid"
+        )
         return
     if token_file:
         token = token_file.read_text().strip()
     if not token:
         raise UsageError("an upload token is required: --token, --token-file or EDZOO_TOKEN")
-    result = pub.publish(build_dir, registry=registry_url, key_path=key_path, token=token,
-                         aliases=aliases, progress=_progress(True))
+    result = pub.publish(
+        build_dir, registry=registry_url, key_path=key_path, token=token, aliases=aliases, progress=_progress(True)
+    )
     if result.status == "unchanged":
         click.echo(f"{result.model}@{result.version} is already published with these bytes; nothing to do")
         return
-    click.echo(f"published {result.model}@{result.version}: {len(result.uploaded)} files uploaded, "
-               f"{len(result.roles)} roles signed")
+    click.echo(
+        f"published {result.model}@{result.version}: {len(result.uploaded)} files uploaded, "
+        f"{len(result.roles)} roles signed"
+    )
     for alias, version in sorted(result.aliases.items()):
         click.echo(f"  alias {alias} -> {version}")
 
@@ -251,37 +332,85 @@ def publish(build_dir: Path, registry_url: str, key_path: Path, token: str | Non
 # -- pull / verify / cache -----------------------------------------------------------------------
 @cli.command()
 @click.argument("ref", metavar="NAMESPACE/MODEL[@VERSION|@ALIAS]")
-@click.option("--registry", "registry_url", envvar="EDZOO_REGISTRY", required=True,
-              help="Registry URL [env EDZOO_REGISTRY].")
-@click.option("--root", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
-              help="Trusted root.json; needed the first time for a registry, then pinned in the cache.")
+@click.option(
+    "--registry", "registry_url", envvar="EDZOO_REGISTRY", required=True, help="Registry URL [env EDZOO_REGISTRY]."
+)
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Trusted root.json; needed the first time for a registry, then pinned in the cache.",
+)
 @click.option("--variant", default=None, help="Variant id [default: the manifest's first variant].")
 @click.option("--offline", is_flag=True, help="Serve from the cache after verifying it; no network.")
-@click.option("--cache", "cache_dir", type=click.Path(path_type=Path), envvar="EDZOO_CACHE", default=None,
-              help="Cache folder [default: $EDZOO_CACHE or ~/.cache/edzoo].")
-@click.option("--grace-days", default=14, show_default=True, type=click.IntRange(0, 365),
-              help="Offline: accept metadata expired for at most this many days.")
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=Path),
+    envvar="EDZOO_CACHE",
+    default=None,
+    help="Cache folder [default: $EDZOO_CACHE or ~/.cache/edzoo].",
+)
+@click.option(
+    "--grace-days",
+    default=14,
+    show_default=True,
+    type=click.IntRange(0, 365),
+    help="Offline: accept metadata expired for at most this many days.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def pull(ref: str, registry_url: str, root: Path | None, variant: str | None, offline: bool,
-         cache_dir: Path | None, grace_days: int, as_json: bool) -> None:
+def pull(
+    ref: str,
+    registry_url: str,
+    root: Path | None,
+    variant: str | None,
+    offline: bool,
+    cache_dir: Path | None,
+    grace_days: int,
+    as_json: bool,
+) -> None:
     """Download a model variant, verify it, cache it; print the path of the verified file."""
     from registry.client.download import pull as do_pull
 
-    result = do_pull(ref, registry=registry_url, root=root, variant=variant, cache_dir=cache_dir,
-                     offline=offline, grace=timedelta(days=grace_days), progress=_progress(not as_json))
+    result = do_pull(
+        ref,
+        registry=registry_url,
+        root=root,
+        variant=variant,
+        cache_dir=cache_dir,
+        offline=offline,
+        grace=timedelta(days=grace_days),
+        progress=_progress(not as_json),
+    )
     if as_json:
-        click.echo(json.dumps({
-            "model": result.model, "version": result.version, "variant": result.variant,
-            "path": str(result.path), "blob": str(result.blob), "sha256": result.sha256,
-            "size": result.size, "downloaded": result.downloaded, "offline": result.offline,
-            "expired_roles": list(result.expired_roles),
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "model": result.model,
+                    "version": result.version,
+                    "variant": result.variant,
+                    "path": str(result.path),
+                    "blob": str(result.blob),
+                    "sha256": result.sha256,
+                    "size": result.size,
+                    "downloaded": result.downloaded,
+                    "offline": result.offline,
+                    "expired_roles": list(result.expired_roles),
+                },
+                indent=2,
+            )
+        )
         return
     source = "downloaded" if result.downloaded else ("cache, verified offline" if offline else "cache")
-    click.echo(f"{result.model}@{result.version} variant {result.variant} "
-               f"({result.size} bytes, sha256 {result.sha256[:12]}…, {source})", err=True)
+    click.echo(
+        f"{result.model}@{result.version} variant {result.variant} "
+        f"({result.size} bytes, sha256 {result.sha256[:12]}…, {source})",
+        err=True,
+    )
     if result.expired_roles:
-        click.echo(f"warning: accepted expired metadata within the grace window: {', '.join(result.expired_roles)}", err=True)
+        click.echo(
+            f"warning: accepted expired metadata within the grace window: {', '.join(result.expired_roles)}", err=True
+        )
     click.echo(str(result.path))
 
 

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,7 +29,7 @@ from registry.core._internal.files import atomic_write
 __all__ = ["Cache", "RegistryCache", "default_cache_dir"]
 
 
-def default_cache_dir(env: dict[str, str] | None = None) -> Path:
+def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get("EDZOO_CACHE"):
         return Path(env["EDZOO_CACHE"])

@@ -89,7 +89,9 @@ def _map_tuf_error(e: Exception, what: str) -> EdzooError:
 
 
 class _Online:
-    def __init__(self, reg: RegistryCache, bootstrap: bytes, config: ClientConfig, progress: ProgressFactory | None) -> None:
+    def __init__(
+        self, reg: RegistryCache, bootstrap: bytes, config: ClientConfig, progress: ProgressFactory | None
+    ) -> None:
         self.reg = reg
         self.fetcher = ProgressFetcher(config)
         self.progress = progress
@@ -165,7 +167,8 @@ def _check_root(data: bytes, source: object) -> None:
             raise ValueError(f"it is {md.signed.type} metadata")
         md.signed.verify_delegate(Root.type, md.signed_bytes, md.signatures)
     except Exception as e:  # deserialization errors of every kind, bad signatures
-        raise SignatureError(f"{source} is not valid TUF root metadata: {e}") from e
+        what = "the trusted root" if isinstance(source, bytes) else str(source)
+        raise SignatureError(f"{what} is not valid TUF root metadata: {e}") from e
 
 
 def _sha256_of(path: Path) -> str:
@@ -213,7 +216,7 @@ class Puller:
             try:
                 given = root if isinstance(root, bytes) else Path(root).read_bytes()
             except OSError as e:
-                raise UsageError(f"cannot read trusted root {root}: {e.strerror or e}") from e
+                raise UsageError(f"cannot read trusted root {str(root)}: {e.strerror or e}") from e
         if pinned.exists():
             stored = pinned.read_bytes()
             if given is not None and given != stored and not self._in_history(given):
@@ -224,8 +227,7 @@ class Puller:
             return stored
         if given is None:
             raise UsageError(
-                f"no trusted root for {self.reg.url}: pass --root root.json (from "
-                "`edzoo trust export`) the first time"
+                f"no trusted root for {self.reg.url}: pass --root root.json (from `edzoo trust export`) the first time"
             )
         _check_root(given, root)
         atomic_write(pinned, given)
@@ -303,12 +305,15 @@ def pull(
     Raises NotFoundError, SignatureError (any failed verification: nothing unverified is
     left in the cache), DownloadError, OfflineError, UsageError.
     """
-    puller = Puller(registry, root=root, cache_dir=cache_dir, offline=offline, grace=grace,
-                    config=config, progress=progress)
+    puller = Puller(
+        registry, root=root, cache_dir=cache_dir, offline=offline, grace=grace, config=config, progress=progress
+    )
     return puller.pull(ref, variant=variant)
 
 
-def verify_cached(path: Path, *, cache_dir: Path | None = None, grace: timedelta = DEFAULT_GRACE) -> tuple[str, TargetFile, list[str]]:
+def verify_cached(
+    path: Path, *, cache_dir: Path | None = None, grace: timedelta = DEFAULT_GRACE
+) -> tuple[str, TargetFile, list[str]]:
     """Re-check a file under the cache's ``models/`` tree against the stored signed metadata.
 
     Returns ``(target path, signed info, roles accepted within the grace window)``.

@@ -102,8 +102,14 @@ class ApiClient:
         self._http = urllib3.PoolManager(
             headers={"User-Agent": USER_AGENT},
             timeout=urllib3.Timeout(connect=config.timeout_s, read=config.timeout_s),
-            retries=urllib3.Retry(total=config.retries, connect=config.retries, read=0, status=0,
-                                  backoff_factor=config.backoff_s, allowed_methods=None),
+            retries=urllib3.Retry(
+                total=config.retries,
+                connect=config.retries,
+                read=0,
+                status=0,
+                backoff_factor=config.backoff_s,
+                allowed_methods=None,
+            ),
         )
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -112,8 +118,16 @@ class ApiClient:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
-    def request(self, method: str, path: str, *, body: Any = None, headers: dict[str, str] | None = None,
-                ok: tuple[int, ...] = (200, 201), api: bool = True) -> urllib3.BaseHTTPResponse:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        ok: tuple[int, ...] = (200, 201),
+        api: bool = True,
+    ) -> urllib3.BaseHTTPResponse:
         url = f"{self.base_url}{'/api/v1' if api else ''}{path}"
         try:
             response = self._http.request(method, url, body=body, headers=self._headers(headers), preload_content=True)
@@ -147,8 +161,12 @@ class ApiClient:
     def upload_blob(self, path: Path, sha256: str, size: int, on_progress: Progress | None = None) -> None:
         with open(path, "rb") as f:
             body = _ProgressReader(f, on_progress)
-            self.request("PUT", f"/blobs/sha256/{sha256}", body=body,
-                         headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"})
+            self.request(
+                "PUT",
+                f"/blobs/sha256/{sha256}",
+                body=body,
+                headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+            )
 
 
 class _ProgressReader:

@@ -48,7 +48,10 @@ def _own_role(api: ApiClient, name: str, key: Key) -> Metadata[Targets] | None:
     md = trust.parse_metadata(data, name, Targets.type)
     sig = md.signatures.get(key.keyid)
     if sig is None:
-        return None  # signed with another key: a key rotation; re-signed below
+        raise SignatureError(
+            f"role {name} on the registry is not signed by your key {key.keyid[:12]}…: publish with "
+            "the key registered for this namespace"
+        )
     try:
         key.verify_signature(sig, md.signed_bytes)
     except UnverifiedSignatureError as e:
@@ -80,11 +83,6 @@ def publish(
     api = ApiClient(registry, token=token, config=config)
 
     ns_md = _own_role(api, ns, key)
-    rotated = ns_md is None and api.get_bytes(f"/roles/{ns}") is not None
-    if rotated:
-        ns_md = trust.new_namespace_role(ns, key)
-        old = trust.parse_metadata(api.get_bytes(f"/roles/{ns}") or b"", ns, Targets.type)
-        ns_md.signed.version = old.signed.version  # bumped by plan_publish
 
     files: dict[str, TargetFile] = {}
     local: dict[str, Path] = {}
@@ -93,39 +91,29 @@ def publish(
         files[path] = TargetFile(f.size, {"sha256": f.sha256}, path)
         local[path] = f.local
 
+    # The bins that will hold this version's files and the model's versions index.
     index_path = names.index_path(ns, model)
-    succinct = ns_md.signed.delegations.succinct_roles if ns_md else None  # type: ignore[union-attr]
     bins: dict[str, Metadata[Targets]] = {}
-    if succinct is not None:
-        wanted = succinct.get_roles() if rotated else {succinct.get_role_for_target(p) for p in [*files, index_path]}
-        for name in wanted:
-            md = _own_role(api, name, key) if not rotated else _any_role(api, name)
-            if md is not None:
-                bins[name] = md
-
     old_index = None
-    if succinct is not None:
-        old_info = bins.get(succinct.get_role_for_target(index_path))
-        info = old_info.signed.targets.get(index_path) if old_info else None
+    if ns_md is not None:
+        succinct = ns_md.signed.delegations.succinct_roles  # type: ignore[union-attr]
+        assert succinct is not None
+        for name in {succinct.get_role_for_target(p) for p in [*files, index_path]}:
+            md = _own_role(api, name, key)
+            if md is None:
+                raise SignatureError(f"the registry has no role {name} signed with your key")
+            bins[name] = md
+        info = bins[succinct.get_role_for_target(index_path)].signed.targets.get(index_path)
         if info is not None:
             data = api.get_bytes_raw(f"/tuf/targets/{ns}/{model}/{info.hashes['sha256']}.{names.INDEX_FILE}")
             info.verify_length_and_hashes(data)
             old_index = modelindex.parse_index(data, ns, model)
     versions = set(old_index["versions"]) if old_index else set()
-    old_aliases = dict(old_index.get("aliases", {})) if old_index else {}
-    new_aliases = {**old_aliases, **{a: version for a in alias_names}}
+    new_aliases = {**(old_index or {}).get("aliases", {}), **{a: version for a in alias_names}}
     index_bytes = modelindex.build_index(ns, model, [*versions, version], new_aliases)
     files[index_path] = TargetFile(len(index_bytes), {"sha256": hashlib.sha256(index_bytes).hexdigest()}, index_path)
 
-    if rotated:
-        changed = {ns: ns_md, **bins}
-        for md in changed.values():
-            md.signed.version += 1
-        extra, new_paths = trust.plan_publish(ns_md, bins, files, key=key)
-        for name, md in extra.items():
-            changed[name] = md
-    else:
-        changed, new_paths = trust.plan_publish(ns_md, bins, files, key=key)
+    changed, new_paths = trust.plan_publish(ns_md, bins, files, key=key)
     ref = f"{ns}/{model}@{version}"
     if not changed:
         return PublishResult(ref.split("@")[0], version, "unchanged", (), (), new_aliases)
@@ -156,11 +144,6 @@ def publish(
     except ConflictError as e:
         raise ConflictError(f"{ref}: {e.message}", code=e.code) from e
     return PublishResult(f"{ns}/{model}", version, result["status"], tuple(uploaded), tuple(sorted(roles)), new_aliases)
-
-
-def _any_role(api: ApiClient, name: str) -> Metadata[Targets] | None:
-    data = api.get_bytes(f"/roles/{name}")
-    return trust.parse_metadata(data, name, Targets.type) if data is not None else None
 
 
 def check_build(build_dir: Path) -> manifests.BuildDir:

@@ -26,8 +26,7 @@ def contracts_dir() -> Path:
         if (candidate / "schema").is_dir():
             return candidate
     raise NotFoundError(
-        "edzoo's data contracts (manifests/schema) are missing; looked in "
-        + ", ".join(str(c) for c in candidates)
+        "edzoo's data contracts (manifests/schema) are missing; looked in " + ", ".join(str(c) for c in candidates)
     )
 
 

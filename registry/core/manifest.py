@@ -75,9 +75,7 @@ def _compile_ecma(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.ASCII)
 
 
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII
-)
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII)
 
 
 def _is_datetime(value: object) -> bool:
@@ -192,9 +190,7 @@ def _semantic_problems(doc: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
         else:
             first_id[vid] = i
 
-    declared: list[tuple[tuple, str]] = [
-        (("variants", i, "file"), v["file"]) for i, v in enumerate(variants)
-    ]
+    declared: list[tuple[tuple, str]] = [(("variants", i, "file"), v["file"]) for i, v in enumerate(variants)]
     declared += [(("files", i, "path"), f["path"]) for i, f in enumerate(doc.get("files", []))]
     first_path: dict[str, tuple] = {}
     for where, path in declared:
@@ -329,9 +325,7 @@ def parse_manifest(data: bytes, *, source: str = "manifest") -> dict[str, Any]:
     object, or do not validate.
     """
     if len(data) > MAX_MANIFEST_BYTES:
-        raise ManifestError(
-            f"{source}: {len(data)} bytes, more than the {MAX_MANIFEST_BYTES} a manifest may have"
-        )
+        raise ManifestError(f"{source}: {len(data)} bytes, more than the {MAX_MANIFEST_BYTES} a manifest may have")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -339,9 +333,7 @@ def parse_manifest(data: bytes, *, source: str = "manifest") -> dict[str, Any]:
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
-        raise ManifestError(
-            f"{source}: not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
-        ) from e
+        raise ManifestError(f"{source}: not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from e
     except ValueError as e:  # from the hooks
         raise ManifestError(f"{source}: not valid JSON: {e}") from e
     _validate(doc, source)
@@ -371,9 +363,7 @@ def canonical_bytes(doc: dict[str, Any]) -> bytes:
     lone surrogates, non-string keys of mixed types).
     """
     try:
-        text = json.dumps(
-            doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         return text.encode("utf-8")
     except (TypeError, ValueError) as e:  # UnicodeEncodeError is a ValueError
         raise ManifestError(f"document has no canonical JSON form: {e}") from e
@@ -453,9 +443,7 @@ def read_build_dir(root: Path) -> BuildDir:
 
     problems: list[str] = []
     files: dict[str, BuildFile] = {
-        names.MANIFEST_FILE: BuildFile(
-            names.MANIFEST_FILE, manifest_path, hashlib.sha256(data).hexdigest(), len(data)
-        )
+        names.MANIFEST_FILE: BuildFile(names.MANIFEST_FILE, manifest_path, hashlib.sha256(data).hexdigest(), len(data))
     }
     for rel, local in _walk(root, problems):
         if rel == names.MANIFEST_FILE:
@@ -467,14 +455,8 @@ def read_build_dir(root: Path) -> BuildDir:
             continue
         files[rel] = BuildFile(rel, local, digest, size)
 
-    expected = [
-        (f"$.variants[{i}]", v["file"], v["sha256"], v["size"])
-        for i, v in enumerate(doc["variants"])
-    ]
-    expected += [
-        (f"$.files[{i}]", f["path"], f["sha256"], f["size"])
-        for i, f in enumerate(doc.get("files", []))
-    ]
+    expected = [(f"$.variants[{i}]", v["file"], v["sha256"], v["size"]) for i, v in enumerate(doc["variants"])]
+    expected += [(f"$.files[{i}]", f["path"], f["sha256"], f["size"]) for i, f in enumerate(doc.get("files", []))]
     for where, path, sha256, size in expected:
         found = files.get(path)
         if found is None:

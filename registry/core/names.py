@@ -66,9 +66,7 @@ def version_key(version: str) -> tuple:
     if pre is None:
         pre_key: tuple = (1,)
     else:
-        pre_key = (0,) + tuple(
-            (0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")
-        )
+        pre_key = (0,) + tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
     return (int(major), int(minor), int(patch), pre_key)
 
 
@@ -149,8 +147,7 @@ class TargetName:
             return cls(check_namespace(parts[0]), check_name(parts[1], "model name"), None, INDEX_FILE)
         if len(parts) < 4:
             raise UsageError(
-                f"invalid target path {path!r}: expected NAMESPACE/MODEL/VERSION/FILE "
-                f"or NAMESPACE/MODEL/{INDEX_FILE}"
+                f"invalid target path {path!r}: expected NAMESPACE/MODEL/VERSION/FILE or NAMESPACE/MODEL/{INDEX_FILE}"
             )
         ns, model, version = parts[0], parts[1], parts[2]
         check_namespace(ns)

@@ -135,9 +135,7 @@ class OfflineVerifier:
             raise NotFoundError(f"the snapshot lists no role {role!r}")
         md = self._verified(delegator, role, self._require(f"{parse.quote(role, '')}.json"))
         if md.signed.version != meta.version:
-            raise SignatureError(
-                f"stored {role} is version {md.signed.version}, the snapshot lists {meta.version}"
-            )
+            raise SignatureError(f"stored {role} is version {md.signed.version}, the snapshot lists {meta.version}")
         return md
 
     def _check_expiry(self, role: str, md: Metadata) -> None:

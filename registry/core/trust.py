@@ -19,7 +19,7 @@ Nothing here does I/O: functions take and return :class:`Metadata` objects or by
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -120,9 +120,9 @@ def namespace_paths(namespace: str) -> list[str]:
 
 def init_metadata(
     *,
-    root_signers: list[Signer],
+    root_signers: Sequence[Signer],
     root_threshold: int,
-    targets_signers: list[Signer],
+    targets_signers: Sequence[Signer],
     targets_threshold: int,
     snapshot_signer: Signer,
     timestamp_signer: Signer,
@@ -160,10 +160,10 @@ def delegate_namespace(
     targets_md: Metadata[Targets],
     namespace: str,
     key: Key,
-    signers: list[Signer],
+    signers: Sequence[Signer],
     expiry: Expiry = Expiry(),
 ) -> Metadata[Targets]:
-    """Delegate ``namespace`` to a publisher key (or rotate the key). Returns the new
+    """Delegate ``namespace`` to a publisher key. Returns the new
     version of the top-level targets role, signed with the offline targets keys."""
     names.check_namespace(namespace)
     targets = targets_md.signed
@@ -351,8 +351,7 @@ def check_publish(
         delegated = set(targets_md.signed.get_delegated_role(namespace).keyids)
         if not set(new_succ.keyids) <= delegated:
             raise SignatureError(
-                f"role {namespace!r} delegates its bins to a key that is not the publisher's "
-                "registered key"
+                f"role {namespace!r} delegates its bins to a key that is not the publisher's registered key"
             )
         if ns_md is not None and _succinct(ns_md).bit_length != new_succ.bit_length:
             raise ConflictError(f"the number of bins of {namespace!r} cannot change once published")

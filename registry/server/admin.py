@@ -12,10 +12,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuf.api.metadata import Metadata
+from tuf.api.metadata import Metadata, Targets
 
 from registry.core import keys, names, trust
-from registry.core.errors import NotFoundError, UsageError
+from registry.core.errors import ConflictError, NotFoundError, UsageError
 from registry.storage.index import Index
 
 from .repository import FORMAT, Registry, ServerConfig, token_hash
@@ -97,8 +97,9 @@ def _offline_signers(keys_dir: Path, role: str) -> list:
 def add_publisher(
     data_dir: Path, keys_dir: Path, namespace: str, public_key_path: Path, *, database_url: str | None = None
 ) -> str:
-    """Delegate ``namespace`` to the publisher's key (re-running it rotates the key) and
-    return a new upload token. Signs the top-level targets role with the offline keys."""
+    """Delegate ``namespace`` to the publisher's key and return a new upload token. Signs the
+    top-level targets role with the offline keys. A namespace is delegated once: rotating a
+    publisher key also needs the publisher to re-sign its roles, which is not supported yet."""
     names.check_namespace(namespace)
     key = keys.load_public_key(public_key_path)
     signers = _offline_signers(keys_dir, "targets")
@@ -109,15 +110,16 @@ def add_publisher(
             snapshot, _ = registry.snapshot()
             found = registry.role("targets", snapshot)
             assert found is not None
-            targets_md = Metadata.from_bytes(found[1])
+            targets_md = Metadata[Targets].from_bytes(found[1])
+            delegations = targets_md.signed.delegations
+            if delegations is not None and delegations.roles and namespace in delegations.roles:
+                raise ConflictError(f"namespace {namespace!r} is already delegated to a publisher key")
             new = trust.delegate_namespace(targets_md, namespace, key, signers, registry.config.expiry)
             registry.objects.put_bytes(f"tuf/{new.signed.version}.targets.json", trust.to_bytes(new))
             new_snapshot = trust.update_snapshot(
                 snapshot, {"targets": new.signed.version}, registry._snapshot_signer, registry.config.expiry
             )
-            registry.objects.put_bytes(
-                f"tuf/{new_snapshot.signed.version}.snapshot.json", trust.to_bytes(new_snapshot)
-            )
+            registry.objects.put_bytes(f"tuf/{new_snapshot.signed.version}.snapshot.json", trust.to_bytes(new_snapshot))
             new_ts = trust.update_timestamp(
                 registry.timestamp(), new_snapshot, registry._timestamp_signer, registry.config.expiry
             )

@@ -81,8 +81,7 @@ class Registry:
             self.info = json.loads(info_path.read_text())
         except FileNotFoundError as e:
             raise NotFoundError(
-                f"{config.data_dir} is not an edzoo registry (no registry.json); "
-                "create one with `edzoo registry init`"
+                f"{config.data_dir} is not an edzoo registry (no registry.json); create one with `edzoo registry init`"
             ) from e
         if self.info.get("format") != FORMAT:
             raise StorageError(f"{info_path}: unsupported registry format {self.info.get('format')}")
@@ -196,7 +195,11 @@ class Registry:
             new_timestamp = trust.update_timestamp(
                 self.timestamp(), new_snapshot, self._timestamp_signer, self.config.expiry
             )
-            detail = {"roles": sorted(check.roles), "files": len(check.new_targets), "snapshot": new_snapshot.signed.version}
+            detail = {
+                "roles": sorted(check.roles),
+                "files": len(check.new_targets),
+                "snapshot": new_snapshot.signed.version,
+            }
             self.index.record_publish(
                 namespace,
                 versions,
@@ -206,7 +209,9 @@ class Registry:
             )
             return {
                 "status": "published",
-                "versions": [f"{v['manifest']['namespace']}/{v['manifest']['name']}@{v['manifest']['version']}" for v in versions],
+                "versions": [
+                    f"{v['manifest']['namespace']}/{v['manifest']['name']}@{v['manifest']['version']}" for v in versions
+                ],
                 "roles": sorted(check.roles),
                 "snapshot_version": new_snapshot.signed.version,
             }
@@ -254,9 +259,7 @@ class Registry:
             info = files[names.MANIFEST_FILE]
             doc = manifest.parse_manifest(self.objects.get_bytes(blob_key(info.hashes["sha256"])))
             if (doc["namespace"], doc["name"], doc["version"]) != (namespace, model, version):
-                raise UsageError(
-                    f"{ref}: the manifest describes {doc['namespace']}/{doc['name']}@{doc['version']}"
-                )
+                raise UsageError(f"{ref}: the manifest describes {doc['namespace']}/{doc['name']}@{doc['version']}")
             declared = [(v["file"], v["sha256"], v["size"]) for v in doc["variants"]]
             declared += [(f["path"], f["sha256"], f["size"]) for f in doc.get("files", [])]
             for file, sha, size in declared:
@@ -324,4 +327,3 @@ def safe_publish(registry: Registry, namespace: str, submitted: dict[str, bytes]
         raise
     except OSError as e:
         raise StorageError(f"publish failed while writing: {e}") from e
-

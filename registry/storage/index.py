@@ -239,12 +239,26 @@ class Index:
                 model.languages = doc.get("languages", [])
                 model.license = doc.get("license", "")
                 model.updated_at = _utcnow()
-                s.add(LogEntry(namespace=namespace, action="publish", subject=f"{model.namespace}/{model.name}@{doc['version']}", detail=detail))
+                s.add(
+                    LogEntry(
+                        namespace=namespace,
+                        action="publish",
+                        subject=f"{model.namespace}/{model.name}@{doc['version']}",
+                        detail=detail,
+                    )
+                )
             for model_name, index_doc in indexes.items():
                 model = self._model(s, namespace, model_name, create=True)
                 model.latest = names.latest_of(index_doc["versions"])
                 model.aliases = dict(index_doc.get("aliases", {}))
-                s.add(LogEntry(namespace=namespace, action="index", subject=f"{namespace}/{model_name}", detail={"latest": model.latest, "aliases": model.aliases}))
+                s.add(
+                    LogEntry(
+                        namespace=namespace,
+                        action="index",
+                        subject=f"{namespace}/{model_name}",
+                        detail={"latest": model.latest, "aliases": model.aliases},
+                    )
+                )
             s.flush()
             before_commit()
 
@@ -279,7 +293,13 @@ class Index:
             stmt = select(Model).where(Model.latest.is_not(None))
             if q:
                 like = f"%{q.lower()}%"
-                stmt = stmt.where(or_(func.lower(Model.name).like(like), func.lower(Model.summary).like(like), func.lower(Model.namespace).like(like)))
+                stmt = stmt.where(
+                    or_(
+                        func.lower(Model.name).like(like),
+                        func.lower(Model.summary).like(like),
+                        func.lower(Model.namespace).like(like),
+                    )
+                )
             if namespace:
                 stmt = stmt.where(Model.namespace == namespace)
             if task:

@@ -16,7 +16,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from registry.core.errors import NotFoundError, StorageError, UsageError
 
@@ -149,7 +149,7 @@ def _storage_error(e: OSError, key: str) -> StorageError:
     return StorageError(f"storage failed on {key}: {e.strerror or e}")
 
 
-def ingest(store: ObjectStore, stream: BinaryIO, *, sha256: str, length: int) -> bool:
+def ingest(store: ObjectStore, stream: IO[bytes], *, sha256: str, length: int) -> bool:
     """Stream an upload into the store under its content address.
 
     The bytes go to a temp file while their sha256 and length are checked; only a complete,
@@ -168,19 +168,13 @@ def ingest(store: ObjectStore, stream: BinaryIO, *, sha256: str, length: int) ->
                     break
                 received += len(chunk)
                 if received > length:
-                    raise UsageError(
-                        f"upload is longer than the declared {length} bytes", code="length_mismatch"
-                    )
+                    raise UsageError(f"upload is longer than the declared {length} bytes", code="length_mismatch")
                 digest.update(chunk)
                 f.write(chunk)
         if received != length:
-            raise UsageError(
-                f"upload ended after {received} of {length} bytes (truncated)", code="length_mismatch"
-            )
+            raise UsageError(f"upload ended after {received} of {length} bytes (truncated)", code="length_mismatch")
         if digest.hexdigest() != sha256:
-            raise UsageError(
-                f"upload has sha256 {digest.hexdigest()}, not {sha256}", code="hash_mismatch"
-            )
+            raise UsageError(f"upload has sha256 {digest.hexdigest()}, not {sha256}", code="hash_mismatch")
         if store.size(key) == length:
             return False
         store.put_file(key, Path(tmp))
