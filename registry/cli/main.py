@@ -279,13 +279,13 @@ def serve(data_dir: Path, host: str, port: int, workers: int, threads: int, acce
 @cli.command()
 @click.argument("build_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option(
-    "--registry", "registry_url", envvar="EDZOO_REGISTRY", required=True, help="Registry URL [env EDZOO_REGISTRY]."
+    "--registry", "registry_url", envvar="EDZOO_REGISTRY", default=None, help="Registry URL [env EDZOO_REGISTRY]."
 )
 @click.option(
     "--key",
     "key_path",
     type=click.Path(path_type=Path),
-    required=True,
+    default=None,
     help="Your private key (from `edzoo keys new`).",
 )
 @click.option("--token", envvar="EDZOO_TOKEN", default=None, help="Upload token [env EDZOO_TOKEN].")
@@ -294,8 +294,8 @@ def serve(data_dir: Path, host: str, port: int, workers: int, threads: int, acce
 @click.option("--dry-run", is_flag=True, help="Validate the build directory and stop.")
 def publish(
     build_dir: Path,
-    registry_url: str,
-    key_path: Path,
+    registry_url: str | None,
+    key_path: Path | None,
     token: str | None,
     token_file: Path | None,
     aliases: tuple[str, ...],
@@ -311,6 +311,10 @@ def publish(
             f"{sum(f.size for f in build.files)} bytes, manifest valid"
         )
         return
+    if not registry_url or not key_path:
+        raise UsageError("--registry and --key are required to publish (or use --dry-run)")
+    if not registry_url or not key_path:
+        raise UsageError("--registry and --key are required to publish (or use --dry-run)")
     if token_file:
         token = token_file.read_text().strip()
     if not token:

@@ -157,6 +157,10 @@ def _schema_problems(error: jsonschema.ValidationError) -> Iterator[tuple[tuple,
         yield path, f"the properties {', '.join(map(repr, value['required']))} exclude each other"
         return
     message = error.message
+    if kind == "pattern" and len(str(value)) > 40 and schema.get("description"):
+        # A long regex helps nobody; the definition's description says what is expected.
+        description = schema["description"].split(" (")[0].rstrip(".")
+        message = f"{error.instance!r} is not {description[0].lower()}{description[1:]}"
     if len(message) > _MAX_LINE:
         message = message[: _MAX_LINE - 3] + "..."
     yield path, message
