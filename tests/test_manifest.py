@@ -217,7 +217,7 @@ BAD_MANIFESTS = [
         id="duplicate-variant-id",
     ),
     pytest.param(_set("variant", []), "$.variant: unexpected property", id="typo"),
-    pytest.param(_set("version", "1.0"), "$.version: '1.0' does not match", id="version-not-semver"),
+    pytest.param(_set("version", "1.0"), "$.version: '1.0' is not a semantic version like 1.2.0", id="version-not-semver"),
     pytest.param(_set("version", "1.0.0+build.5"), "$.version: ", id="version-with-build-metadata"),
     pytest.param(_set("version", "\u0661.0.0"), "$.version: ", id="version-with-arabic-digit"),
     pytest.param(
