@@ -107,9 +107,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(
-    url: str, proc: subprocess.Popen, what: str, log_path: Path, timeout_s: float = 30
-) -> None:
+def wait_http(url: str, proc: subprocess.Popen, what: str, log_path: Path, timeout_s: float = 30) -> None:
     http = urllib3.PoolManager(retries=False, timeout=2.0)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -274,9 +272,7 @@ def wait_for_port(port: int, proc: subprocess.Popen, log_path: Path, timeout_s: 
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
             return
         time.sleep(0.05)
-    raise SystemExit(
-        f"nginx did not listen on port {port} within {timeout_s:.0f} s:\n{tail(log_path)}"
-    )
+    raise SystemExit(f"nginx did not listen on port {port} within {timeout_s:.0f} s:\n{tail(log_path)}")
 
 
 # -- a registry with one publisher ---------------------------------------------------------------
@@ -310,13 +306,9 @@ class LocalRegistry:
         self.publishers[namespace] = Publisher(namespace, key_path, token)
         return self.publishers[namespace]
 
-    def publish(
-        self, url: str, namespace: str, name: str, variants: dict[str, bytes] | None = None
-    ) -> None:
+    def publish(self, url: str, namespace: str, name: str, variants: dict[str, bytes] | None = None) -> None:
         p = self.publishers[namespace]
-        build = make_build_dir(
-            self.workdir / "builds" / namespace / name, namespace, name, VERSION, variants
-        )
+        build = make_build_dir(self.workdir / "builds" / namespace / name, namespace, name, VERSION, variants)
         result = publish(build, registry=url, key_path=p.key_path, token=p.token)
         if result.status != "published":
             raise SystemExit(f"publishing {namespace}/{name}: status {result.status}")
@@ -510,9 +502,7 @@ def counted_pull(url: str, root: bytes, ref: str, cache: Path) -> tuple[float, l
     fetcher = puller.source.fetcher  # type: ignore[attr-defined]
     assert isinstance(fetcher, CountingFetcher)
     if fetcher.bytes_downloaded != sum(r[2] for r in fetcher.requests if r[1] == 200):
-        raise SystemExit(
-            "byte counts disagree with the client's own ProgressFetcher.bytes_downloaded"
-        )
+        raise SystemExit("byte counts disagree with the client's own ProgressFetcher.bytes_downloaded")
     return dt, fetcher.requests
 
 
@@ -570,9 +560,7 @@ def measure_metadata(url: str, root: bytes, ref: str, caches: Path, runs: int) -
     }
 
 
-def bench_metadata(
-    tmp: Path, counts: list[int], namespaces: list[int], runs: int
-) -> dict[str, Any]:
+def bench_metadata(tmp: Path, counts: list[int], namespaces: list[int], runs: int) -> dict[str, Any]:
     work = tmp / "metadata"
     reg = LocalRegistry.create(work)
     reg.add_publisher(BENCH_NS)
@@ -584,9 +572,7 @@ def bench_metadata(
     with edzoo_server(reg.data, work) as url:
         log(f"[metadata] edzoo serve at {url}")
         published = 0
-        bar = tqdm(
-            total=max(counts), desc=f"publishing {BENCH_NS}/*", file=sys.stderr, unit="model"
-        )
+        bar = tqdm(total=max(counts), desc=f"publishing {BENCH_NS}/*", file=sys.stderr, unit="model")
         with bar:
             for n in counts:
                 while published < n:
@@ -613,9 +599,7 @@ def bench_metadata(
                 ns_publish_s.append(time.perf_counter() - t0)
                 total_ns += 1
             row = measure_metadata(url, root, ref, work / "caches", runs)
-            by_namespaces.append(
-                {"models": published + total_ns - 1, "namespaces": total_ns, "pulled": ref, **row}
-            )
+            by_namespaces.append({"models": published + total_ns - 1, "namespaces": total_ns, "pulled": ref, **row})
             log(
                 f"[metadata] {total_ns} namespaces: {row['metadata_bytes']} B of metadata "
                 f"({row['snapshot']} B snapshot)"
@@ -636,8 +620,7 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
     def line(cells: list[str]) -> str:
         return "  ".join(
-            c.rjust(w) if i else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
@@ -686,11 +669,7 @@ def report(pull_res: dict[str, Any], meta: dict[str, Any]) -> str:
             m[f"{'nginx_hashlib' if case == 'cold' else 'hashlib'}_{case}"],
         )
         rows.append([case, f"{e:.1f}", f"{p:.1f}", f"{e / p:.2f}x", f"{h:.1f}", f"{e / h:.2f}x"])
-    out.append(
-        table(
-            ["case", "edzoo ms", "nginx+sha256sum ms", "ratio", "nginx+hashlib ms", "ratio"], rows
-        )
-    )
+    out.append(table(["case", "edzoo ms", "nginx+sha256sum ms", "ratio", "nginx+hashlib ms", "ratio"], rows))
     out.append(
         f"cold: edzoo {m['edzoo_cold']:.1f} ms, nginx+sha256sum {m['nginx_cold']:.1f} ms, "
         f"ratio {m['edzoo_cold'] / m['nginx_cold']:.2f}x"
@@ -739,9 +718,7 @@ def report(pull_res: dict[str, Any], meta: dict[str, Any]) -> str:
 
 
 def changed(before: int, after: int) -> str:
-    return (
-        f"stayed at {before:,} B" if before == after else f"went from {before:,} B to {after:,} B"
-    )
+    return f"stayed at {before:,} B" if before == after else f"went from {before:,} B to {after:,} B"
 
 
 def summary(pull_res: dict[str, Any], meta: dict[str, Any]) -> str:
@@ -803,12 +780,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Time `edzoo pull` against nginx + sha256sum in the same run, and count the "
         "TUF metadata bytes one pull downloads as a registry grows. Prints medians.",
     )
-    parser.add_argument(
-        "--runs", type=int, default=None, help="timed runs per case (default 7; 3 with --quick)"
-    )
-    parser.add_argument(
-        "--size-mb", type=float, default=20.0, help="size of the pulled variant in MiB (default 20)"
-    )
+    parser.add_argument("--runs", type=int, default=None, help="timed runs per case (default 7; 3 with --quick)")
+    parser.add_argument("--size-mb", type=float, default=20.0, help="size of the pulled variant in MiB (default 20)")
     parser.add_argument(
         "--models",
         type=int_list,
@@ -826,9 +799,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="a fast check: 3 runs, 10 and 100 models, 1 and 4 namespaces",
     )
-    parser.add_argument(
-        "--json", type=Path, default=None, metavar="PATH", help="also write every result to PATH"
-    )
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write every result to PATH")
     args = parser.parse_args(argv)
     runs = args.runs or (3 if args.quick else 7)
     counts = args.models or ([10, 100] if args.quick else [10, 100, 1000])
@@ -839,9 +810,7 @@ def main(argv: list[str] | None = None) -> int:
     nginx_exe = ensure_nginx()
     machine = machine_info()
     print("edzoo pull benchmark")
-    print(
-        f"machine: {machine['cpu']}, {machine['cores']} cores ({machine['usable_cores']} usable), {machine['os']}"
-    )
+    print(f"machine: {machine['cpu']}, {machine['cores']} cores ({machine['usable_cores']} usable), {machine['os']}")
     print(
         f"software: Python {machine['python']}, tuf {machine['tuf']}, edzoo {machine['edzoo']}, "
         f"urllib3 {machine['urllib3']}, nginx {machine['nginx']}; edzoo serve: gunicorn, 2 workers"

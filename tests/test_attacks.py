@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import urllib3
-from tuf.api.metadata import Metadata, TargetFile, Timestamp
+from tuf.api.metadata import Metadata, TargetFile, Targets, Timestamp
 
 from registry.core import keys, names, trust
 from registry.core.errors import ConflictError, SignatureError
@@ -185,7 +185,13 @@ def _post_roles(env, roles: dict[str, Metadata], token: str | None = None):  # t
 
 
 def _current(env, name: str) -> Metadata:
-    return Metadata.from_bytes(urllib3.request("GET", f"{env.url}/api/v1/roles/{name}").data)
+    """The stored role, or a new empty one (version 0, bumped by the caller) for an unused bin."""
+    r = urllib3.request("GET", f"{env.url}/api/v1/roles/{name}")
+    if r.status == 404:
+        md = Metadata(Targets(expires=trust.now() + timedelta(days=30)))
+        md.signed.version = 0
+        return md
+    return Metadata.from_bytes(r.data)
 
 
 def _bin_for(env, path: str) -> str:

@@ -336,14 +336,25 @@ def test_help_teaches_every_command(env):  # type: ignore[no-untyped-def]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
-    max_leaves=20,
-))
+@given(
+    body=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+        max_leaves=20,
+    )
+)
 def test_publish_never_answers_500(env, body):  # type: ignore[no-untyped-def]
     """Any JSON at all, including roles that look almost right: a 4xx, never a 500."""
-    for doc in (body, {"roles": body}, {"roles": {"acme": body}}, {"roles": {"acme.bin-00": {"signed": body, "signatures": []}}}):
-        r = urllib3.request("POST", env.url + "/api/v1/publish", body=json.dumps(doc).encode(),
-                            headers={"Authorization": f"Bearer {env.token}", "Content-Type": "application/json"})
+    for doc in (
+        body,
+        {"roles": body},
+        {"roles": {"acme": body}},
+        {"roles": {"acme.bin-00": {"signed": body, "signatures": []}}},
+    ):
+        r = urllib3.request(
+            "POST",
+            env.url + "/api/v1/publish",
+            body=json.dumps(doc).encode(),
+            headers={"Authorization": f"Bearer {env.token}", "Content-Type": "application/json"},
+        )
         assert 400 <= r.status < 500, (doc, r.data)

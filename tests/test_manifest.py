@@ -217,7 +217,9 @@ BAD_MANIFESTS = [
         id="duplicate-variant-id",
     ),
     pytest.param(_set("variant", []), "$.variant: unexpected property", id="typo"),
-    pytest.param(_set("version", "1.0"), "$.version: '1.0' is not a semantic version like 1.2.0", id="version-not-semver"),
+    pytest.param(
+        _set("version", "1.0"), "$.version: '1.0' is not a semantic version like 1.2.0", id="version-not-semver"
+    ),
     pytest.param(_set("version", "1.0.0+build.5"), "$.version: ", id="version-with-build-metadata"),
     pytest.param(_set("version", "\u0661.0.0"), "$.version: ", id="version-with-arabic-digit"),
     pytest.param(
@@ -232,7 +234,7 @@ BAD_MANIFESTS = [
     ),
     pytest.param(
         _set("variants.0.file", "../fp32.tflite"),
-        "$.variants[0].file: '../fp32.tflite' does not match",
+        "$.variants[0].file: '../fp32.tflite' is not a file path inside the version folder",
         id="file-path-with-dotdot",
     ),
     pytest.param(_set("variants.0.file", "/etc/fp32.tflite"), "$.variants[0].file: ", id="file-path-absolute"),

@@ -100,10 +100,10 @@ def publish(
         assert succinct is not None
         for name in {succinct.get_role_for_target(p) for p in [*files, index_path]}:
             md = _own_role(api, name, key)
-            if md is None:
-                raise SignatureError(f"the registry has no role {name} signed with your key")
-            bins[name] = md
-        info = bins[succinct.get_role_for_target(index_path)].signed.targets.get(index_path)
+            if md is not None:  # absent: a bin that holds no file yet
+                bins[name] = md
+        index_bin = bins.get(succinct.get_role_for_target(index_path))
+        info = index_bin.signed.targets.get(index_path) if index_bin else None
         if info is not None:
             data = api.get_bytes_raw(f"/tuf/targets/{ns}/{model}/{info.hashes['sha256']}.{names.INDEX_FILE}")
             info.verify_length_and_hashes(data)

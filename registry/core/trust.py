@@ -254,19 +254,18 @@ def plan_publish(
         namespace = names.TargetName.parse(any_path).namespace
         namespace_md = new_namespace_role(namespace, key, expiry=expiry)
         changed[namespace] = namespace_md
-        succinct = _succinct(namespace_md)
-        # Every bin exists from the first publish, so the snapshot lists each one and a
-        # lookup of an unpublished path is a clean "not found".
-        for name in succinct.get_roles():
-            changed[name] = Metadata(Targets(expires=now() + expiry.publisher))
-        created.update(changed)
+        created.add(namespace)
     succinct = _succinct(namespace_md)
     new_paths = []
     for path, info in sorted(files.items()):
         name = succinct.get_role_for_target(path)
         md = changed.get(name) or bins.get(name)
         if md is None:
-            raise UsageError(f"the registry did not return role {name}; cannot publish {path}")
+            # Bins come into being with their first file: the snapshot lists only bins in
+            # use, so it grows with what is published, not by 2**bits per namespace.
+            md = Metadata(Targets(expires=now() + expiry.publisher))
+            changed[name] = md
+            created.add(name)
         old = md.signed.targets.get(path)
         if old is not None and (old.length, old.hashes) == (info.length, info.hashes):
             continue
