@@ -708,8 +708,7 @@ def report(pull_res: dict[str, Any], meta: dict[str, Any]) -> str:
         out.append(metadata_table(meta["by_namespaces"], "namespaces"))
         if meta["first_publish_to_namespace_median_ms"] is not None:
             out.append(
-                f"first publish to a new namespace (its role and "
-                f"{2**trust.DEFAULT_BIN_BITS} bins): median "
+                f"first publish to a new namespace (its role and the bins its files need): median "
                 f"{meta['first_publish_to_namespace_median_ms']:.0f} ms"
             )
     out.append("\n== Summary ==")
@@ -742,15 +741,16 @@ def summary(pull_res: dict[str, Any], meta: dict[str, Any]) -> str:
         f"the pull reads went from {kb(first['bins'])} to {kb(last['bins'])} (each bin lists "
         f"about 1/{2**trust.DEFAULT_BIN_BITS} of the namespace's files) and the namespace role "
         f"{changed(first['namespace role'], last['namespace role'])}. "
-        f"The snapshot stayed at {kb(last['snapshot'])}: it lists every role, and every bin of a "
-        f"namespace exists from the namespace's first publish"
+        f"The snapshot went from {kb(first['snapshot'])} to {kb(last['snapshot'])}: it lists every "
+        f"role, and a bin exists from its first file, so it grows until all "
+        f"{2**trust.DEFAULT_BIN_BITS} bins of a namespace are in use"
     )
     ns = meta["by_namespaces"]
     if len(ns) > 1:
         a, b = ns[0], ns[-1]
         steps = b["namespaces"] - a["namespaces"]
         text += (
-            f", so it grows with namespaces instead: from {kb(a['snapshot'])} with "
+            f"; it also grows with namespaces: from {kb(a['snapshot'])} with "
             f"{a['namespaces']} to {kb(b['snapshot'])} with {b['namespaces']:,} (about "
             f"{kb((b['snapshot'] - a['snapshot']) / steps)} per namespace, the known limit of "
             f"TUF), while the top-level targets role, which lists each namespace's key, grew by "
