@@ -333,6 +333,60 @@ def publish(
         click.echo(f"  alias {alias} -> {version}")
 
 
+# -- zoo ---------------------------------------------------------------------------------------
+@cli.group()
+def zoo() -> None:
+    """Build and optimize the reference models (needs the [zoo] extra: TensorFlow)."""
+
+
+@zoo.command("list")
+def zoo_list() -> None:
+    """List the zoo's models and the recipes every build runs."""
+    from zoo import build as zoo_build
+    from zoo import recipes, tasks
+
+    for name in tasks.names():
+        task = tasks.get(name)
+        click.echo(f"{task.namespace}/{task.name} {task.version}: {task.summary}")
+        click.echo(f"  profiles: {', '.join(task.profiles)}")
+    click.echo("recipes (allowed accuracy drop vs fp32, points):")
+    for rid in zoo_build.ORDER:
+        r = recipes.RECIPES[rid]
+        click.echo(f"  {rid:15s} {r.title} (<= {r.max_drop_points})")
+
+
+@zoo.command("build")
+@click.argument("model")
+@click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
+              help="quick: small enough for CI; full: what gets published.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("build"), show_default=True,
+              help="Writes OUT/<namespace>/<model>/<version>/.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--only", default=None, help="Comma-separated recipe ids (fp32 is always built).")
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path), default=None,
+              help="Cache for generated datasets [default: OUT/.cache].")
+def zoo_build(model: str, profile: str, out: Path, seed: int, only: str | None, cache_dir: Path | None) -> None:
+    """Train MODEL, build every optimized variant, measure each through LiteRT, write a build
+    directory that `edzoo publish` accepts, and print the table of variants.
+
+    Fails (exit 12), writing nothing, when a variant loses more accuracy than its recipe allows.
+    """
+    from zoo import build as zoo_build
+
+    result = zoo_build.build(
+        model,
+        profile=profile,
+        out=out,
+        seed=seed,
+        only=[r.strip() for r in only.split(",")] if only else None,
+        cache_dir=cache_dir or out / ".cache",
+        log=lambda line: click.echo(line, err=True),
+        argv=["edzoo", *sys.argv[1:]],
+    )
+    click.echo(zoo_build.format_table(result.rows))
+    click.echo(f"{result.out_dir} ({result.seconds:.0f} s)")
+
+
 # -- pull / verify / cache -----------------------------------------------------------------------
 @cli.command()
 @click.argument("ref", metavar="NAMESPACE/MODEL[@VERSION|@ALIAS]")

@@ -1,0 +1,129 @@
+"""The model card (``card.md``), rendered from the manifest and the build's measurements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.2f}%"
+
+
+def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
+    card, sig = m["card"], m["signature"]
+    ref = next(v for v in m["variants"] if v["id"] == metrics["reference"])
+    lines = [
+        f"# {m['namespace']}/{m['name']} {m['version']}",
+        "",
+        m["summary"],
+        "",
+        f"- Task: {m['task']}",
+        f"- Subjects: {', '.join(m['subjects'])}; grades (age band): {', '.join(m['grades'])}",
+        f"- Languages: {', '.join(m['languages'])}",
+        f"- License: {m['license']}",
+        "",
+        "## Intended use",
+        "",
+        card["intended_use"],
+        "",
+        "## Limitations",
+        "",
+        *[f"- {item}" for item in card["limitations"]],
+        "",
+        "## Variants",
+        "",
+        f"Measured through the LiteRT interpreter on the held-out test set ({metrics['test_set']['size']} "
+        "images, never used for training, calibration or choosing). Latency: one single-sample "
+        "inference, 1 thread.",
+        "",
+        "| variant | recipe | bytes | gzip bytes | accuracy (95% CI) | Δ vs fp32 (points) | p50 µs | p90 µs |",
+        "|---|---|---:|---:|---|---:|---:|---:|",
+    ]
+    for v in m["variants"]:
+        b, met = v["benchmarks"], v["metrics"]
+        lo, hi = met["ci95"]
+        lines.append(
+            f"| {v['id']} | {_recipe(v['recipe'])} | {v['size']:,} | {v['gzip_size']:,} | {_pct(met['value'])} "
+            f"({_pct(lo)}–{_pct(hi)}) | {met['delta_vs_reference']:+.2f} | {b['latency_us_p50']} | "
+            f"{b['latency_us_p90']} |"
+        )
+    machine = ref["benchmarks"]["machine"]
+    lines += [
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['os']}, {machine['runtime']}; "
+        f"{ref['benchmarks']['runs']} timed runs after {ref['benchmarks']['warmup_runs']} warm-up runs. "
+        "A difference smaller than the confidence intervals is noise.",
+        "",
+    ]
+    d = metrics.get("distillation")
+    if d:
+        winner = {"distillation": "Distillation helped", "no distillation": "Distillation did not help",
+                  "tie": "Distillation made no difference"}[d["winner"]]
+        lines += [
+            "## Distillation",
+            "",
+            f"The student has {d['student_parameters']:,} parameters ({d['student_parameters'] / d['teacher_parameters']:.0%} "
+            f"of the teacher's {d['teacher_parameters']:,}). {winner} here: distilled "
+            f"{_pct(d['distilled_accuracy'])} vs the same student trained on labels alone "
+            f"{_pct(d['plain_accuracy'])} (int8, test set).",
+            "",
+        ]
+    per_class = ref["metrics"]["per_class"]
+    worst = sorted(per_class.items(), key=lambda kv: kv[1])[:8]
+    lines += [
+        "## Per-class accuracy (fp32)",
+        "",
+        "Lowest: " + ", ".join(f"{k} {_pct(v)}" for k, v in worst) + ". All classes and variants: metrics.json.",
+        "",
+        "## How to call it",
+        "",
+    ]
+    for t in sig["inputs"]:
+        lines.append(f"- Input `{t['name']}`: {t['dtype']} {t['shape']}")
+    for t in sig["outputs"]:
+        lines.append(f"- Output `{t['name']}`: {t['dtype']} {t['shape']} (probabilities)")
+    for v in m["variants"]:
+        for side in ("inputs", "outputs"):
+            for t in v.get("io", {}).get(side, []):
+                q = t.get("quantization")
+                quant = f", scale {q['scale']:.8g}, zero point {q['zero_point']}" if q else ""
+                lines.append(f"- Variant {v['id']} {side[:-1]} `{t['name']}`: {t['dtype']}{quant}")
+    lines += [
+        f"- Preprocessing: {sig['preprocessing'].get('notes', '')}",
+        f"- Labels (output order): {' '.join(sig['labels'])}",
+        "- golden/samples.json: held-out inputs with each variant's expected outputs, to smoke-test a download.",
+        "",
+        "## Data",
+        "",
+        f"Training: {card['training_data']['description']} {card['training_data']['provenance']} "
+        f"Licence: {card['training_data'].get('license', 'see metrics.json')}.",
+        "",
+        f"Evaluation: {card['evaluation_data']['description']} sha256 `{card['evaluation_data']['sha256']}`.",
+        "",
+        "## Ethical considerations",
+        "",
+        card.get("ethical_considerations", ""),
+        "",
+        "## Provenance",
+        "",
+        f"- Built at {m['provenance']['built_at']} with `{m['provenance']['build_command']}`",
+        f"- Source commit: {m['provenance']['source_commit'] or 'none'}"
+        + (" (with uncommitted changes)" if m["provenance"].get("source_dirty") else ""),
+        "- Tools: " + ", ".join(f"{k} {v}" for k, v in m["provenance"]["tool_versions"].items()),
+        "- Seeds: " + ", ".join(f"{k} {v}" for k, v in m["provenance"]["random_seeds"].items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _recipe(r: dict[str, Any]) -> str:
+    parts = [r["quantization"]]
+    if r.get("qat"):
+        parts.append("QAT")
+    if "pruning" in r:
+        parts.append(f"{r['pruning']['sparsity']:.0%} sparse")
+    if "clustering" in r:
+        parts.append(f"{r['clustering']['clusters']} clusters")
+    if "distilled_from" in r:
+        parts.append(f"distilled from {r['distilled_from']}")
+    return ", ".join(parts)

@@ -1,0 +1,297 @@
+"""Named optimization recipes: how each variant is made from the trained teacher.
+
+Each recipe returns a Keras model and a conversion mode; :func:`convert` turns that into a
+``.tflite``. A recipe declares the largest accuracy drop (points, against the fp32 variant)
+that it may cost: the build fails when a variant exceeds it.
+
+tfmot notes: ``quantize_model`` refuses a model that went through pruning or clustering, so
+the collaborative recipe (prune → cluster with sparsity preserved → QAT with clusters and
+sparsity preserved, "PCQAT") uses ``quantize_annotate_model`` + ``quantize_apply`` with
+``Default8BitClusterPreserveQuantizeScheme``; every other recipe starts from a fresh clone of
+the teacher with its trained weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import _tf
+
+CALIBRATION_SAMPLES = 300
+DISTILL_TEMPERATURE = 4.0
+DISTILL_ALPHA = 0.3  # weight of the hard-label loss; the rest goes to the teacher's soft labels
+
+
+@dataclass
+class Context:
+    """What recipes share: the trained teacher, the data, the profile."""
+
+    teacher: Any
+    data: Any
+    profile: Any
+    task: Any
+    seed: int
+    log: Callable[[str], None] = print
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tf(self) -> Any:
+        return _tf.load().tf
+
+    @property
+    def keras(self) -> Any:
+        return _tf.load().keras
+
+    @property
+    def tfmot(self) -> Any:
+        return _tf.load().tfmot
+
+    def clone_teacher(self) -> Any:
+        model = self.keras.models.clone_model(self.teacher)
+        model.set_weights(self.teacher.get_weights())
+        return model
+
+    def fit(self, model: Any, epochs: int, *, callbacks: list | None = None, x: Any = None, y: Any = None,
+            loss: Any = "sparse_categorical_crossentropy", lr: float | None = None) -> Any:
+        d = self.data
+        model.compile(
+            optimizer=self.keras.optimizers.Adam(lr or self.profile.learning_rate),
+            loss=loss,
+            metrics=["accuracy"] if loss == "sparse_categorical_crossentropy" else None,
+        )
+        with _tf.quiet_native_stderr():
+            model.fit(
+                d.train.x if x is None else x,
+                d.train.y if y is None else y,
+                batch_size=self.profile.batch_size,
+                epochs=epochs,
+                shuffle=True,
+                verbose=0,
+                callbacks=callbacks or [],
+            )
+        return model
+
+
+@dataclass(frozen=True)
+class Made:
+    """A recipe's output, before conversion."""
+
+    model: Any
+    mode: str  # fp32 | dynamic | float16 | int8
+    details: dict[str, Any] = field(default_factory=dict)  # goes into the manifest's recipe
+    parameters: int | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    id: str
+    title: str
+    quantization: str  # the manifest's recipe.quantization
+    max_drop_points: float
+    make: Callable[[Context], Made]
+
+
+# -- conversion ------------------------------------------------------------------------------
+
+
+def convert(made: Made, ctx: Context) -> bytes:
+    """Keras model → ``.tflite`` bytes with the recipe's quantization."""
+    tf = ctx.tf
+    converter = tf.lite.TFLiteConverter.from_keras_model(made.model)
+    if made.mode == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif made.mode == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif made.mode == "int8":
+        calib = ctx.data.train.x[:CALIBRATION_SAMPLES]
+
+        def representative() -> Any:
+            # Calibration reads the training split only: the test split is never touched.
+            for row in calib:
+                yield [row[None, ...].astype(np.float32)]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    elif made.mode != "fp32":
+        raise ValueError(f"unknown conversion mode {made.mode!r}")
+    # The exporter prints the traced signature to stdout; keep the progress readable.
+    with contextlib.redirect_stdout(io.StringIO()), _tf.quiet_native_stderr():
+        return converter.convert()
+
+
+# -- the recipes -------------------------------------------------------------------------------
+
+
+def _fp32(ctx: Context) -> Made:
+    return Made(ctx.teacher, "fp32", {})
+
+
+def _dynamic(ctx: Context) -> Made:
+    return Made(ctx.teacher, "dynamic", {"notes": "post-training dynamic-range quantization: int8 weights, "
+                                         "float activations"})
+
+
+def _float16(ctx: Context) -> Made:
+    return Made(ctx.teacher, "float16", {"notes": "post-training float16 weights"})
+
+
+def _int8(ctx: Context) -> Made:
+    return Made(ctx.teacher, "int8", {"io_dtype": "int8", "notes": f"post-training full-integer; "
+                                      f"calibration: {CALIBRATION_SAMPLES} training images"})
+
+
+def _qat(ctx: Context) -> Made:
+    q = ctx.tfmot.quantization.keras
+    model = q.quantize_model(ctx.clone_teacher())
+    ctx.fit(model, ctx.profile.finetune_epochs, lr=ctx.profile.learning_rate / 4)
+    return Made(model, "int8", {"io_dtype": "int8", "qat": True,
+                                "notes": f"quantization-aware fine-tuning, {ctx.profile.finetune_epochs} epochs"})
+
+
+def _prune(ctx: Context, target: float) -> Any:
+    """Magnitude pruning to ``target`` sparsity with a polynomial schedule, then stripped."""
+    sparsity = ctx.tfmot.sparsity.keras
+    # Pruning needs longer than the other fine-tunings: it reaches the target sparsity at 30%,
+    # then the remaining weights recover the accuracy.
+    epochs = 3 * ctx.profile.finetune_epochs
+    steps = int(np.ceil(len(ctx.data.train.y) / ctx.profile.batch_size)) * epochs
+    end = max(2, int(steps * 0.3))
+    # The mask is updated every `frequency` steps (tfmot's default, 100, would never reach the
+    # target in a short fine-tuning): ten updates over the schedule.
+    schedule = sparsity.PolynomialDecay(initial_sparsity=0.2, final_sparsity=target, begin_step=0,
+                                        end_step=end, frequency=max(1, end // 10))
+    model = sparsity.prune_low_magnitude(ctx.clone_teacher(), pruning_schedule=schedule)
+    ctx.fit(model, epochs, callbacks=[sparsity.UpdatePruningStep()])
+    return sparsity.strip_pruning(model)
+
+
+def measured_sparsity(model: Any) -> float:
+    """Fraction of zeros over the kernels of conv and dense layers (what pruning acts on)."""
+    zeros = total = 0
+    for layer in model.layers:
+        for w in layer.weights:
+            if "kernel" in w.name:
+                values = w.numpy()
+                zeros += int((values == 0).sum())
+                total += values.size
+    return round(zeros / total, 4) if total else 0.0
+
+
+def _prune_int8(ctx: Context) -> Made:
+    target = ctx.profile.prune_sparsity
+    model = _prune(ctx, target)
+    return Made(model, "int8", {"io_dtype": "int8", "pruning": {
+        "sparsity": measured_sparsity(model),
+        "schedule": f"polynomial-decay 0.2 -> {target} over the first 30% of "
+                    f"{3 * ctx.profile.finetune_epochs} fine-tuning epochs"}})
+
+
+def _cluster(ctx: Context, model: Any, clusters: int, preserve_sparsity: bool) -> Any:
+    clustering = ctx.tfmot.clustering.keras
+    clustered = clustering.cluster_weights(
+        model,
+        number_of_clusters=clusters,
+        cluster_centroids_init=clustering.CentroidInitialization.KMEANS_PLUS_PLUS,
+        preserve_sparsity=preserve_sparsity,
+    )
+    ctx.fit(clustered, ctx.profile.finetune_epochs, lr=ctx.profile.learning_rate / 4)
+    return clustering.strip_clustering(clustered)
+
+
+def _cluster_int8(ctx: Context, clusters: int = 16) -> Made:
+    model = _cluster(ctx, ctx.clone_teacher(), clusters, preserve_sparsity=False)
+    return Made(model, "int8", {"io_dtype": "int8", "clustering": {"clusters": clusters,
+                                                                   "centroid_init": "kmeans++"}})
+
+
+def _pcqat_int8(ctx: Context, clusters: int = 16) -> Made:
+    """Collaborative optimization: prune, cluster with sparsity kept, QAT with both kept."""
+    tfmot = ctx.tfmot
+    target = ctx.profile.pcqat_sparsity
+    pruned = _prune(ctx, target)
+    clustered = _cluster(ctx, pruned, clusters, preserve_sparsity=True)
+    annotated = tfmot.quantization.keras.quantize_annotate_model(clustered)
+    scheme = tfmot.experimental.combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)
+    model = tfmot.quantization.keras.quantize_apply(annotated, scheme)
+    ctx.fit(model, ctx.profile.finetune_epochs, lr=ctx.profile.learning_rate / 8)
+    return Made(model, "int8", {
+        "io_dtype": "int8", "qat": True,
+        "pruning": {"sparsity": measured_sparsity(clustered),
+                    "schedule": f"polynomial-decay 0.2 -> {target}, then kept through clustering and QAT"},
+        "clustering": {"clusters": clusters, "centroid_init": "kmeans++"},
+        "notes": "tfmot collaborative optimization (PCQAT): sparsity- and cluster-preserving QAT"})
+
+
+def _student(ctx: Context, distill: bool) -> Any:
+    """The student architecture, trained on hard labels, or distilled from the teacher's soft
+    labels at temperature T (loss = a * CE(labels) + (1 - a) * T^2 * KL(teacher_T || student_T))."""
+    keras, tf = ctx.keras, ctx.tf
+    key = f"student-distill={distill}"
+    if key in ctx.cache:
+        return ctx.cache[key]
+    ctx.keras.utils.set_random_seed(ctx.seed + 1)  # both students start from the same weights
+    d = ctx.data
+    student = ctx.task.student(keras, d.train.x.shape[1:], len(d.labels))
+    # A narrow network learns more slowly: both students get twice the teacher's epochs.
+    epochs = 2 * ctx.profile.epochs
+    if not distill:
+        ctx.fit(student, epochs)
+    else:
+        teacher_logits = keras.Model(ctx.teacher.input, ctx.teacher.get_layer("logits").output)
+        with _tf.quiet_native_stderr():
+            logits = teacher_logits.predict(d.train.x, batch_size=512, verbose=0)
+        soft = tf.nn.softmax(logits / DISTILL_TEMPERATURE)
+        onehot = tf.one_hot(d.train.y, len(d.labels))
+        targets = tf.concat([onehot, soft], axis=1).numpy()
+        student_logits = keras.Model(student.input, student.get_layer("logits").output)
+        n = len(d.labels)
+        t = DISTILL_TEMPERATURE
+
+        def loss(y_true: Any, logits: Any) -> Any:
+            hard = keras.losses.categorical_crossentropy(y_true[:, :n], logits, from_logits=True)
+            soft_student = tf.nn.softmax(logits / t)
+            kl = keras.losses.kl_divergence(y_true[:, n:], soft_student)
+            return DISTILL_ALPHA * hard + (1 - DISTILL_ALPHA) * (t * t) * kl
+
+        ctx.fit(student_logits, epochs, y=targets, loss=loss)
+    ctx.cache[key] = student
+    return student
+
+
+def _distilled_int8(ctx: Context) -> Made:
+    model = _student(ctx, distill=True)
+    return Made(model, "int8", {"io_dtype": "int8", "distilled_from": "fp32",
+                                "notes": f"knowledge distillation, T={DISTILL_TEMPERATURE}, "
+                                         f"alpha={DISTILL_ALPHA}; then full-integer int8"},
+                parameters=_tf.param_count(model))
+
+
+def _student_int8(ctx: Context) -> Made:
+    model = _student(ctx, distill=False)
+    return Made(model, "int8", {"io_dtype": "int8", "notes": "the distilled student's architecture "
+                                "trained on labels alone: the control for distillation"},
+                parameters=_tf.param_count(model))
+
+
+RECIPES: dict[str, Recipe] = {r.id: r for r in [
+    Recipe("fp32", "float32, the reference", "none", 0.0, _fp32),
+    Recipe("dynamic", "dynamic-range quantization", "dynamic-range", 1.0, _dynamic),
+    Recipe("float16", "float16 quantization", "float16", 0.5, _float16),
+    Recipe("int8", "full-integer int8 (int8 I/O)", "int8", 1.0, _int8),
+    Recipe("qat_int8", "quantization-aware training → int8", "int8", 1.0, _qat),
+    Recipe("prune_int8", "magnitude pruning → int8", "int8", 1.5, _prune_int8),
+    Recipe("cluster_int8", "weight clustering (16 centroids) → int8", "int8", 1.5, _cluster_int8),
+    Recipe("pcqat_int8", "pruning + clustering + QAT (PCQAT) → int8", "int8", 1.0, _pcqat_int8),
+    Recipe("distilled_int8", "distilled student (< 1/3 parameters) → int8", "int8", 2.0, _distilled_int8),
+    Recipe("student_int8", "same student without distillation → int8", "int8", 3.0, _student_int8),
+]}
