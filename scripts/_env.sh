@@ -1,9 +1,26 @@
-# Shared set-up of scripts/demo and scripts/test: a venv in .venv with edzoo and its extras.
-# Sourced, not run. Re-running is cheap: pip only installs what changed.
+# Shared set-up of scripts/demo, scripts/test and scripts/build_zoo: a venv in .venv with edzoo
+# and its extras, and the Debian handwriting fonts the zoo renders letters from.
+# Sourced, not run. Re-running is cheap: it only installs what is missing or changed.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${EDZOO_VENV:-$REPO/.venv}"
 PY="${PYTHON:-python3}"
+FONT_PACKAGES="fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript fonts-humor-sans fonts-kristi fonts-dancingscript fonts-comic-neue fonts-bwht"
+
+missing_fonts=""
+for pkg in $FONT_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing_fonts="$missing_fonts $pkg"
+done
+if [ -n "$missing_fonts" ]; then
+  echo "==> installing Debian fonts:$missing_fonts" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing_fonts; } > /tmp/edzoo-apt.log 2>&1; then
+    tail -20 /tmp/edzoo-apt.log >&2
+    echo "error: could not install$missing_fonts (the zoo's handwriting data needs them)" >&2
+    exit 1
+  fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating $VENV" >&2
   "$PY" -m venv "$VENV"
@@ -11,8 +28,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 stamp="$VENV/.edzoo-installed"
 if [ ! -f "$stamp" ] || [ "$REPO/pyproject.toml" -nt "$stamp" ]; then
-  echo "==> installing edzoo[server,dev] into $VENV" >&2
-  if ! "$VENV/bin/python" -m pip install -e "$REPO[server,dev]" > "$VENV/install.log" 2>&1; then
+  echo "==> installing edzoo[server,zoo,dev] into $VENV (TensorFlow: about a minute the first time)" >&2
+  if ! { "$VENV/bin/python" -m pip install -e "$REPO[server,zoo,dev]" &&
+         "$VENV/bin/python" -m pip install --no-deps tf-keras==2.21.0 tensorflow-model-optimization==0.8.1; } \
+       > "$VENV/install.log" 2>&1; then
     tail -30 "$VENV/install.log" >&2
     echo "error: installing edzoo failed; the full log is $VENV/install.log" >&2
     exit 1

@@ -26,7 +26,6 @@ import contextlib
 import datetime as dt
 import gzip
 import hashlib
-import importlib.metadata
 import io
 import json
 import math
@@ -34,12 +33,15 @@ import os
 import platform
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from zoo import measure  # noqa: E402  (the repository root is not installed in the zoo venv)
+
 DEFAULT_OUT = REPO / "manifests" / "examples" / "hello"
 
 NAMESPACE, NAME, VERSION = "edzoo", "hello", "1.0.0"
@@ -74,11 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_OUT,
         help="build folder to (re)write (default: manifests/examples/hello)",
     )
-    # Internal: time one model in a process that imports only numpy and LiteRT.
-    parser.add_argument("--bench", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.bench:
-        return _bench_child()
     build(args.out.resolve(), argv if argv is not None else sys.argv[1:])
     return 0
 
@@ -217,7 +215,7 @@ def _manifest(data: dict, model, files: dict, measured: dict, argv: list[str]) -
         },
     }
     n_held = len(data["y_held"])
-    machine = _machine()
+    machine = measure.machine()
     variants = []
     for vid, tflite in files.items():
         m = measured[vid]
@@ -236,10 +234,10 @@ def _manifest(data: dict, model, files: dict, measured: dict, argv: list[str]) -
                 "delta_vs_reference": round((m["accuracy"] - measured[REFERENCE]["accuracy"]) * 100, 4),
                 "reference_variant": REFERENCE,
                 "higher_is_better": True,
-                "ci95": [round(b, 6) for b in _wilson(m["correct"], n_held)],
+                "ci95": [round(b, 6) for b in measure.wilson(m["correct"], n_held)],
                 "dataset_sha256": digests["digits-heldout"],
                 "per_class": m["per_class"],
-                "measured_with": f"ai-edge-litert {_version('ai-edge-litert')}",
+                "measured_with": f"ai-edge-litert {measure.version_of('ai-edge-litert')}",
             },
             "benchmarks": {**m["bench"], "machine": machine},
             "requirements": {
@@ -298,7 +296,7 @@ def _manifest(data: dict, model, files: dict, measured: dict, argv: list[str]) -
             "dataset_digests": digests,
             "tool_versions": {
                 "python": platform.python_version(),
-                **{tool: _version(tool) for tool in tools},
+                **{tool: measure.version_of(tool) for tool in tools},
             },
             "random_seeds": {"split": SEED, "tensorflow": SEED, "calibration": SEED},
         },
@@ -349,167 +347,21 @@ def _convert(tf, model, representative=None) -> bytes:
 
 def _measure(path: Path, x, y) -> dict:
     """Accuracy, tensors, operators and delegates of one .tflite file, plus its benchmark."""
-    import numpy as np
-    from ai_edge_litert import schema_py_generated as schema
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from zoo import measure
 
-    def predict(resolver) -> tuple[list[int], list[str], Interpreter]:
-        interp = Interpreter(model_path=str(path), num_threads=THREADS, experimental_op_resolver_type=resolver)
-        interp.allocate_tensors()
-        inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-        predictions = []
-        for row in x:
-            interp.set_tensor(inp["index"], _quantize(row[None, :], inp))
-            interp.invoke()
-            predictions.append(int(np.argmax(interp.get_tensor(out["index"])[0])))
-        ops = [op["op_name"] for op in interp._get_ops_details()]
-        return predictions, ops, interp
-
-    # AUTO applies LiteRT's default CPU delegate (XNNPACK): what an app gets by default.
-    predictions, auto_ops, interp = predict(OpResolverType.AUTO)
-    plain_predictions, plain_ops, _ = predict(OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    delegates = []
-    if plain_predictions == predictions:
-        delegates.append("cpu")
-    else:
-        print(f"warning: {path.name}: reference kernels disagree with XNNPACK", file=sys.stderr)
-    if "DELEGATE" in auto_ops:
-        delegates.append("xnnpack")
-
-    correct = int(sum(p == t for p, t in zip(predictions, y, strict=True)))
-    per_class = {}
-    for c, label in enumerate(LABELS):
-        mask = y == c
-        hits = sum(p == c for p, m in zip(predictions, mask, strict=True) if m)
-        per_class[label] = round(hits / int(mask.sum()), 6)
-
-    model = schema.Model.GetRootAsModel(path.read_bytes(), 0)
-    min_runtime = None
-    for i in range(model.MetadataLength()):
-        entry = model.Metadata(i)
-        if entry.Name() == b"min_runtime_version":
-            raw = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
-            min_runtime = raw.split(b"\0", 1)[0].decode()
-    if min_runtime is None:
-        raise SystemExit(f"{path.name}: the converter wrote no min_runtime_version")
-
+    ev = measure.evaluate(path, x, y, LABELS)
     return {
-        "accuracy": correct / len(y),
-        "correct": correct,
-        "per_class": per_class,
-        "predictions": predictions[:GOLDEN_SAMPLES],
-        "ops": sorted(set(plain_ops)),
-        "delegates": delegates,
-        "min_runtime_version": min_runtime,
-        "inputs": [_tensor(d) for d in interp.get_input_details()],
-        "outputs": [_tensor(d) for d in interp.get_output_details()],
-        "bench": _bench(path, x[0]),
+        "accuracy": ev.accuracy,
+        "correct": ev.correct,
+        "per_class": ev.per_class,
+        "predictions": [int(p) for p in ev.predictions[:GOLDEN_SAMPLES]],
+        "ops": ev.ops,
+        "delegates": ev.delegates,
+        "min_runtime_version": ev.min_runtime_version,
+        "inputs": ev.inputs,
+        "outputs": ev.outputs_spec,
+        "bench": measure.benchmark(path, x[0], measure.BenchConfig(THREADS, WARMUP_RUNS, TIMED_RUNS)),
     }
-
-
-def _quantize(values, detail):
-    import numpy as np
-
-    dtype = detail["dtype"]
-    if dtype == np.float32:
-        return values.astype(np.float32)
-    scale, zero_point = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(dtype)
-
-
-def _tensor(detail) -> dict:
-    import numpy as np
-
-    tensor = {
-        "name": detail["name"],
-        "dtype": np.dtype(detail["dtype"]).name,
-        "shape": [int(d) for d in detail["shape_signature"]],
-    }
-    scale, zero_point = detail["quantization"]
-    if scale:
-        tensor["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
-    return tensor
-
-
-def _bench(path: Path, sample) -> dict:
-    """Time the model in a fresh process, away from TensorFlow's threads and memory."""
-    request = {
-        "model": str(path),
-        "input": sample.tolist(),
-        "threads": THREADS,
-        "warmup": WARMUP_RUNS,
-        "runs": TIMED_RUNS,
-    }
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--bench"],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"benchmark of {path.name} failed:\n{done.stderr}")
-    return json.loads(done.stdout)
-
-
-def _bench_child() -> int:
-    import gc
-    import time
-
-    import numpy as np
-    from ai_edge_litert.interpreter import Interpreter
-
-    request = json.load(sys.stdin)
-    gc.collect()
-    before = _proc_status_kib("VmRSS")
-    # ru_maxrss would not do: Linux carries the parent's high-water mark (TensorFlow's
-    # gigabyte) across exec. Resetting VmHWM makes it the peak from here on.
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        peak_field = "VmHWM"
-    except OSError:
-        peak_field = "VmRSS"
-    interp = Interpreter(model_path=request["model"], num_threads=request["threads"])
-    interp.allocate_tensors()
-    inp = interp.get_input_details()[0]
-    interp.set_tensor(inp["index"], _quantize(np.asarray([request["input"]], np.float32), inp))
-    for _ in range(request["warmup"]):
-        interp.invoke()
-    times = []
-    clock = time.perf_counter_ns
-    for _ in range(request["runs"]):
-        start = clock()
-        interp.invoke()
-        times.append(clock() - start)
-    after = _proc_status_kib(peak_field)
-    us = np.asarray(times, dtype=np.float64) / 1000.0
-    json.dump(
-        {
-            "latency_us_p50": round(float(np.percentile(us, 50)), 3),
-            "latency_us_p90": round(float(np.percentile(us, 90)), 3),
-            "peak_memory_bytes": max(0, after - before) * 1024,
-            "threads": request["threads"],
-            "runs": request["runs"],
-            "warmup_runs": request["warmup"],
-            "method": (
-                "time.perf_counter_ns around Interpreter.invoke() on one held-out sample, "
-                "in a fresh process importing only numpy and ai_edge_litert (default "
-                "XNNPACK CPU path); includes Python call overhead. Peak memory: the process's "
-                f"peak resident set ({peak_field}) after the timed runs minus its resident "
-                "set before the model was loaded."
-            ),
-        },
-        sys.stdout,
-    )
-    return 0
-
-
-def _proc_status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise SystemExit(f"/proc/self/status has no {field}; the benchmark needs Linux")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -517,7 +369,7 @@ def _proc_status_kib(field: str) -> int:
 
 
 def _card(digests: dict, n_train: int, n_held: int) -> dict:
-    sklearn = _version("scikit-learn")
+    sklearn = measure.version_of("scikit-learn")
     digest_rule = (
         "sha256 of the split's 64 pixel values per image as uint8 (0..16, row-major, images "
         "in split order) followed by its class labels as uint8"
@@ -672,38 +524,6 @@ def _split_digest(ink, classes) -> str:
 
     data = np.ascontiguousarray(ink, dtype=np.uint8).tobytes()
     return hashlib.sha256(data + np.ascontiguousarray(classes, dtype=np.uint8).tobytes()).hexdigest()
-
-
-def _wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        if package == "tensorflow-cpu":
-            return importlib.metadata.version("tensorflow")
-        raise
-
-
-def _machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count() or 1,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "runtime": f"ai-edge-litert {_version('ai-edge-litert')}",
-    }
 
 
 def _source_commit() -> str | None:

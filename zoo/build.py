@@ -32,8 +32,18 @@ __all__ = ["BuildResult", "QualityGateError", "build", "format_table"]
 
 REFERENCE = "fp32"
 # The order variants are listed in the manifest: a client that does not choose gets the first.
-ORDER = ("int8", "fp32", "dynamic", "float16", "qat_int8", "prune_int8", "cluster_int8", "pcqat_int8",
-         "distilled_int8", "student_int8")
+ORDER = (
+    "int8",
+    "fp32",
+    "dynamic",
+    "float16",
+    "qat_int8",
+    "prune_int8",
+    "cluster_int8",
+    "pcqat_int8",
+    "distilled_int8",
+    "student_int8",
+)
 KERAS_TOLERANCE = 1e-4
 MIN_SPARSITY = 0.5  # max |probability| difference between Keras and the fp32 .tflite
 
@@ -81,10 +91,12 @@ def build(
         raise EdzooError(f"unknown profile {profile!r}; choose one of {', '.join(task.profiles)}", code="bad_request")
     prof = task.profiles[profile]
     chosen = [r for r in ORDER if only is None or r in only or r == REFERENCE]
+    chosen += [r for r in only or () if r not in ORDER and r in recipes.RECIPES]
     unknown = set(only or ()) - set(recipes.RECIPES)
     if unknown:
-        raise EdzooError(f"unknown recipes: {', '.join(sorted(unknown))}; known: {', '.join(ORDER)}",
-                         code="bad_request")
+        raise EdzooError(
+            f"unknown recipes: {', '.join(sorted(unknown))}; known: {', '.join(ORDER)}", code="bad_request"
+        )
     allowed = {r: recipes.RECIPES[r].max_drop_points for r in chosen} | (max_drop or {})
     steps = 2 + len(chosen) + 1
     step = iter(range(1, steps + 1))
@@ -96,8 +108,10 @@ def build(
     t0 = time.perf_counter()
     data = task.load_data(profile, seed, cache_dir)
     digests = {name: data.info["split_sha256"][name] for name in ("train", "val", "test")}
-    say(f"data: {len(data.train.y)} train, {len(data.val.y)} validation, {len(data.test.y)} test images, "
-        f"{len(data.labels)} classes ({time.perf_counter() - t0:.1f} s)")
+    say(
+        f"data: {len(data.train.y)} train, {len(data.val.y)} validation, {len(data.test.y)} test images, "
+        f"{len(data.labels)} classes ({time.perf_counter() - t0:.1f} s)"
+    )
 
     t0 = time.perf_counter()
     _tf.seed_everything(seed)
@@ -109,8 +123,10 @@ def build(
     with _tf.quiet_native_stderr():
         val_acc = float((teacher.predict(data.val.x, verbose=0).argmax(-1) == data.val.y).mean())
     teacher_params = _tf.param_count(teacher)
-    say(f"teacher: {teacher_params:,} parameters, {prof.epochs} epochs, validation accuracy "
-        f"{val_acc:.4f} ({time.perf_counter() - t0:.1f} s)")
+    say(
+        f"teacher: {teacher_params:,} parameters, {prof.epochs} epochs, validation accuracy "
+        f"{val_acc:.4f} ({time.perf_counter() - t0:.1f} s)"
+    )
 
     bench = measure.BenchConfig(threads=1, warmup=prof.bench_warmup, runs=prof.bench_runs)
     workdir = Path(tempfile.mkdtemp(prefix=f".{task.name}-", dir=_ensure(out)))
@@ -129,47 +145,61 @@ def build(
                 ev = measure.evaluate(path, data.test.x, data.test.y, data.labels)
             bench_result = measure.benchmark(path, data.test.x[0], bench)
             results[rid] = {"recipe": recipe, "made": made, "bytes": data_bytes, "eval": ev, "bench": bench_result}
-            say(f"{rid}: {recipe.title}: {len(data_bytes):,} B, accuracy {ev.accuracy:.4f}, "
-                f"p50 {bench_result['latency_us_p50']} µs ({time.perf_counter() - t0:.1f} s)")
+            say(
+                f"{rid}: {recipe.title}: {len(data_bytes):,} B, accuracy {ev.accuracy:.4f}, "
+                f"p50 {bench_result['latency_us_p50']} µs ({time.perf_counter() - t0:.1f} s)"
+            )
 
         ref = results[REFERENCE]["eval"]
         with _tf.quiet_native_stderr():
             keras_probs = teacher.predict(data.test.x, verbose=0)
         keras_gap = float(np.abs(keras_probs - ref.outputs).max())
         if keras_gap > KERAS_TOLERANCE:
-            raise EdzooError(f"the fp32 .tflite differs from Keras by {keras_gap:.2e} (> {KERAS_TOLERANCE})",
-                             code="conversion_mismatch")
+            raise EdzooError(
+                f"the fp32 .tflite differs from Keras by {keras_gap:.2e} (> {KERAS_TOLERANCE})",
+                code="conversion_mismatch",
+            )
         failures = []
         for rid, r in results.items():
             drop = (ref.accuracy - r["eval"].accuracy) * 100
             r["drop"] = drop
             if drop > allowed[rid] + 1e-9:
-                failures.append(f"{rid}: accuracy dropped {drop:.2f} points (allowed {allowed[rid]:.2f}; "
-                                f"{r['eval'].accuracy:.4f} vs fp32 {ref.accuracy:.4f})")
+                failures.append(
+                    f"{rid}: accuracy dropped {drop:.2f} points (allowed {allowed[rid]:.2f}; "
+                    f"{r['eval'].accuracy:.4f} vs fp32 {ref.accuracy:.4f})"
+                )
         for rid in ("prune_int8", "pcqat_int8"):
             if rid in results and (got := results[rid]["made"].details["pruning"]["sparsity"]) < MIN_SPARSITY:
                 failures.append(f"{rid}: pruning reached {got:.0%} sparsity (at least {MIN_SPARSITY:.0%} required)")
         for rid in ("distilled_int8", "student_int8"):
             if rid in results and (params := results[rid]["made"].parameters) and params * 3 > teacher_params:
-                failures.append(f"{rid}: {params:,} parameters is more than a third of the teacher's "
-                                f"{teacher_params:,}")
+                failures.append(
+                    f"{rid}: {params:,} parameters is more than a third of the teacher's {teacher_params:,}"
+                )
         if failures:
             raise QualityGateError("quality gate failed, nothing written:\n  " + "\n  ".join(failures))
 
         version = task.version + prof.version_suffix
-        doc, metrics = _describe(task, prof, data, results, digests, teacher_params, keras_gap, seed, version,
-                                 argv or sys.argv, allowed)
+        doc, metrics = _describe(
+            task, prof, data, results, digests, teacher_params, keras_gap, seed, version, argv or sys.argv, allowed
+        )
         (workdir / "golden").mkdir()
         golden = _golden(data, results, prof.golden_samples)
         (workdir / "golden" / "samples.json").write_text(json.dumps(golden, indent=1) + "\n")
         (workdir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
         card = render_card(doc, metrics)
         (workdir / "card.md").write_text(card)
-        doc["files"] = [_file_entry(workdir, p, d) for p, d in (
-            ("card.md", "model card"),
-            ("metrics.json", "every measurement of this build, per variant and per class"),
-            ("golden/samples.json", "held-out inputs with each variant's expected outputs, for on-device smoke tests"),
-        )]
+        doc["files"] = [
+            _file_entry(workdir, p, d)
+            for p, d in (
+                ("card.md", "model card"),
+                ("metrics.json", "every measurement of this build, per variant and per class"),
+                (
+                    "golden/samples.json",
+                    "held-out inputs with each variant's expected outputs, for on-device smoke tests",
+                ),
+            )
+        ]
         (workdir / "manifest.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
         manifests.read_build_dir(workdir)  # the contract with the registry, checked before it is published
 
@@ -200,9 +230,19 @@ def _min_ram_mb(size: int, peak: int) -> int:
     return max(1, math.ceil((size + peak) / (1 << 20)))
 
 
-def _describe(task: Any, prof: Any, data: Any, results: dict[str, dict[str, Any]], digests: dict[str, str],
-              teacher_params: int, keras_gap: float, seed: int, version: str, argv: Sequence[str],
-              allowed: dict[str, float]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _describe(
+    task: Any,
+    prof: Any,
+    data: Any,
+    results: dict[str, dict[str, Any]],
+    digests: dict[str, str],
+    teacher_params: int,
+    keras_gap: float,
+    seed: int,
+    version: str,
+    argv: Sequence[str],
+    allowed: dict[str, float],
+) -> tuple[dict[str, Any], dict[str, Any]]:
     ref = results[REFERENCE]["eval"]
     machine = measure.machine()
     runtime = f"ai-edge-litert {measure.version_of('ai-edge-litert')}"
@@ -229,8 +269,21 @@ def _describe(task: Any, prof: Any, data: Any, results: dict[str, dict[str, Any]
                 "per_class": ev.per_class,
                 "measured_with": runtime,
             },
-            "benchmarks": {**{k: b[k] for k in ("latency_us_p50", "latency_us_p90", "peak_memory_bytes", "threads",
-                                                "runs", "warmup_runs", "method")}, "machine": machine},
+            "benchmarks": {
+                **{
+                    k: b[k]
+                    for k in (
+                        "latency_us_p50",
+                        "latency_us_p90",
+                        "peak_memory_bytes",
+                        "threads",
+                        "runs",
+                        "warmup_runs",
+                        "method",
+                    )
+                },
+                "machine": machine,
+            },
             "requirements": {
                 "min_runtime_version": ev.min_runtime_version,
                 "builtin_ops": [op for op in ev.ops if op != "DELEGATE"],
@@ -276,10 +329,15 @@ def _describe(task: Any, prof: Any, data: Any, results: dict[str, dict[str, Any]
     if "distilled_int8" in results and "student_int8" in results:
         d, s = results["distilled_int8"]["eval"], results["student_int8"]["eval"]
         winner = "distillation" if d.correct > s.correct else ("no distillation" if s.correct > d.correct else "tie")
-        distill = {"distilled_accuracy": round(d.accuracy, 6), "distilled_ci95": list(d.ci95),
-                   "plain_accuracy": round(s.accuracy, 6), "plain_ci95": list(s.ci95), "winner": winner,
-                   "student_parameters": results["distilled_int8"]["made"].parameters,
-                   "teacher_parameters": teacher_params}
+        distill = {
+            "distilled_accuracy": round(d.accuracy, 6),
+            "distilled_ci95": list(d.ci95),
+            "plain_accuracy": round(s.accuracy, 6),
+            "plain_ci95": list(s.ci95),
+            "winner": winner,
+            "student_parameters": results["distilled_int8"]["made"].parameters,
+            "teacher_parameters": teacher_params,
+        }
     metrics = {
         "model": f"{task.namespace}/{task.name}@{version}",
         "profile": prof.name,
@@ -287,12 +345,22 @@ def _describe(task: Any, prof: Any, data: Any, results: dict[str, dict[str, Any]
         "test_set": {"size": int(len(data.test.y)), "sha256": digests["test"]},
         "keras_vs_litert_fp32_max_abs_diff": keras_gap,
         "keras_vs_litert_tolerance": KERAS_TOLERANCE,
-        "gates": {rid: {"allowed_drop_points": allowed[rid], "drop_points": round(r["drop"], 4)}
-                  for rid, r in results.items()},
+        "gates": {
+            rid: {"allowed_drop_points": allowed[rid], "drop_points": round(r["drop"], 4)} for rid, r in results.items()
+        },
         "distillation": distill,
-        "variants": {v["id"]: {"size": v["size"], "gzip_size": v["gzip_size"], "parameters": v["parameters"],
-                               "recipe": v["recipe"], "metrics": v["metrics"], "benchmarks": v["benchmarks"],
-                               "requirements": v["requirements"]} for v in variants},
+        "variants": {
+            v["id"]: {
+                "size": v["size"],
+                "gzip_size": v["gzip_size"],
+                "parameters": v["parameters"],
+                "recipe": v["recipe"],
+                "metrics": v["metrics"],
+                "benchmarks": v["benchmarks"],
+                "requirements": v["requirements"],
+            }
+            for v in variants
+        },
         "dataset": data.info,
     }
     return doc, metrics
@@ -309,9 +377,13 @@ def _golden(data: Any, results: dict[str, dict[str, Any]], n: int) -> dict[str, 
             {
                 "input": np.asarray(data.test.x[i], np.float32).round(6).tolist(),
                 "label": data.labels[int(data.test.y[i])],
-                "expected": {rid: {"top": data.labels[int(r["eval"].predictions[i])],
-                                   "outputs": [round(float(v), 5) for v in r["eval"].outputs[i]]}
-                             for rid, r in results.items()},
+                "expected": {
+                    rid: {
+                        "top": data.labels[int(r["eval"].predictions[i])],
+                        "outputs": [round(float(v), 5) for v in r["eval"].outputs[i]],
+                    }
+                    for rid, r in results.items()
+                },
             }
             for i in picks
         ],
@@ -323,18 +395,29 @@ def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for v in doc["variants"]:
         b, m = v["benchmarks"], v["metrics"]
-        rows.append({
-            "variant": v["id"], "size": v["size"], "gzip": v["gzip_size"],
-            "size_x": v["size"] / ref["size"], "gzip_x": v["gzip_size"] / ref["gzip_size"],
-            "accuracy": m["value"], "ci95": m["ci95"], "delta": m["delta_vs_reference"],
-            "p50": b["latency_us_p50"], "p90": b["latency_us_p90"], "peak": b["peak_memory_bytes"],
-        })
+        rows.append(
+            {
+                "variant": v["id"],
+                "size": v["size"],
+                "gzip": v["gzip_size"],
+                "size_x": v["size"] / ref["size"],
+                "gzip_x": v["gzip_size"] / ref["gzip_size"],
+                "accuracy": m["value"],
+                "ci95": m["ci95"],
+                "delta": m["delta_vs_reference"],
+                "p50": b["latency_us_p50"],
+                "p90": b["latency_us_p90"],
+                "peak": b["peak_memory_bytes"],
+            }
+        )
     return rows
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    head = f"{'variant':15s} {'bytes':>9s} {'×fp32':>6s} {'gzip':>9s} {'×fp32':>6s} {'accuracy':>8s} " \
-           f"{'95% CI':>15s} {'Δ pts':>6s} {'p50 µs':>8s} {'p90 µs':>8s} {'peak MB':>7s}"
+    head = (
+        f"{'variant':15s} {'bytes':>9s} {'×fp32':>6s} {'gzip':>9s} {'×fp32':>6s} {'accuracy':>8s} "
+        f"{'95% CI':>15s} {'Δ pts':>6s} {'p50 µs':>8s} {'p90 µs':>8s} {'peak MB':>7s}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
@@ -343,4 +426,3 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{r['p50']:8.1f} {r['p90']:8.1f} {r['peak'] / 1e6:7.2f}"
         )
     return "\n".join(lines)
-

@@ -57,13 +57,17 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
     ]
     d = metrics.get("distillation")
     if d:
-        winner = {"distillation": "Distillation helped", "no distillation": "Distillation did not help",
-                  "tie": "Distillation made no difference"}[d["winner"]]
+        winner = {
+            "distillation": "Distillation helped",
+            "no distillation": "Distillation did not help",
+            "tie": "Distillation made no difference",
+        }[d["winner"]]
         lines += [
             "## Distillation",
             "",
-            f"The student has {d['student_parameters']:,} parameters ({d['student_parameters'] / d['teacher_parameters']:.0%} "
-            f"of the teacher's {d['teacher_parameters']:,}). {winner} here: distilled "
+            f"The student has {d['student_parameters']:,} parameters "
+            f"({d['student_parameters'] / d['teacher_parameters']:.0%} of the teacher's "
+            f"{d['teacher_parameters']:,}). {winner} here: distilled "
             f"{_pct(d['distilled_accuracy'])} vs the same student trained on labels alone "
             f"{_pct(d['plain_accuracy'])} (int8, test set).",
             "",

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Benchmark every variant of every model in a build folder against its fp32 variant.
+
+    python scripts/bench_variants.py [build] [--runs 1000] [--threads 1]
+
+For each ``build/<namespace>/<model>/<version>/manifest.json``, in one run: file size and gzip
+size, latency p50/p90 of single-sample inference (LiteRT, fresh process per variant, warm-up
+first), each as a ratio to fp32; and the accuracy delta in points, re-measured through LiteRT on
+the held-out split, which is regenerated from the build's seed and checked against the sha256
+the manifest recorded. Medians only; nothing is copied from the manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def bench_model(build_dir: Path, runs: int, threads: int) -> None:
+    from zoo import measure, tasks
+    from zoo.datasets.handwriting import split_sha256
+
+    doc = json.loads((build_dir / "manifest.json").read_text())
+    task = tasks.get(doc["name"])
+    profile = "quick" if doc["version"].endswith("-quick") else "full"
+    seed = doc["provenance"]["random_seeds"]["seed"]
+    data = task.load_data(profile, seed, REPO / "build" / ".cache")
+    recorded = doc["provenance"]["dataset_digests"][f"{task.name}-test"]
+    if split_sha256(data.test) != recorded:
+        raise SystemExit(f"{build_dir}: the regenerated test split differs from the one the build used")
+    config = measure.BenchConfig(threads=threads, warmup=max(20, runs // 10), runs=runs)
+    rows = {}
+    for v in doc["variants"]:
+        path = build_dir / v["file"]
+        data_bytes = path.read_bytes()
+        ev = measure.evaluate(path, data.test.x, data.test.y, data.labels)
+        b = measure.benchmark(path, data.test.x[0], config)
+        rows[v["id"]] = (
+            len(data_bytes),
+            measure.gzip_size(data_bytes),
+            b["latency_us_p50"],
+            b["latency_us_p90"],
+            ev.accuracy,
+        )
+    ref = rows["fp32"]
+    print(
+        f"\n{doc['namespace']}/{doc['name']}@{doc['version']}  ({len(data.test.y)} held-out images, "
+        f"{runs} runs, {threads} thread)"
+    )
+    print(
+        f"{'variant':15s} {'size ×fp32':>10s} {'gzip ×fp32':>10s} {'p50 µs':>8s} {'p50 ×fp32':>9s} "
+        f"{'p90 ×fp32':>9s} {'Δ accuracy (pts)':>16s}"
+    )
+    for vid, (size, gz, p50, p90, acc) in rows.items():
+        print(
+            f"{vid:15s} {size / ref[0]:10.3f} {gz / ref[1]:10.3f} {p50:8.2f} {p50 / ref[2]:9.2f} "
+            f"{p90 / ref[3]:9.2f} {(acc - ref[4]) * 100:+16.2f}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("build", nargs="?", type=Path, default=REPO / "build")
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    from zoo import measure
+
+    m = measure.machine()
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['os']}, {m['runtime']}")
+    found = sorted(p.parent for p in args.build.glob("*/*/*/manifest.json"))
+    if not found:
+        print(f"no build directories under {args.build}; run scripts/build_zoo first", file=sys.stderr)
+        return 2
+    for build_dir in found:
+        bench_model(build_dir, args.runs, args.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
