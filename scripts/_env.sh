@@ -5,7 +5,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${EDZOO_VENV:-$REPO/.venv}"
 PY="${PYTHON:-python3}"
-FONT_PACKAGES="fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript fonts-humor-sans fonts-kristi fonts-dancingscript fonts-comic-neue fonts-bwht"
+FONT_PACKAGES="fonts-breip fonts-bwht fonts-comic-neue fonts-dancingscript fonts-dkg-handwriting fonts-humor-sans fonts-rufscript"  # zoo/datasets/handwriting.py FONT_PACKAGES
 
 missing_fonts=""
 for pkg in $FONT_PACKAGES; do

@@ -17,10 +17,7 @@ from typing import Any
 
 from registry.core.errors import EdzooError
 
-INSTALL_HINT = (
-    "pip install 'edzoo[zoo]' && pip install --no-deps tf-keras==2.21.0 "
-    "tensorflow-model-optimization==0.8.1"
-)
+INSTALL_HINT = "pip install 'edzoo[zoo]' && pip install --no-deps tf-keras==2.21.0 tensorflow-model-optimization==0.8.1"
 
 
 class MissingZooDependencies(EdzooError):
@@ -44,15 +41,14 @@ def load() -> TF:
     if _loaded is not None:
         return _loaded
     if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
-        raise MissingZooDependencies(
-            "TensorFlow was imported before zoo set TF_USE_LEGACY_KERAS=1; import zoo first"
-        )
+        raise MissingZooDependencies("TensorFlow was imported before zoo set TF_USE_LEGACY_KERAS=1; import zoo first")
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import tensorflow as tf
-        import tensorflow_model_optimization as tfmot
-        import tf_keras as keras
+        with quiet_native_stderr():  # absl prints start-up banners before any log level applies
+            import tensorflow as tf
+            import tensorflow_model_optimization as tfmot
+            import tf_keras as keras
     except ImportError as e:
         raise MissingZooDependencies(f"the build side needs {e.name}: {INSTALL_HINT}") from e
     tf.get_logger().setLevel("ERROR")

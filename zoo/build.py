@@ -107,7 +107,7 @@ def build(
     t = _tf.load()
     t0 = time.perf_counter()
     data = task.load_data(profile, seed, cache_dir)
-    digests = {name: data.info["split_sha256"][name] for name in ("train", "val", "test")}
+    digests = {name: data.info["sha256"][name] for name in ("train", "val", "test")}
     say(
         f"data: {len(data.train.y)} train, {len(data.val.y)} validation, {len(data.test.y)} test images, "
         f"{len(data.labels)} classes ({time.perf_counter() - t0:.1f} s)"

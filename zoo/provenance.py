@@ -12,17 +12,30 @@ from pathlib import Path
 from .measure import version_of
 
 REPO = Path(__file__).resolve().parents[1]
-TOOLS = ("tensorflow-cpu", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert", "numpy",
-         "scikit-learn", "scipy", "pillow")
+TOOLS = (
+    "tensorflow-cpu",
+    "tf-keras",
+    "tensorflow-model-optimization",
+    "ai-edge-litert",
+    "numpy",
+    "scikit-learn",
+    "scipy",
+    "pillow",
+)
 
 
 def source_commit() -> tuple[str | None, bool]:
     """The checked-out commit and whether tracked files differ from it; (None, True) outside git."""
     try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None, True
     return head, bool(dirty)

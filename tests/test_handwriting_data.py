@@ -1,0 +1,194 @@
+"""The handwriting dataset (zoo/datasets/handwriting.py): shapes, determinism, held-out fonts,
+no leakage between splits, provenance, cache, and that the letters can be learned at all.
+
+Needs the Debian font packages of ``handwriting.FONT_PACKAGES`` (apt); generates the
+``quick`` profile twice (a few seconds each).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+from sklearn.neighbors import KNeighborsClassifier
+
+from zoo.datasets import handwriting as hw
+
+CHANCE = 1 / len(hw.LABELS)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("handwriting-cache")
+
+
+@pytest.fixture(scope="module")
+def data(cache_dir: Path) -> hw.Dataset:
+    return hw.load("quick", seed=0, cache_dir=cache_dir)
+
+
+def _splits(data: hw.Dataset) -> dict[str, hw.Split]:
+    return {"train": data.train, "val": data.val, "test": data.test}
+
+
+def test_shapes_dtypes_and_ranges(data: hw.Dataset) -> None:
+    assert data.labels == hw.LABELS
+    assert len(data.labels) == 39 and len(set(data.labels)) == 39
+    for name, split in _splits(data).items():
+        assert split.x.dtype == np.float32, name
+        assert split.y.dtype == np.int64, name
+        assert split.x.ndim == 4 and split.x.shape[1:] == (16, 16, 1), name
+        assert split.y.shape == (split.x.shape[0],), name
+        assert float(split.x.min()) >= 0.0 and float(split.x.max()) <= 1.0, name
+        assert split.y.min() >= 0 and split.y.max() < len(hw.LABELS), name
+    sizes = {name: len(split.y) for name, split in _splits(data).items()}
+    assert 3000 <= sizes["train"] <= 5500, sizes
+
+
+def test_same_profile_and_seed_give_identical_splits(data: hw.Dataset) -> None:
+    again = hw.load("quick", seed=0)  # no cache: generated from scratch
+    for name, split in _splits(data).items():
+        assert hw.split_sha256(getattr(again, name)) == hw.split_sha256(split), name
+    assert again.info == data.info
+
+
+def test_split_sha256_covers_inputs_and_labels(data: hw.Dataset) -> None:
+    x, y = data.val.x, data.val.y
+    base = hw.split_sha256(hw.Split(x, y))
+    x2 = x.copy()
+    x2[0, 0, 0, 0] = 0.5 if x2[0, 0, 0, 0] != 0.5 else 0.25
+    y2 = y.copy()
+    y2[0] = (y2[0] + 1) % len(hw.LABELS)
+    assert hw.split_sha256(hw.Split(x2, y)) != base
+    assert hw.split_sha256(hw.Split(x, y2)) != base
+    assert data.info["sha256"]["val"] == base
+
+
+def test_test_fonts_are_disjoint_from_training_and_validation_fonts(data: hw.Dataset) -> None:
+    fonts = data.info["sources"]["fonts"]
+    by_split: dict[str, list[dict]] = {"train": [], "val": [], "test": []}
+    for font in fonts:
+        by_split[font["split"]].append(font)
+    assert all(by_split.values()), {k: len(v) for k, v in by_split.items()}
+    for key in ("family", "file", "sha256"):
+        test = {f[key] for f in by_split["test"]}
+        seen = {f[key] for f in by_split["train"] + by_split["val"]}
+        assert not test & seen, (key, test & seen)
+    val = {f["family"] for f in by_split["val"]}
+    assert not val & {f["family"] for f in by_split["train"]}
+
+
+def test_no_test_image_also_in_train_or_val(data: hw.Dataset) -> None:
+    test = {row.tobytes() for row in data.test.x}
+    for name in ("train", "val"):
+        shared = sum(row.tobytes() in test for row in getattr(data, name).x)
+        assert shared == 0, f"{shared} {name} images equal a test image"
+
+
+def test_every_class_in_every_split(data: hw.Dataset) -> None:
+    for name, split in _splits(data).items():
+        counts = np.bincount(split.y, minlength=len(hw.LABELS))
+        absent = [hw.LABELS[i] for i in np.flatnonzero(counts == 0)]
+        assert not absent, f"{name} lacks {absent}"
+        assert data.info["counts"][name] == {label: int(n) for label, n in zip(hw.LABELS, counts, strict=True)}
+
+
+def test_digits_are_all_of_load_digits_split_70_10_20(data: hw.Dataset) -> None:
+    n = {name: int((split.y < 10).sum()) for name, split in _splits(data).items()}
+    assert sum(n.values()) == 1797
+    assert abs(n["test"] - 0.2 * 1797) <= 10 and abs(n["val"] - 0.1 * 1797) <= 10, n
+
+
+def test_info_is_json_and_records_provenance(data: hw.Dataset) -> None:
+    info = json.loads(json.dumps(data.info, allow_nan=False))
+    assert info == data.info
+    assert info["sha256"] == {name: hw.split_sha256(split) for name, split in _splits(data).items()}
+    digits = info["sources"]["digits"]
+    assert digits["sklearn_version"] and "CC BY 4.0" in digits["license"]
+    assert "13" in digits["description"]
+    for font in info["sources"]["fonts"]:
+        assert font["package"] in hw.FONT_PACKAGES
+        assert font["package_version"], font
+        assert font["license"], font
+        assert len(font["sha256"]) == 64
+        assert font["split"] in ("train", "val", "test")
+    assert info["generation"]["params"]["elastic_alpha"] == hw.GenerationParams().elastic_alpha
+    assert "CC BY 4.0" in info["license"]
+
+
+def test_synthetic_letters_are_learnable_on_held_out_fonts(data: hw.Dataset) -> None:
+    """1-nearest-neighbour on the raw inputs; measured about 0.8 on the test letters of
+    the quick profile. A floor of 0.5 is 19× chance (1/39) and cannot be met by chance or
+    by predicting digits for every letter."""
+    knn = KNeighborsClassifier(n_neighbors=1).fit(data.train.x.reshape(len(data.train.y), -1), data.train.y)
+    predicted = knn.predict(data.test.x.reshape(len(data.test.y), -1))
+    letters = data.test.y >= 10
+    letter_accuracy = float((predicted[letters] == data.test.y[letters]).mean())
+    digit_accuracy = float((predicted[~letters] == data.test.y[~letters]).mean())
+    assert letter_accuracy > 0.5, letter_accuracy
+    assert digit_accuracy > 0.9, digit_accuracy
+    assert letter_accuracy > 10 * CHANCE
+
+
+def test_preprocess_is_half_pixel_bilinear_resize() -> None:
+    grids = np.random.default_rng(7).integers(0, 17, size=(5, 8, 8))
+    x = hw.preprocess(grids)
+    assert x.shape == (5, 16, 16, 1) and x.dtype == np.float32
+    for grid, out in zip(grids, x, strict=True):
+        expected = ndimage.zoom(grid / 16.0, 2, order=1, mode="nearest", grid_mode=True)
+        np.testing.assert_allclose(out[..., 0], expected, atol=1e-6)
+    np.testing.assert_array_equal(hw.preprocess(np.full((1, 8, 8), 16)), np.ones((1, 16, 16, 1), np.float32))
+    with pytest.raises(ValueError):
+        hw.preprocess(np.zeros((2, 16, 16)))
+
+
+def test_font_without_glyph_is_skipped() -> None:
+    from PIL import ImageFont
+
+    path = next(p for p in sorted((hw.FONT_ROOT / hw.FONT_PACKAGES["fonts-comic-neue"]).glob("*.otf")))
+    font = ImageFont.truetype(str(path), 160, layout_engine=ImageFont.Layout.BASIC)
+    params = hw.GenerationParams()
+    assert hw._glyph(font, "\u4e00", params) is None  # a CJK ideograph Comic Neue does not have
+    glyph = hw._glyph(font, "A", params)
+    assert glyph is not None and glyph.max() > 0.5
+
+
+def test_cache_is_reused_and_a_tampered_file_is_regenerated(
+    cache_dir: Path, data: hw.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (cached,) = cache_dir.glob("handwriting-quick-seed0-*.npz")
+    assert hw.load("quick", seed=0, cache_dir=cache_dir).info == data.info
+
+    monkeypatch.setitem(hw.PROFILES, "tiny", hw.Profile(train=1, val=1, test=1))
+    tiny = hw.load("tiny", seed=3, cache_dir=cache_dir)
+    (path,) = cache_dir.glob("handwriting-tiny-seed3-*.npz")
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    original = arrays["grids_test"].copy()
+    arrays["grids_test"][0, 0, 0] ^= 1
+    np.savez_compressed(path, **arrays)
+
+    again = hw.load("tiny", seed=3, cache_dir=cache_dir)
+    assert again.info["sha256"] == tiny.info["sha256"]
+    with np.load(path) as npz:  # rewritten with the regenerated data
+        np.testing.assert_array_equal(npz["grids_test"], original)
+    assert cached.exists()
+
+
+def test_missing_fonts_name_the_apt_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hw, "FONT_ROOT", tmp_path)
+    with pytest.raises(hw.FontsMissingError, match="apt-get install -y fonts-") as caught:
+        hw.load("quick")
+    assert isinstance(caught.value, FileNotFoundError)
+    for package in hw.FONT_PACKAGES:
+        assert package in str(caught.value)
+
+
+def test_unknown_profile_or_negative_seed_is_refused() -> None:
+    with pytest.raises(ValueError, match="quick"):
+        hw.load("huge")
+    with pytest.raises(ValueError, match="seed"):
+        hw.load("quick", seed=-1)
