@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,7 +135,10 @@ def convert(made: Made, ctx: Context) -> bytes:
     elif made.mode != "fp32":
         raise ValueError(f"unknown conversion mode {made.mode!r}")
     # The exporter prints the traced signature to stdout; keep the progress readable.
-    with contextlib.redirect_stdout(io.StringIO()), _tf.quiet_native_stderr():
+    with contextlib.redirect_stdout(io.StringIO()), _tf.quiet_native_stderr(), warnings.catch_warnings():
+        # Known and harmless for int8 I/O: the converter reads the input statistics from the
+        # calibration data instead.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         return converter.convert()
 
 

@@ -18,8 +18,9 @@ def _load(profile: str, seed: int, cache_dir: Path | None) -> Any:
     return handwriting.load(profile, seed, cache_dir=cache_dir)
 
 
-def _cnn(keras: Any, input_shape: tuple[int, ...], classes: int, widths: tuple[int, int, int], name: str,
-         dropout: float) -> Any:
+def _cnn(
+    keras: Any, input_shape: tuple[int, ...], classes: int, widths: tuple[int, int, int], name: str, dropout: float
+) -> Any:
     """Two conv blocks and a dense head; ``logits`` then ``probs`` (the distiller reads logits)."""
     layers = keras.layers
     conv1, conv2, dense = widths
