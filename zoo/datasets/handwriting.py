@@ -327,7 +327,7 @@ def _raster(font: ImageFont.FreeTypeFont, text: str) -> np.ndarray:
     """The text's ink (uint8), cropped to its bounding box; empty array when it has none."""
     left, top, right, bottom = font.getbbox(text)
     pad = font.size // 2
-    img = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 0)
+    img = Image.new("L", (int(right - left + 2 * pad), int(bottom - top + 2 * pad)), 0)
     ImageDraw.Draw(img).text((pad - left, pad - top), text, font=font, fill=255)
     a = np.asarray(img)
     rows, cols = np.nonzero(a)
@@ -675,7 +675,7 @@ def _read_cache(path: Path) -> Dataset | None:
 def _write_cache(path: Path, arrays: dict[str, np.ndarray], info: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    np.savez_compressed(buf, info=np.frombuffer(json.dumps(info, sort_keys=True).encode(), dtype=np.uint8), **arrays)
+    np.savez_compressed(buf, info=np.frombuffer(json.dumps(info, sort_keys=True).encode(), dtype=np.uint8), **arrays)  # type: ignore[arg-type]
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".incomplete")
     try:
         with os.fdopen(fd, "wb") as out:
