@@ -5,6 +5,7 @@ against independent re-implementations (hard constraints, dominance, brute-force
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import json
 from collections.abc import Callable
@@ -73,7 +74,7 @@ def make_variant(
     variant: dict[str, Any] = {
         "id": vid,
         "file": f"variants/{vid}.tflite",
-        "sha256": f"{abs(hash(vid)) % 16**8:08x}".ljust(64, "0"),
+        "sha256": hashlib.sha256(vid.encode()).hexdigest(),
         "size": size,
         "parameters": 3_504_872,
         "format": "tflite",
@@ -159,14 +160,8 @@ def profile(pid: str, **changes: Any) -> dict[str, Any]:
         target = doc
         for p in parents:
             target = target[p]
-        if value is _DELETE:
-            del target[last]
-        else:
-            target[last] = value
+        target[last] = value
     return doc
-
-
-_DELETE = object()
 
 
 def test_synthetic_manifest_is_valid() -> None:
@@ -356,11 +351,12 @@ def test_estimate_spreads_reference_threads_over_fewer_cores() -> None:
 
 
 def test_presets() -> None:
-    assert set(POLICIES) == {"best-accuracy", "smallest", "fastest"}
+    assert set(POLICIES) == {"best-accuracy", "smallest", "fastest", "smallest-download"}
     assert POLICIES["best-accuracy"].latency_budget_us == 50_000
     assert POLICIES["smallest"].max_drop_points == 2.0
+    assert POLICIES["smallest-download"].size_measure == "download"
     for name, policy in POLICIES.items():
-        assert policy.objective == name
+        assert policy.objective == name.removesuffix("-download")
         assert Policy.from_dict(policy.to_dict()) == policy
         assert Policy.from_dict({"preset": name}) == policy
 
@@ -549,11 +545,12 @@ def test_plan_memory_budget() -> None:
     items = [("reader-a", READER), ("reader-b", READER)]
     plan = select_many(items, load_profile("teacher-laptop"), Budget(100.0, memory_mb=45), Policy())
     assert plan.total_memory_mb == 24 + 8
-    assert [c.variant_id for c in plan.choices.values()] == ["pruned", "student"]
-    assert plan.choices["reader-a"].others["fp32"].reason == (
+    chosen = {c.variant_id: c for c in plan.choices.values()}
+    assert sorted(chosen) == ["pruned", "student"]
+    assert chosen["pruned"].others["fp32"].reason == (
         "needs 48 MB of RAM at run time, more than the plan's 45 MB memory budget"
     )
-    assert plan.choices["reader-b"].others["pruned"].reason.endswith("would exceed the plan's 45 MB memory budget")
+    assert chosen["student"].others["pruned"].reason.endswith("would exceed the plan's 45 MB memory budget")
 
 
 def test_plan_respects_policy_tiers() -> None:
@@ -753,3 +750,32 @@ def test_select_many_fits_the_budget_and_matches_brute_force(
     for c in plan.choices.values():
         assert runs(c.variant, device, policy, storage=False)
     assert plan.total_value == pytest.approx(brute_force(items, device, budget, policy), abs=1e-9)
+
+
+DEVICE_DEFAULTS = [
+    ("android-go-1gb", "smallest-download", "offline network"),
+    ("android-go-2gb", "smallest-download", "under 1 GB free storage"),
+    ("chromebook-4gb", "fastest", "battery device"),
+    ("teacher-laptop", "best-accuracy", "room to spare"),
+    ("raspberry-pi-4", "best-accuracy", "room to spare"),
+]
+
+
+@pytest.mark.parametrize(("device", "preset", "why"), DEVICE_DEFAULTS, ids=[d[0] for d in DEVICE_DEFAULTS])
+def test_default_policy_follows_the_device(device: str, preset: str, why: str) -> None:
+    from registry.core.select import policy_for_device
+
+    name, policy, reason = policy_for_device(load_profile(device))
+    assert (name, policy) == (preset, POLICIES[preset]) and why in reason
+
+
+def test_download_size_ranks_by_gzip() -> None:
+    """A variant that compresses well wins `smallest` by download even when its file is larger."""
+    pruned = make_variant("pruned", "int8", 60_000, 100.0, 0.90)
+    pruned["gzip_size"] = 15_000
+    small = make_variant("small", "int8", 30_000, 100.0, 0.90)
+    small["gzip_size"] = 28_000
+    doc = make_manifest([pruned, small])
+    profile = load_profile("teacher-laptop")
+    assert select(doc, profile, POLICIES["smallest"]).variant_id == "small"
+    assert select(doc, profile, POLICIES["smallest-download"]).variant_id == "pruned"

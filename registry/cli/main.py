@@ -357,14 +357,29 @@ def zoo_list() -> None:
 
 @zoo.command("build")
 @click.argument("model")
-@click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
-              help="quick: small enough for CI; full: what gets published.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("build"), show_default=True,
-              help="Writes OUT/<namespace>/<model>/<version>/.")
+@click.option(
+    "--profile",
+    type=click.Choice(["quick", "full"]),
+    default="quick",
+    show_default=True,
+    help="quick: small enough for CI; full: what gets published.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("build"),
+    show_default=True,
+    help="Writes OUT/<namespace>/<model>/<version>/.",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--only", default=None, help="Comma-separated recipe ids (fp32 is always built).")
-@click.option("--cache", "cache_dir", type=click.Path(path_type=Path), default=None,
-              help="Cache for generated datasets [default: OUT/.cache].")
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Cache for generated datasets [default: OUT/.cache].",
+)
 def zoo_build(model: str, profile: str, out: Path, seed: int, only: str | None, cache_dir: Path | None) -> None:
     """Train MODEL, build every optimized variant, measure each through LiteRT, write a build
     directory that `edzoo publish` accepts, and print the table of variants.

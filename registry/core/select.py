@@ -27,7 +27,9 @@ three. The ranking guarantees it (every ranking key orders by those three quanti
 
 from __future__ import annotations
 
+import bisect
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, NamedTuple
@@ -76,8 +78,8 @@ DEFAULT_FORMAT_FACTORS: Mapping[str, Mapping[str, FormatFactor]] = {
     "x86": {
         "dynamic-range": FormatFactor(
             1.0,
-            "measured on the x86 reference (notes/optimization.md): 1.5-1.9x slower than fp32 on larger "
-            "models under XNNPACK, and that cost is already in the variant's own p50",
+            "measured on the x86 reference machine: 1.5-1.9x slower than fp32 on larger models on the "
+            "default XNNPACK CPU path, faster on tiny ones; that cost is already in the variant's own p50",
         ),
         "float16": FormatFactor(
             1.0, "measured on the x86 reference: float16 runs at fp32 speed on x86 CPUs, as in the p50"
@@ -86,8 +88,8 @@ DEFAULT_FORMAT_FACTORS: Mapping[str, Mapping[str, FormatFactor]] = {
     "arm64": {
         "dynamic-range": FormatFactor(
             1.0,
-            "not measured on ARM; the slowdown comes from XNNPACK leaving hybrid kernels to the reference "
-            "path, on every CPU, and is already in the variant's own p50",
+            "not measured on ARM: the variant's own p50 carries the slowdown measured on the reference, "
+            "and there is no measurement showing that the ratio to fp32 differs on ARM cores",
         ),
         "float16": FormatFactor(
             0.8,
@@ -205,6 +207,9 @@ class Policy:
     - ``storage_share``: share of the device's free storage one model file may take.
     - ``prefer_accelerators``: among variants equal in accuracy, size and speed, prefer one
       whose delegates include an accelerator of the device.
+    - ``size_measure``: what "size" ranks by: ``file`` (bytes on the device) or ``download``
+      (the gzip size: bytes over a metered or slow network and in compressed bundles, where
+      pruning and clustering pay off). The storage constraint always uses the file size.
 
     Raises :class:`UsageError` for values outside these ranges.
     """
@@ -216,6 +221,7 @@ class Policy:
     memory_share: float = 0.25
     storage_share: float = 0.5
     prefer_accelerators: bool = True
+    size_measure: str = "file"
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -227,6 +233,8 @@ class Policy:
             raise UsageError("a policy takes accuracy_floor or max_drop_points, not both")
         _check_number("memory_share", self.memory_share, low=0, high=1)
         _check_number("storage_share", self.storage_share, low=0, high=1)
+        if self.size_measure not in ("file", "download"):
+            raise UsageError(f"policy size_measure must be 'file' or 'download', got {self.size_measure!r}")
         if not isinstance(self.prefer_accelerators, bool):
             raise UsageError(f"policy prefer_accelerators must be true or false, got {self.prefer_accelerators!r}")
 
@@ -249,7 +257,7 @@ class Policy:
         values: dict[str, Any] = {}
         if "preset" in data:
             preset = data["preset"]
-            if preset not in POLICIES:
+            if not isinstance(preset, str) or preset not in POLICIES:
                 raise UsageError(f"unknown policy preset {preset!r}; presets: {', '.join(POLICIES)}")
             values = POLICIES[preset].to_dict()
             if "accuracy_floor" in data:  # an explicit floor replaces the preset's
@@ -292,7 +300,26 @@ POLICIES: Mapping[str, Policy] = {
     "smallest": Policy("smallest", max_drop_points=2.0),
     # The same floor: without one, "fastest" would pick any tiny variant however poor.
     "fastest": Policy("fastest", max_drop_points=2.0),
+    # For devices that download over a metered network or load from compressed bundles.
+    "smallest-download": Policy("smallest", max_drop_points=2.0, size_measure="download"),
 }
+
+
+def policy_for_device(profile: Mapping[str, Any]) -> tuple[str, Policy, str]:
+    """The preset a device gets when the app names none: ``(name, policy, why)``.
+
+    Offline or metered devices and devices with under 1 GB free storage get
+    ``smallest-download``; battery devices with at most 4 GB of RAM get ``fastest`` (energy per
+    inference follows its time); the others get ``best-accuracy``. An app overrides it with
+    its own policy.
+    """
+    network, power = profile.get("network"), profile.get("power")
+    if network in ("offline", "metered") or profile["free_storage_mb"] < 1024:
+        why = f"{network} network" if network in ("offline", "metered") else "under 1 GB free storage"
+        return "smallest-download", POLICIES["smallest-download"], f"default for a device with {why}"
+    if power == "battery" and profile["ram_mb"] <= 4096:
+        return "fastest", POLICIES["fastest"], "default for a battery device with at most 4 GB of RAM"
+    return "best-accuracy", POLICIES["best-accuracy"], "default for a device with room to spare"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,6 +426,7 @@ class _Device:
     memory_text: str
     storage_bytes: float
     storage_text: str
+    size_measure: str = "file"
 
     @classmethod
     def of(cls, profile: Mapping[str, Any], policy: Policy) -> _Device:
@@ -412,6 +440,7 @@ class _Device:
             storage_bytes=policy.storage_share * free * MB,
             storage_text=f"{_size(policy.storage_share * free * MB)} it may take "
             f"({_pct(policy.storage_share)} of {_mb(free)} free storage)",
+            size_measure=policy.size_measure,
         )
 
     @property
@@ -464,7 +493,11 @@ def _evaluate(variant: dict[str, Any], device: _Device, *, check_storage: bool =
     value = float(metrics["value"])
     higher = bool(metrics.get("higher_is_better", True))
     quality = value if higher else -value
-    return _Candidate(variant, str(variant["id"]), size, value, higher, quality, estimate, tuple(problems), suits)
+    # Ranking and dominance use the policy's size measure; the storage check above used the file.
+    ranked_size = int(variant.get("gzip_size", size)) if device.size_measure == "download" else size
+    return _Candidate(
+        variant, str(variant["id"]), ranked_size, value, higher, quality, estimate, tuple(problems), suits
+    )
 
 
 @dataclass(frozen=True)
@@ -737,37 +770,20 @@ def _choice(
 # Several models under one budget
 
 
-class _State(NamedTuple):
-    """A partial plan: totals over the models decided so far, and what was picked for each."""
+# A partial plan, as a plain tuple because the search makes millions of them:
+# (bytes, memory MB, -value, latency µs, picks), where picks is the chain of choices made so far,
+# newest first: (index into the model's eligible variants or -1 for none, previous chain).
+_State = tuple[int, float, float, float, Any]
+_ORDER = operator.itemgetter(0, 1, 2, 3)
+
+
+class _Totals(NamedTuple):
+    """The best plan found: its totals and one pick per model (-1 for none)."""
 
     value: float
     size: int
     memory: float
-    latency: float
-    picks: tuple[int, ...]  # per model: index into its eligible variants, -1 for none
-
-
-def _pareto(states: list[_State], track_memory: bool) -> list[_State]:
-    """Keep the states no other state beats (no less value, no more bytes, and no more
-    memory when a memory budget applies).
-
-    A dropped state can never lead to the best plan: whatever the remaining models add to it,
-    adding the same to the state that beats it gives a plan at least as good on the plan's
-    order (value, then bytes, memory, latency, picks). The sort puts, among states that beat
-    one another, the one that comes first in that order first.
-    """
-    states.sort(key=lambda s: (s.size, s.memory, -s.value, s.latency, s.picks))
-    kept: list[_State] = []
-    best_value = -math.inf
-    for s in states:
-        if track_memory:
-            if any(k.value >= s.value and k.memory <= s.memory for k in kept):
-                continue
-        elif best_value >= s.value:
-            continue
-        kept.append(s)
-        best_value = max(best_value, s.value)
-    return kept
+    picks: list[int]
 
 
 class _Model(NamedTuple):
@@ -779,6 +795,112 @@ class _Model(NamedTuple):
 
     def utility(self, c: _Candidate) -> float:
         return self.weight * (c.value if c.higher else 1.0 - c.value)
+
+
+def _pareto(states: list[_State], track_memory: bool) -> list[_State]:
+    """Keep the states no other state beats (no less value, no more bytes, and no more
+    memory when a memory budget applies).
+
+    A dropped state can never lead to the best plan: whatever the remaining models add to it,
+    adding the same to the state that beats it gives a plan at least as good on the plan's
+    order (value, then bytes, memory, latency, then the order states were made in, which is
+    deterministic). The stable sort puts, among states that beat one another, the one that
+    comes first in that order first, so every state is compared only with the states kept
+    before it, which are no larger.
+    """
+    states.sort(key=_ORDER)
+    kept: list[_State] = []
+    if not track_memory:
+        best = math.inf  # lowest -value so far
+        for s in states:
+            if s[2] < best:
+                kept.append(s)
+                best = s[2]
+        return kept
+    # The kept states' (memory, -value) staircase: memory ascending, -value strictly
+    # descending, so the best value within a memory bound is at the last step at or below it.
+    memories: list[float] = []
+    negated: list[float] = []
+    for s in states:
+        memory, neg_value = s[1], s[2]
+        below = bisect.bisect_right(memories, memory)
+        if below and negated[below - 1] <= neg_value:
+            continue
+        kept.append(s)
+        i = j = bisect.bisect_left(memories, memory)
+        while j < len(memories) and negated[j] >= neg_value:
+            j += 1
+        memories[i:j] = [memory]
+        negated[i:j] = [neg_value]
+    return kept
+
+
+def _search(models: Sequence[_Model], storage_cap: float, memory_cap: float | None) -> _Totals:
+    """The most valuable plan within the caps (see :func:`select_many` for the algorithm)."""
+    # What the models after each one could add at most, budgets aside: a state that cannot
+    # reach the value of a plan already known (a greedy one, or a state), even with all of
+    # it, is dropped.
+    floor = _greedy_value(models, storage_cap, memory_cap)
+    rest = [0.0] * (len(models) + 1)
+    for i in range(len(models) - 1, -1, -1):
+        rest[i] = rest[i + 1] + max([0.0, *(models[i].utility(c) for c in models[i].eligible)])
+    states: list[_State] = [(0, 0.0, -0.0, 0.0, None)]
+    for i, m in enumerate(models):
+        options = [(c.size, c.estimate.memory_mb, m.utility(c), c.latency) for c in m.eligible]
+        grown: list[_State] = [
+            (size, memory, neg, latency, (-1, picks)) for size, memory, neg, latency, picks in states
+        ]
+        for size, memory, neg, latency, picks in states:
+            for j, (o_size, o_memory, o_value, o_latency) in enumerate(options):
+                total = size + o_size
+                used = memory + o_memory
+                if total > storage_cap or (memory_cap is not None and used > memory_cap + _EPSILON):
+                    continue
+                grown.append((total, used, neg - o_value, latency + o_latency, (j, picks)))
+        floor = max(floor, -min(s[2] for s in grown))
+        reachable = -floor + rest[i + 1] + _EPSILON  # as -value
+        states = _pareto([s for s in grown if s[2] <= reachable], memory_cap is not None)
+    best = min(states, key=lambda s: (s[2], s[0], s[1], s[3]))
+    chain, order = best[4], []
+    while chain is not None:
+        order.append(chain[0])
+        chain = chain[1]
+    return _Totals(-best[2], best[0], best[1], order[::-1])
+
+
+def _greedy_value(models: Sequence[_Model], storage_cap: float, memory_cap: float | None) -> float:
+    """The value of a good plan found quickly: from an empty plan, repeatedly make the change
+    (add a model's variant, or swap it for a more valuable one) that gains the most value for
+    the extra share of the budget it takes, and still fits."""
+    picked: list[_Candidate | None] = [None] * len(models)
+    size, memory, value = 0, 0.0, 0.0
+    while True:
+        best: tuple[float, int, _Candidate] | None = None
+        for i, m in enumerate(models):
+            current = picked[i]
+            for c in m.eligible:
+                gain = m.utility(c) - (m.utility(current) if current else 0.0)
+                extra = c.size - (current.size if current else 0)
+                extra_memory = c.estimate.memory_mb - (current.estimate.memory_mb if current else 0.0)
+                if gain <= _EPSILON or size + extra > storage_cap:
+                    continue
+                if memory_cap is not None and memory + extra_memory > memory_cap + _EPSILON:
+                    continue
+                # The extra share of the scarcer budget the change takes.
+                cost = extra / max(storage_cap, 1.0)
+                if memory_cap is not None:
+                    cost = max(cost, extra_memory / max(memory_cap, _EPSILON))
+                rate = gain / max(cost, _EPSILON)
+                if best is None or rate > best[0]:
+                    best = (rate, i, c)
+        if best is None:
+            return value
+        _, i, c = best
+        current = picked[i]
+        size += c.size - (current.size if current else 0)
+        memory += c.estimate.memory_mb - (current.estimate.memory_mb if current else 0.0)
+        value += models[i].utility(c) - (models[i].utility(current) if current else 0.0)
+        picked[i] = c
 
 
 def select_many(
@@ -804,14 +926,18 @@ def select_many(
 
     Algorithm: an exact multiple-choice knapsack by dynamic programming over the models. The
     state after the first i models is a set of partial plans (value, bytes, memory); each
-    model extends every state by each of its variants or by nothing, and states beaten by
-    another (no more bytes and memory, no less value) are dropped. Sizes are exact bytes,
-    not rounded to a grid, so a plan that fits to the byte is found. With k_i variants for
-    model i and F states kept, a step builds F' = F x (k_i + 1) states and sorts them,
-    O(F' log F'), then prunes them in O(F') (O(F'^2) with a memory budget). F is at most
-    the number of distinct total sizes (and memories) under the budget, and at most the
-    product of (k_j + 1) over the models so far; a catalog of tens of models with a handful
-    of variants each keeps it in the thousands.
+    model extends every state by each of its variants or by nothing. Two rules drop states
+    that cannot lead to the best plan: a state beaten by another (no more bytes and memory,
+    no less value), and a state whose value, plus the most every later model could add,
+    stays below a plan already known (a greedy plan computed first, or a better state).
+    Sizes are exact bytes, not rounded to a grid, so a plan that fits to the byte is found.
+    With k_i variants for model i and F states kept, a step builds F' = F x (k_i + 1) states
+    and sorts them, O(F' log F'), then prunes them in O(F') (O(F' log F') with a memory
+    budget). F is at most the number of distinct total sizes (and memories) under the
+    budget, and at most the product of (k_j + 1) over the models so far. Measured on the
+    2-vCPU reference machine, 40 models of 6 variants each take 0.01-0.25 s with a storage
+    budget and up to 2 s with a memory budget as well (the states then spread over two
+    dimensions).
 
     Raises :class:`UsageError` for repeated model ids, weights of unknown models or weights
     that are not positive, and for a lower-is-better metric that is not a fraction (its value
@@ -856,18 +982,7 @@ def select_many(
             eligible = sorted((c for c in runnable if ranking.tier(c) == best_tier), key=ranking.key)
         models.append(_Model(model_id, candidates, ranking, eligible, float(weights.get(model_id, 1.0))))
 
-    states = [_State(0.0, 0, 0.0, 0.0, ())]
-    for m in models:
-        grown = [s._replace(picks=(*s.picks, -1)) for s in states]
-        for s in states:
-            for j, c in enumerate(m.eligible):
-                size, memory = s.size + c.size, s.memory + c.estimate.memory_mb
-                if size > storage_cap or (memory_cap is not None and memory > memory_cap + _EPSILON):
-                    continue
-                value = s.value + m.utility(c)
-                grown.append(_State(value, size, memory, s.latency + c.latency, (*s.picks, j)))
-        states = _pareto(grown, memory_cap is not None)
-    best = min(states, key=lambda s: (-s.value, s.size, s.memory, s.latency, s.picks))
+    best = _search(models, storage_cap, memory_cap)
 
     files = sum(1 for p in best.picks if p >= 0)
     choices: dict[str, Choice] = {}
@@ -880,7 +995,7 @@ def select_many(
                 f"{c.id}: {', '.join(c.problems)}" for c in m.candidates
             )
         elif pick < 0:
-            left_out[m.id] = _left_out(m, best, storage_cap - best.size, memory_cap, device)
+            left_out[m.id] = _left_out(m, best, storage_cap, memory_cap)
         else:
             chosen = m.eligible[pick]
             beaten = {}
@@ -902,14 +1017,14 @@ def select_many(
     return Plan(choices, left_out, best.size, best.memory, best.value, budget)
 
 
-def _left_out(m: _Model, plan: _State, room: float, memory_room: float | None, device: _Device) -> str:
+def _left_out(m: _Model, plan: _Totals, storage_cap: float, memory_cap: float | None) -> str:
     """Why a model with eligible variants got none in the best plan."""
     if all(m.utility(c) <= 0 for c in m.eligible):
         return "its variants add no value to the plan (metric value 0 or less)"
     smallest = min(m.eligible, key=lambda c: (c.size, c.id))
-    left = f"{_size(max(room, 0.0))} of storage"
-    if memory_room is not None:
-        left += f" and {_mb(max(memory_room - plan.memory, 0.0))} of memory"
+    left = f"{_size(max(storage_cap - plan.size, 0.0))} of storage"
+    if memory_cap is not None:
+        left += f" and {_mb(max(memory_cap - plan.memory, 0.0))} of memory"
     count = len(m.eligible)
     return (
         f"none of its {count} eligible variant{'s' if count != 1 else ''} fits in the {left} the plan leaves "
