@@ -96,3 +96,32 @@ def make_build_dir(
     doc = manifest_for(namespace, name, version, variants)
     (root / "manifest.json").write_text(json.dumps(doc, indent=2))
     return root
+
+
+# Realistic figures for device-selection tests: (size, gzip, p50 µs, accuracy, min runtime)
+REALISTIC = {
+    "int8": (67_000, 57_000, 3.5, 0.939, "1.14.0"),
+    "fp32": (235_000, 217_000, 7.7, 0.940, "1.5.0"),
+    "dynamic": (64_700, 57_100, 3.8, 0.940, "2.17.0"),
+    "pcqat": (64_300, 16_200, 3.4, 0.938, "1.14.0"),
+    "qat": (64_300, 49_500, 3.3, 0.952, "1.14.0"),
+    "student": (23_500, 18_000, 3.0, 0.941, "1.14.0"),
+}
+
+
+def make_realistic_build_dir(root: Path, namespace: str, name: str, version: str) -> Path:
+    """A build directory whose variants differ the way a zoo build's do (the bytes are filler of
+    the stated size), so device selection has real trade-offs to make."""
+    variants = {vid: bytes([i + 1]) * size for i, (vid, (size, *_)) in enumerate(REALISTIC.items())}
+    make_build_dir(root, namespace, name, version, variants)
+    doc = json.loads((Path(root) / "manifest.json").read_text())
+    for v in doc["variants"]:
+        _, gz, p50, acc, runtime = REALISTIC[v["id"]]
+        v["gzip_size"] = gz
+        v["benchmarks"]["latency_us_p50"], v["benchmarks"]["latency_us_p90"] = p50, p50 * 1.1
+        v["metrics"]["value"] = acc
+        v["metrics"]["reference_variant"] = "fp32"
+        v["requirements"]["min_runtime_version"] = runtime
+        v["requirements"]["delegates"] = ["cpu", "xnnpack"]
+    (Path(root) / "manifest.json").write_text(json.dumps(doc, indent=2))
+    return Path(root)

@@ -414,7 +414,18 @@ def zoo_build(model: str, profile: str, out: Path, seed: int, only: str | None, 
     default=None,
     help="Trusted root.json; needed the first time for a registry, then pinned in the cache.",
 )
-@click.option("--variant", default=None, help="Variant id [default: the manifest's first variant].")
+@click.option("--variant", default=None, help="Variant id [default: chosen for --device, else the manifest's first].")
+@click.option(
+    "--device",
+    default=None,
+    help="Choose the variant for a device: a reference id (see `edzoo device list`), a profile .json, "
+    "or `this` (probe this machine).",
+)
+@click.option(
+    "--policy",
+    default=None,
+    help="best-accuracy | smallest | smallest-download | fastest, or a policy .json [default: by device].",
+)
 @click.option("--offline", is_flag=True, help="Serve from the cache after verifying it; no network.")
 @click.option(
     "--cache",
@@ -437,19 +448,29 @@ def pull(
     registry_url: str,
     root: Path | None,
     variant: str | None,
+    device: str | None,
+    policy: str | None,
     offline: bool,
     cache_dir: Path | None,
     grace_days: int,
     as_json: bool,
 ) -> None:
-    """Download a model variant, verify it, cache it; print the path of the verified file."""
+    """Download a model variant, verify it, cache it; print the path of the verified file.
+
+    With --device, the variant is chosen on this machine from the signed manifest for that
+    device (hard constraints, then the policy), and the reasons are printed; a registry
+    suggestion that differs is refused.
+    """
     from registry.client.download import pull as do_pull
 
+    profile = _device(device, cache_dir) if device else None
     result = do_pull(
         ref,
         registry=registry_url,
         root=root,
         variant=variant,
+        device=profile,
+        policy=_policy_arg(policy),
         cache_dir=cache_dir,
         offline=offline,
         grace=timedelta(days=grace_days),
@@ -469,6 +490,9 @@ def pull(
                     "downloaded": result.downloaded,
                     "offline": result.offline,
                     "expired_roles": list(result.expired_roles),
+                    "policy": result.policy,
+                    "choice": result.choice.to_json() if result.choice else None,
+                    "server_agreed": result.server_agreed,
                 },
                 indent=2,
             )
@@ -480,11 +504,155 @@ def pull(
         f"({result.size} bytes, sha256 {result.sha256[:12]}…, {source})",
         err=True,
     )
+    if result.choice is not None:
+        click.echo(
+            f"chose {result.variant} for {profile['id'] if profile else '?'} with policy {result.policy}:", err=True
+        )
+        for reason in result.choice.reasons:
+            click.echo(f"  - {reason}", err=True)
+        if result.server_agreed:
+            click.echo("  - the registry's suggestion agrees", err=True)
     if result.expired_roles:
         click.echo(
             f"warning: accepted expired metadata within the grace window: {', '.join(result.expired_roles)}", err=True
         )
     click.echo(str(result.path))
+
+
+def _device(spec: str, cache_dir: Path | None) -> dict:
+    from registry.client.cache import default_cache_dir
+    from registry.client.device import load_device
+
+    return load_device(spec, cache_dir=cache_dir or default_cache_dir())
+
+
+def _policy_arg(policy: str | None):  # type: ignore[no-untyped-def]
+    """A preset name stays a name; a .json file becomes a Policy."""
+    if policy is None or not policy.endswith(".json"):
+        return policy
+    from registry.core.select import Policy
+
+    try:
+        return Policy.from_dict(json.loads(Path(policy).read_text()))
+    except (OSError, ValueError) as e:
+        if isinstance(e, UsageError):
+            raise
+        raise UsageError(f"cannot read policy {policy}: {e}") from e
+
+
+@cli.command()
+@click.argument("ref", metavar="NAMESPACE/MODEL[@VERSION|@ALIAS]")
+@click.option("--device", required=True, help="A reference id, a profile .json, or `this`.")
+@click.option("--policy", default=None, help="A preset or a policy .json [default: by device].")
+@click.option("--registry", "registry_url", envvar="EDZOO_REGISTRY", required=True, help="Registry URL.")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Trusted root.json (first use of a registry).",
+)
+@click.option("--offline", is_flag=True, help="Use the cached, verified manifest only.")
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path), envvar="EDZOO_CACHE", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def explain(
+    ref: str,
+    device: str,
+    policy: str | None,
+    registry_url: str,
+    root: Path | None,
+    offline: bool,
+    cache_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Show which variant a device would get and why, for every variant, without downloading one."""
+    from registry.client.download import Puller
+
+    profile = _device(device, cache_dir)
+    puller = Puller(registry_url, root=root, cache_dir=cache_dir, offline=offline)
+    version, doc, choice, policy_text = puller.choose(ref, profile, _policy_arg(policy))
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "model": f"{doc['namespace']}/{doc['name']}",
+                    "version": version,
+                    "device": profile["id"],
+                    "policy": policy_text,
+                    **choice.to_json(),
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(
+        f"{doc['namespace']}/{doc['name']}@{version} on {profile['id']} ({profile['name']}), policy {policy_text}"
+    )
+    head = f"{'variant':15s} {'':8s} {'bytes':>9s} {'accuracy':>8s} {'est. µs':>9s} {'RAM MB':>7s}  why"
+    click.echo(head)
+    click.echo("-" * len(head))
+    by_id = {v["id"]: v for v in doc["variants"]}
+    rows = [(choice.variant_id, "CHOSEN", "; ".join(choice.reasons[:1]))]
+    rows += [(vid, r.kind, r.reason) for vid, r in choice.others.items()]
+    for vid, kind, why in rows:
+        v, e = by_id[vid], choice.estimates.get(vid)
+        latency = f"{e.latency_us:9.1f}" if e else f"{'':9s}"
+        memory = f"{e.memory_mb:7.1f}" if e else f"{'':7s}"
+        click.echo(f"{vid:15s} {kind:8s} {v['size']:9,d} {v['metrics']['value']:8.4f} {latency} {memory}  {why}")
+    click.echo("")
+    click.echo(f"why {choice.variant_id}:")
+    for reason in choice.reasons:
+        click.echo(f"  - {reason}")
+
+
+@cli.group()
+def device() -> None:
+    """Device profiles: the reference fleet, and this machine."""
+
+
+@device.command("list")
+def device_list() -> None:
+    """List the reference device profiles."""
+    from registry.core import profiles
+
+    for pid in profiles.reference_profiles():
+        p = profiles.load_profile(pid)
+        click.echo(
+            f"{pid:18s} {p['ram_mb']:>6,d} MB RAM  {p['free_storage_mb']:>7,d} MB free  "
+            f"x{p['cpu']['speed_factor']:<5g} LiteRT {p['runtime']['version']:5s} {p['name']}"
+        )
+
+
+@device.command("show")
+@click.argument("spec")
+def device_show(spec: str) -> None:
+    """Print a profile (a reference id, a .json file, or `this`)."""
+    click.echo(json.dumps(_device(spec, None), indent=2))
+
+
+@device.command("probe")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Write the profile here.")
+@click.option("--power", type=click.Choice(["battery", "mains"]), default="mains", show_default=True)
+@click.option(
+    "--network", type=click.Choice(["offline", "metered", "wifi", "ethernet"]), default="wifi", show_default=True
+)
+@click.option("--runs", default=300, show_default=True, type=click.IntRange(50, 100_000))
+def device_probe(output: Path | None, power: str, network: str, runs: int) -> None:
+    """Measure this machine: RAM, cores, free storage, LiteRT version, and a speed factor from
+    timing the reference model against its latency on the reference machine."""
+    from registry.client.cache import default_cache_dir
+    from registry.client.device import probe
+    from registry.core._internal.files import atomic_write
+    from registry.core.profiles import validate_profile
+
+    profile = probe(storage_path=default_cache_dir(), runs=runs)
+    profile["power"], profile["network"] = power, network
+    validate_profile(profile, source="probed profile")
+    text = json.dumps(profile, indent=2) + "\n"
+    if output:
+        atomic_write(output, text.encode())
+        click.echo(f"wrote {output}: speed factor {profile['cpu']['speed_factor']}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.command()

@@ -33,9 +33,10 @@ from registry.core.errors import (
     UsageError,
 )
 from registry.core.offline import OfflineVerifier, cached_metadata_reader
+from registry.core.select import POLICIES, Choice, Policy, policy_for_device, select
 
 from .cache import Cache, RegistryCache, default_cache_dir
-from .http import USER_AGENT, ClientConfig, ProgressFetcher
+from .http import USER_AGENT, ApiClient, ClientConfig, ProgressFetcher
 
 __all__ = ["PullResult", "Puller", "pull"]
 
@@ -59,6 +60,9 @@ class PullResult:
     downloaded: bool = False
     offline: bool = False
     expired_roles: tuple[str, ...] = ()
+    choice: Choice | None = field(default=None, repr=False)  # set when a device chose the variant
+    policy: str | None = None  # the policy's name, and why it applies
+    server_agreed: bool | None = None  # None: the registry made no suggestion
 
 
 class _Source(Protocol):
@@ -207,6 +211,7 @@ class Puller:
         self.cache = Cache(cache_dir or default_cache_dir())
         self.reg = self.cache.registry(registry)
         self.offline = offline
+        self.config = config
         trusted = self._trusted_root(root)
         self.source: _Source
         if offline:
@@ -270,11 +275,62 @@ class Puller:
         self.reg.link(path, _sha256_of(blob))
         return doc, downloaded
 
-    def pull(self, ref: str | names.ModelRef, *, variant: str | None = None) -> PullResult:
+    def choose(
+        self, ref: str | names.ModelRef, device: dict[str, Any], policy: Policy | str | None = None
+    ) -> tuple[str, dict[str, Any], Choice, str]:
+        """Choose a variant for ``device`` from the signed manifest, without downloading it.
+
+        Returns ``(version, manifest, choice, "policy name: why")``. Raises
+        NoCompatibleVariantError listing each variant's rejection.
+        """
         ref = names.ModelRef.parse(ref) if isinstance(ref, str) else ref
         version = self.resolve(ref)
         doc, _ = self.manifest(ref, version)
-        chosen = manifests.variant_by_id(doc, variant) if variant else doc["variants"][0]
+        name, resolved, why = _policy(policy, device)
+        return version, doc, select(doc, device, resolved), f"{name} ({why})"
+
+    def server_suggestion(
+        self, ref: names.ModelRef, version: str, device: dict[str, Any], policy: Policy | str | None
+    ) -> dict[str, Any] | None:
+        """What the registry suggests for this device, or None when it cannot say (an older
+        registry, a network error). Only ever compared, never trusted."""
+        _, resolved, _ = _policy(policy, device)
+        api = ApiClient(self.reg.url, config=self.config)
+        try:
+            return api.post_json(
+                f"/models/{ref.namespace}/{ref.model}/resolve",
+                {"profile": device, "policy": resolved.to_dict(), "version": version},
+            )
+        except EdzooError:
+            return None
+
+    def pull(
+        self,
+        ref: str | names.ModelRef,
+        *,
+        variant: str | None = None,
+        device: dict[str, Any] | None = None,
+        policy: Policy | str | None = None,
+    ) -> PullResult:
+        ref = names.ModelRef.parse(ref) if isinstance(ref, str) else ref
+        choice = policy_text = agreed = None
+        if device is not None and variant is None:
+            version, doc, choice, policy_text = self.choose(ref, device, policy)
+            chosen = choice.variant
+            if not self.offline:
+                suggestion = self.server_suggestion(ref, version, device, policy)
+                if suggestion is not None:
+                    agreed = (suggestion.get("version"), suggestion.get("variant")) == (version, choice.variant_id)
+                    if not agreed:
+                        raise SignatureError(
+                            f"the registry suggested {suggestion.get('variant')} of {suggestion.get('version')}, "
+                            f"but the signed manifest gives {choice.variant_id} of {version} for this device: "
+                            "refusing the registry's suggestion"
+                        )
+        else:
+            version = self.resolve(ref)
+            doc, _ = self.manifest(ref, version)
+            chosen = manifests.variant_by_id(doc, variant) if variant else doc["variants"][0]
         path = names.target_path(ref.namespace, ref.model, version, chosen["file"])
         blob, info, downloaded = self.source.fetch(path)
         sha = info.hashes["sha256"]
@@ -294,7 +350,22 @@ class Puller:
             downloaded=downloaded,
             offline=self.offline,
             expired_roles=tuple(getattr(getattr(self.source, "verifier", None), "expired", ())),
+            choice=choice,
+            policy=policy_text,
+            server_agreed=agreed,
         )
+
+
+def _policy(policy: Policy | str | None, device: dict[str, Any]) -> tuple[str, Policy, str]:
+    """(name, policy, why) for an app's policy: a Policy, a preset name, or None (the device's
+    default)."""
+    if policy is None:
+        return policy_for_device(device)
+    if isinstance(policy, Policy):
+        return "custom", policy, "set by the app"
+    if policy not in POLICIES:
+        raise UsageError(f"unknown policy {policy!r}; presets: {', '.join(POLICIES)} (or a policy JSON file)")
+    return policy, POLICIES[policy], "asked for"
 
 
 def pull(
@@ -303,6 +374,8 @@ def pull(
     registry: str,
     root: bytes | Path | None = None,
     variant: str | None = None,
+    device: dict[str, Any] | None = None,
+    policy: Policy | str | None = None,
     cache_dir: Path | None = None,
     offline: bool = False,
     grace: timedelta = DEFAULT_GRACE,
@@ -317,7 +390,7 @@ def pull(
     puller = Puller(
         registry, root=root, cache_dir=cache_dir, offline=offline, grace=grace, config=config, progress=progress
     )
-    return puller.pull(ref, variant=variant)
+    return puller.pull(ref, variant=variant, device=device, policy=policy)
 
 
 def verify_cached(

@@ -351,6 +351,21 @@ class Choice:
     def variant_id(self) -> str:
         return str(self.variant["id"])
 
+    def to_json(self) -> dict[str, Any]:
+        """The choice as JSON: what the registry's resolve endpoint and ``--json`` print."""
+        return {
+            "variant": self.variant_id,
+            "file": self.variant["file"],
+            "sha256": self.variant["sha256"],
+            "size": self.variant["size"],
+            "reasons": list(self.reasons),
+            "others": {vid: {"kind": r.kind, "reason": r.reason} for vid, r in self.others.items()},
+            "estimates": {
+                vid: {"latency_us": round(e.latency_us, 3), "memory_mb": round(e.memory_mb, 3)}
+                for vid, e in self.estimates.items()
+            },
+        }
+
     def explain(self) -> str:
         """The choice as text: the variant, its reasons, then each other variant."""
         lines = [f"chose {self.variant_id}:"] + [f"  - {r}" for r in self.reasons]

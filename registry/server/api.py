@@ -89,6 +89,56 @@ def get_variants(namespace: str, name: str, version: str) -> Any:
     return jsonify({"model": doc["model"], "version": doc["version"], "variants": doc["variants"]})
 
 
+@bp.route("/models/<namespace>/<name>/resolve", methods=["GET", "POST"])
+def resolve(namespace: str, name: str) -> Any:
+    """Suggest a variant for a device: ``?device=<reference id>&policy=<preset>&version=`` or a
+    POST of ``{"profile": {...} | "device": id, "policy": {...} | preset, "version": ...}``.
+    Clients recompute the choice from the signed manifest; this is a suggestion."""
+    from registry.core import profiles, select
+
+    names.check_namespace(namespace)
+    names.check_name(name, "model name")
+    if request.method == "POST":
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise UsageError('expected a JSON body {"profile": {...}, "policy": ..., "version": ...}')
+    else:
+        body = {k: request.args[k] for k in ("device", "policy", "version") if k in request.args}
+    if "profile" in body:
+        if not isinstance(body["profile"], dict):
+            raise UsageError("'profile' must be a device profile object")
+        profile = profiles.load_profile(body["profile"])
+    elif isinstance(body.get("device"), str):
+        profile = profiles.load_profile(body["device"])
+    else:
+        raise UsageError("name a reference device (device=<id>) or send a profile document")
+    policy_in = body.get("policy")
+    if policy_in is None:
+        policy_name, policy, why = select.policy_for_device(profile)
+    elif isinstance(policy_in, str):
+        if policy_in not in select.POLICIES:
+            raise UsageError(f"unknown policy {policy_in!r}; presets: {', '.join(select.POLICIES)}")
+        policy_name, policy, why = policy_in, select.POLICIES[policy_in], "asked for"
+    else:
+        policy_name, policy, why = "custom", select.Policy.from_dict(policy_in), "asked for"
+    index = _registry().index
+    version = body.get("version") or index.model(namespace, name)["latest"]
+    if not isinstance(version, str):
+        raise NotFoundError(f"{namespace}/{name} has no published version")
+    names.check_version(version)
+    doc = index.version(namespace, name, version)["manifest_document"]
+    choice = select.select(doc, profile, policy)
+    return jsonify(
+        {
+            "model": f"{namespace}/{name}",
+            "version": version,
+            "device": profile.get("id"),
+            "policy": {"name": policy_name, "why": why, **policy.to_dict()},
+            **choice.to_json(),
+        }
+    )
+
+
 @bp.route("/blobs/sha256/<digest>", methods=["HEAD"])
 def head_blob(digest: str) -> Any:
     size = _registry().objects.size(blob_key(digest))
