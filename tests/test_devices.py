@@ -132,6 +132,35 @@ def test_cli_pull_and_explain(published):  # type: ignore[no-untyped-def]
     assert "pcqat           CHOSEN" in p.stdout and "needs LiteRT 2.17.0, the device has 2.10" in p.stdout
     bad = _cli(published, "explain", "acme/letters", "--device", "toaster", "--registry", published.url)
     assert bad.returncode == 6 and "toaster" in bad.stderr
+    policy = published.tmp / "app-policy.json"
+    policy.write_text(json.dumps({"preset": "smallest", "max_drop_points": 0.5}))
+    p = _cli(
+        published,
+        "explain",
+        "acme/letters",
+        "--device",
+        "teacher-laptop",
+        "--policy",
+        str(policy),
+        "--registry",
+        published.url,
+        "--json",
+    )
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["variant"] == "qat"  # the only variant within 0.5 points of the best
+    policy.write_text(json.dumps({"preset": "smallest", "speed": 1}))
+    bad = _cli(
+        published,
+        "explain",
+        "acme/letters",
+        "--device",
+        "teacher-laptop",
+        "--policy",
+        str(policy),
+        "--registry",
+        published.url,
+    )
+    assert bad.returncode == 2 and "unknown policy key 'speed'" in bad.stderr
 
 
 def test_device_probe_writes_a_valid_profile(tmp_path):  # type: ignore[no-untyped-def]
