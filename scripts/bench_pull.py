@@ -38,7 +38,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -56,6 +55,7 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from benchlib import edzoo_server, free_port, log, stop, table, tail  # noqa: E402
 from builders import make_build_dir  # noqa: E402
 from tuf.api import exceptions as tuf_exceptions  # noqa: E402
 
@@ -68,10 +68,6 @@ from registry.server import admin  # noqa: E402
 MB = 1 << 20
 BIG_NS, BIG_NAME, VERSION = "perf", "big", "1.0.0"
 BENCH_NS = "bench"
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def median_ms(samples: list[float]) -> float:
@@ -101,82 +97,6 @@ def machine_info() -> dict[str, Any]:
 
 
 # -- subprocesses --------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, proc: subprocess.Popen, what: str, log_path: Path, timeout_s: float = 30) -> None:
-    http = urllib3.PoolManager(retries=False, timeout=2.0)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} exited with {proc.returncode}:\n{tail(log_path)}")
-        with contextlib.suppress(urllib3.exceptions.HTTPError):
-            if http.request("GET", url).status == 200:
-                return
-        time.sleep(0.1)
-    raise SystemExit(f"{what} did not answer {url} within {timeout_s:.0f} s:\n{tail(log_path)}")
-
-
-def tail(path: Path, lines: int = 20) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    return "(no log)"
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    """Stop a process this script started in its own session (the process and its workers)."""
-    if proc is None or proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-
-
-def edzoo_command() -> list[str]:
-    exe = Path(sys.executable).parent / "edzoo"
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("edzoo")
-    return [found] if found else [sys.executable, "-m", "registry.cli.main"]
-
-
-@contextlib.contextmanager
-def edzoo_server(data: Path, workdir: Path) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = workdir / f"serve-{port}.log"
-    proc = None
-    try:
-        with open(log_path, "wb") as out:
-            proc = subprocess.Popen(
-                [
-                    *edzoo_command(),
-                    "serve",
-                    "--data",
-                    str(data),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    "2",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_http(f"{url}/api/v1/health", proc, "edzoo serve", log_path)
-        yield url
-    finally:
-        stop(proc)
 
 
 def nginx_binary() -> str | None:
@@ -615,15 +535,6 @@ def bench_metadata(tmp: Path, counts: list[int], namespaces: list[int], runs: in
 
 
 # -- report --------------------------------------------------------------------------------------
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
 def kb(n: float) -> str:

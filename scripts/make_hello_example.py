@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from zoo import measure  # noqa: E402  (the repository root is not installed in the zoo venv)
+from zoo.card import render_card  # noqa: E402
 
 DEFAULT_OUT = REPO / "manifests" / "examples" / "hello"
 
@@ -111,7 +112,9 @@ def build(out: Path, argv: list[str]) -> None:
         golden = _golden(data, measured)
         _write(staging / "golden" / "sample.json", golden)
         manifest = _manifest(data, model, files, measured, argv)
-        card = _render_card(manifest).encode()
+        card = render_card(
+            manifest, {"reference": REFERENCE, "test_set": {"size": len(data["y_held"])}, "distillation": None}
+        ).encode()
         _write(staging / "card.md", card)
         manifest["files"] = [
             _file_entry("card.md", card, "model card, rendered from this manifest"),
@@ -422,88 +425,6 @@ def _card(digests: dict, n_train: int, n_held: int) -> dict:
             "in the 1990s."
         ),
     }
-
-
-def _render_card(m: dict) -> str:
-    card, sig = m["card"], m["signature"]
-    lines = [
-        f"# {m['namespace']}/{m['name']} {m['version']}",
-        "",
-        m["summary"],
-        "",
-        f"- Task: {m['task']}",
-        f"- Subjects: {', '.join(m['subjects'])}; grades: {', '.join(m['grades'])}",
-        f"- Languages: {', '.join(m['languages'])}",
-        f"- License: {m['license']}",
-        "",
-        "## Intended use",
-        "",
-        card["intended_use"],
-        "",
-        "## Limitations",
-        "",
-        *[f"- {item}" for item in card["limitations"]],
-        "",
-        "## Variants",
-        "",
-        "Accuracy measured through the LiteRT interpreter on the held-out split; latency is one "
-        "single-sample inference on the machine below.",
-        "",
-        "| variant | quantization | bytes | gzip bytes | accuracy | Δ vs "
-        f"{REFERENCE} (points) | p50 µs | p90 µs | ops |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for v in m["variants"]:
-        b, met = v["benchmarks"], v["metrics"]
-        lines.append(
-            f"| {v['id']} | {v['recipe']['quantization']} | {v['size']:,} | {v['gzip_size']:,} "
-            f"| {met['value']:.2%} | {met['delta_vs_reference']:+.2f} | {b['latency_us_p50']} "
-            f"| {b['latency_us_p90']} | {', '.join(v['requirements']['builtin_ops'])} |"
-        )
-    machine = m["variants"][0]["benchmarks"]["machine"]
-    bench = m["variants"][0]["benchmarks"]
-    lines += [
-        "",
-        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['os']}, Python "
-        f"{machine['python']}, {machine['runtime']}; {bench['threads']} thread, "
-        f"{bench['runs']} timed runs after {bench['warmup_runs']} warm-up runs.",
-        "",
-        "## How to call it",
-        "",
-    ]
-    for t in sig["inputs"]:
-        lines.append(f"- Input `{t['name']}`: {t['dtype']} {t['shape']}")
-    for t in sig["outputs"]:
-        lines.append(f"- Output `{t['name']}`: {t['dtype']} {t['shape']}")
-    for v in m["variants"]:
-        for side in ("inputs", "outputs"):
-            for t in v.get("io", {}).get(side, []):
-                q = t.get("quantization")
-                quant = f", scale {q['scale']:.8g}, zero point {q['zero_point']}" if q else ""
-                lines.append(f"- Variant {v['id']} {side[:-1]} `{t['name']}`: {t['dtype']}{quant}")
-    lines += [
-        f"- Preprocessing: {sig['preprocessing']['notes']}",
-        f"- Labels (output order): {', '.join(sig['labels'])}",
-        "",
-        "## Data",
-        "",
-        f"Training: {card['training_data']['description']} {card['training_data']['provenance']}",
-        "",
-        f"Evaluation: {card['evaluation_data']['description']} sha256 `{card['evaluation_data']['sha256']}`.",
-        "",
-        "## Ethical considerations",
-        "",
-        card["ethical_considerations"],
-        "",
-        "## Provenance",
-        "",
-        f"- Built at {m['provenance']['built_at']} with `{m['provenance']['build_command']}`",
-        f"- Source commit: {m['provenance']['source_commit'] or 'none (uncommitted source)'}",
-        "- Tools: " + ", ".join(f"{k} {v}" for k, v in m["provenance"]["tool_versions"].items()),
-        "- Seeds: " + ", ".join(f"{k} {v}" for k, v in m["provenance"]["random_seeds"].items()),
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def _file_entry(path: str, data: bytes, description: str) -> dict:

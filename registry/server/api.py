@@ -122,11 +122,11 @@ def resolve(namespace: str, name: str) -> Any:
     else:
         policy_name, policy, why = "custom", select.Policy.from_dict(policy_in), "asked for"
     index = _registry().index
-    version = body.get("version") or index.model(namespace, name)["latest"]
+    version = body.get("version") or index.latest(namespace, name)
     if not isinstance(version, str):
         raise NotFoundError(f"{namespace}/{name} has no published version")
     names.check_version(version)
-    doc = index.version(namespace, name, version)["manifest_document"]
+    doc = index.manifest(namespace, name, version)
     choice = select.select(doc, profile, policy)
     return jsonify(
         {

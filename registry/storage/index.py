@@ -316,6 +316,24 @@ class Index:
         with self.session() as s:
             return self._model(s, namespace, name).to_json()
 
+    def latest(self, namespace: str, name: str) -> str | None:
+        """The latest release of a model (one row read; no versions loaded)."""
+        with self.session() as s:
+            model = self._model(s, namespace, name)
+            return model.latest
+
+    def manifest(self, namespace: str, name: str, version: str) -> dict[str, Any]:
+        """The stored manifest document of a version (one row read)."""
+        with self.session() as s:
+            row = s.scalar(
+                select(Version)
+                .join(Model)
+                .where(Model.namespace == namespace, Model.name == name, Version.version == version)
+            )
+            if row is None:
+                raise NotFoundError(f"no version {version} of {namespace}/{name}")
+            return row.manifest
+
     def version(self, namespace: str, name: str, version: str) -> dict[str, Any]:
         with self.session() as s:
             model = self._model(s, namespace, name)
