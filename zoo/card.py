@@ -77,7 +77,8 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
     lines += [
         "## Per-class accuracy (fp32)",
         "",
-        "Lowest: " + ", ".join(f"{k} {_pct(v)}" for k, v in worst) + ". All classes and variants: metrics.json.",
+        "Lowest: " + ", ".join(f"{k} {_pct(v)}" for k, v in worst) + ". All classes and variants: "
+        + ("metrics.json." if metrics.get("variants") else "each variant's metrics.per_class in manifest.json."),
         "",
         "## How to call it",
         "",
