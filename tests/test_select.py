@@ -229,8 +229,8 @@ CASES = [
          "int8", "reasons", "takes quantized tensors, which every device accepts"),
     Case("hello-go-1gb-int8-as-accurate-smaller", "hello", ref("android-go-1gb"), BEST,
          "int8", "fp32", "as accurate as int8, but 2.1x the size (11.2 kB vs 5.4 kB)"),
-    Case("hello-laptop-fastest", "hello", ref("teacher-laptop"), FASTEST,
-         "int8", "fp32", "as fast and as accurate as int8, but 2.1x the size"),
+    # The two hello variants measure within noise of each other: fp32 loses on time or on size.
+    Case("hello-laptop-fastest", "hello", ref("teacher-laptop"), FASTEST, "int8", "fp32", "int8"),
     Case("hello-old-runtime-keeps-fp32", "hello", ref("android-go-1gb", runtime__version="1.10"), BEST,
          "fp32", "int8", "needs LiteRT 1.14.0, the device has 1.10"),
 ]  # fmt: skip
