@@ -431,6 +431,23 @@ class _Candidate:
     def latency(self) -> float:
         return self.estimate.latency_us
 
+    @property
+    def speed(self) -> int:
+        """The latency at the resolution it is measured with: see :func:`speed_class`."""
+        return speed_class(self.latency)
+
+
+# Single-thread medians of one model repeat within about 8% from run to run on the reference
+# machine (shared/notes/optimization.md): latencies closer than that are the same speed.
+LATENCY_NOISE = 0.08
+
+
+def speed_class(latency_us: float) -> int:
+    """Latency on a logarithmic scale of 8% steps. Variants in one class are equally fast:
+    ranking, dominance and the latency budget compare classes, so noise between two builds of
+    the same network never decides a choice (exact ties then go to the variant id)."""
+    return math.floor(math.log(max(latency_us, 1e-6)) / math.log1p(LATENCY_NOISE))
+
 
 @dataclass(frozen=True)
 class _Device:
@@ -527,7 +544,7 @@ class _Ranking:
 
     @classmethod
     def of(cls, candidates: Sequence[_Candidate], policy: Policy) -> _Ranking:
-        best = max(candidates, key=lambda c: (c.quality, -c.size, -c.latency))
+        best = max(candidates, key=lambda c: (c.quality, -c.size, -c.speed))
         fractions = all(0.0 <= c.value <= 1.0 for c in candidates)
         metric = str(candidates[0].variant["metrics"].get("name", "accuracy"))
         return cls(policy, best, 100.0 if fractions else 1.0, metric)
@@ -547,7 +564,7 @@ class _Ranking:
 
     def meets_budget(self, c: _Candidate) -> bool:
         budget = self.policy.latency_budget_us
-        return budget is None or c.latency <= budget
+        return budget is None or c.speed <= speed_class(budget)
 
     def tier(self, c: _Candidate) -> int:
         """0: meets the floor and the budget; 1: meets the floor only; 2: below the floor."""
@@ -562,11 +579,11 @@ class _Ranking:
         tier = self.tier(c)
         objective = self.objective(tier)
         if objective == "best-accuracy":
-            main: tuple = (-c.quality, c.size, c.latency)
+            main: tuple = (-c.quality, c.size, c.speed)
         elif objective == "smallest":
-            main = (c.size, -c.quality, c.latency)
+            main = (c.size, -c.quality, c.speed)
         else:
-            main = (c.latency, -c.quality, c.size)
+            main = (c.speed, -c.quality, c.size)
         accelerated = 0 if (self.policy.prefer_accelerators and c.suits) else 1
         return (tier, *main, accelerated, c.id)
 
@@ -608,7 +625,7 @@ class _Ranking:
         worse = {  # how the loser is worse than the chosen variant, on each criterion
             "accuracy": points > _EPSILON,
             "size": loser.size > chosen.size,
-            "time": loser.latency > chosen.latency,
+            "time": loser.speed > chosen.speed,
         }
         lead = {
             "accuracy": f"{self.less_accurate(points)} than {chosen.id} at {size}",
@@ -638,8 +655,8 @@ class _Ranking:
 
 
 def _dominates(a: _Candidate, b: _Candidate) -> bool:
-    at_least = a.quality >= b.quality and a.size <= b.size and a.latency <= b.latency
-    return at_least and (a.quality > b.quality or a.size < b.size or a.latency < b.latency)
+    at_least = a.quality >= b.quality and a.size <= b.size and a.speed <= b.speed
+    return at_least and (a.quality > b.quality or a.size < b.size or a.speed < b.speed)
 
 
 def _io_note(variant: Mapping[str, Any]) -> str | None:
