@@ -22,7 +22,6 @@ from registry.core.errors import ManifestError, NoCompatibleVariantError, NotFou
 from registry.core.manifest import validate_manifest
 from registry.core.profiles import load_profile, reference_profiles, validate_profile
 from registry.core.select import (
-    speed_class,
     MB,
     POLICIES,
     Budget,
@@ -30,6 +29,7 @@ from registry.core.select import (
     estimate_latency_us,
     select,
     select_many,
+    speed_class,
 )
 
 HELLO_DOC: dict[str, Any] = json.loads((contracts_dir() / "examples" / "hello" / "manifest.json").read_text("utf-8"))
