@@ -687,7 +687,8 @@ def test_choice_never_breaks_a_hard_constraint_and_is_never_dominated(
 
     def measures(v: dict[str, Any]) -> tuple[float, int, float]:
         # "faster" means faster beyond measurement noise: a lower speed class
-        return v["metrics"]["value"], v["size"], speed_class(estimate_latency_us(v, device))
+        fastest = min(estimate_latency_us(w, device) for w in doc["variants"])
+        return v["metrics"]["value"], v["size"], speed_class(estimate_latency_us(v, device), fastest)
 
     acc, size, latency = measures(choice.variant)
     for v in feasible:
@@ -758,7 +759,7 @@ def test_select_many_fits_the_budget_and_matches_brute_force(
 DEVICE_DEFAULTS = [
     ("android-go-1gb", "smallest-download", "offline network"),
     ("android-go-2gb", "smallest-download", "under 1 GB free storage"),
-    ("chromebook-4gb", "fastest", "battery device"),
+    ("chromebook-4gb", "smallest", "battery device"),
     ("teacher-laptop", "best-accuracy", "room to spare"),
     ("raspberry-pi-4", "best-accuracy", "room to spare"),
 ]

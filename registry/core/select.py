@@ -309,16 +309,16 @@ def policy_for_device(profile: Mapping[str, Any]) -> tuple[str, Policy, str]:
     """The preset a device gets when the app names none: ``(name, policy, why)``.
 
     Offline or metered devices and devices with under 1 GB free storage get
-    ``smallest-download``; battery devices with at most 4 GB of RAM get ``fastest`` (energy per
-    inference follows its time); the others get ``best-accuracy``. An app overrides it with
-    its own policy.
+    ``smallest-download``; battery devices with at most 4 GB of RAM get ``smallest`` (they
+    hold many subjects' models, and at these sizes every variant answers far inside any
+    latency budget); the others get ``best-accuracy``. An app overrides it with its own policy.
     """
     network, power = profile.get("network"), profile.get("power")
     if network in ("offline", "metered") or profile["free_storage_mb"] < 1024:
         why = f"{network} network" if network in ("offline", "metered") else "under 1 GB free storage"
         return "smallest-download", POLICIES["smallest-download"], f"default for a device with {why}"
     if power == "battery" and profile["ram_mb"] <= 4096:
-        return "fastest", POLICIES["fastest"], "default for a battery device with at most 4 GB of RAM"
+        return "smallest", POLICIES["smallest"], "default for a battery device with at most 4 GB of RAM"
     return "best-accuracy", POLICIES["best-accuracy"], "default for a device with room to spare"
 
 
@@ -426,6 +426,7 @@ class _Candidate:
     estimate: Estimate
     problems: tuple[str, ...]  # hard constraints it breaks; empty when it can run
     suits: tuple[str, ...]  # accelerators of the device among its delegates
+    fastest_us: float | None = None  # the manifest's fastest estimate on this device (speed_class)
 
     @property
     def latency(self) -> float:
@@ -434,7 +435,7 @@ class _Candidate:
     @property
     def speed(self) -> int:
         """The latency at the resolution it is measured with: see :func:`speed_class`."""
-        return speed_class(self.latency)
+        return speed_class(self.latency, self.latency if self.fastest_us is None else self.fastest_us)
 
 
 # Single-thread medians of one model repeat within about 8% from run to run on the reference
@@ -442,11 +443,18 @@ class _Candidate:
 LATENCY_NOISE = 0.08
 
 
-def speed_class(latency_us: float) -> int:
-    """Latency on a logarithmic scale of 8% steps. Variants in one class are equally fast:
-    ranking, dominance and the latency budget compare classes, so noise between two builds of
+def speed_class(latency_us: float, fastest_us: float) -> int:
+    """Latency in steps of 8% above the fastest variant of the manifest on the same device
+    (class 0: within 8% of the fastest). Variants in one class are equally fast: ranking,
+    dominance and the latency budget compare classes, so timing noise between two builds of
     the same network never decides a choice (exact ties then go to the variant id)."""
-    return math.floor(math.log(max(latency_us, 1e-6)) / math.log1p(LATENCY_NOISE))
+    ratio = max(latency_us, 1e-9) / max(fastest_us, 1e-9)
+    return max(0, math.floor(math.log(ratio) / math.log1p(LATENCY_NOISE) + 1e-9))
+
+
+def _anchor(candidates: list[_Candidate]) -> list[_Candidate]:
+    fastest = min((c.latency for c in candidates), default=0.0)
+    return [replace(c, fastest_us=fastest) for c in candidates]
 
 
 @dataclass(frozen=True)
@@ -564,7 +572,11 @@ class _Ranking:
 
     def meets_budget(self, c: _Candidate) -> bool:
         budget = self.policy.latency_budget_us
-        return budget is None or c.speed <= speed_class(budget)
+        if budget is None or c.latency <= budget:
+            return True
+        # Within measurement noise of a budget that some variant meets counts as meeting it.
+        fastest = c.latency if c.fastest_us is None else c.fastest_us
+        return budget >= fastest and c.speed <= speed_class(budget, fastest)
 
     def tier(self, c: _Candidate) -> int:
         """0: meets the floor and the budget; 1: meets the floor only; 2: below the floor."""
@@ -741,7 +753,7 @@ def select(manifest: Mapping[str, Any], profile: Mapping[str, Any], policy: Poli
     no variant passes the hard constraints.
     """
     device = _Device.of(profile, policy)
-    candidates = [_evaluate(v, device) for v in manifest["variants"]]
+    candidates = _anchor([_evaluate(v, device) for v in manifest["variants"]])
     if not candidates:
         raise NoCompatibleVariantError(f"{_ident(manifest)} has no variants")
     runnable = [c for c in candidates if not c.problems]
@@ -1004,6 +1016,7 @@ def select_many(
             if memory_cap is not None and c.estimate.memory_mb > memory_cap + _EPSILON:
                 extra.append(f"needs {_mb(c.estimate.memory_mb)} of RAM at run time, more than {memory_text}")
             candidates.append(replace(c, problems=c.problems + tuple(extra)) if extra else c)
+        candidates = _anchor(candidates)
         ranking = _Ranking.of(candidates, policy) if candidates else None
         if ranking and ranking.scale != 100.0 and not all(c.higher for c in candidates):
             raise UsageError(f"{model_id}: a lower-is-better metric that is not a fraction cannot be added up")
