@@ -427,6 +427,7 @@ class _Candidate:
     problems: tuple[str, ...]  # hard constraints it breaks; empty when it can run
     suits: tuple[str, ...]  # accelerators of the device among its delegates
     fastest_us: float | None = None  # the manifest's fastest estimate on this device (speed_class)
+    speed_cls: int | None = None  # speed_class(latency, fastest_us), computed once by _anchor
 
     @property
     def latency(self) -> float:
@@ -435,6 +436,8 @@ class _Candidate:
     @property
     def speed(self) -> int:
         """The latency at the resolution it is measured with: see :func:`speed_class`."""
+        if self.speed_cls is not None:
+            return self.speed_cls
         return speed_class(self.latency, self.latency if self.fastest_us is None else self.fastest_us)
 
 
@@ -454,7 +457,7 @@ def speed_class(latency_us: float, fastest_us: float) -> int:
 
 def _anchor(candidates: list[_Candidate]) -> list[_Candidate]:
     fastest = min((c.latency for c in candidates), default=0.0)
-    return [replace(c, fastest_us=fastest) for c in candidates]
+    return [replace(c, fastest_us=fastest, speed_cls=speed_class(c.latency, fastest)) for c in candidates]
 
 
 @dataclass(frozen=True)
