@@ -9,7 +9,6 @@ the stored metadata and the cached bytes.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from tuf.ngclient import Updater, UpdaterConfig
 
 from registry.core import manifest as manifests
 from registry.core import modelindex, names
-from registry.core._internal.files import atomic_write
+from registry.core._internal.files import atomic_write, sha256_file
 from registry.core.errors import (
     DownloadError,
     EdzooError,
@@ -134,7 +133,7 @@ class _Online:
         cache = self.reg.cache
         sha = info.hashes["sha256"]
         blob = cache.blob_path(sha)
-        if cache.has_blob(sha, info.length) and _sha256_of(blob) == sha:
+        if cache.has_blob(sha, info.length) and sha256_file(blob)[0] == sha:
             return blob, info, False
         tmp = cache.incomplete_path(sha)
         bar = self.progress(path.rsplit("/", 1)[-1], info.length) if self.progress else contextlib.nullcontext()
@@ -182,14 +181,6 @@ def _check_root(data: bytes, source: object) -> None:
     except Exception as e:  # deserialization errors of every kind, bad signatures
         what = "the trusted root" if isinstance(source, bytes) else str(source)
         raise SignatureError(f"{what} is not valid TUF root metadata: {e}") from e
-
-
-def _sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Puller:
@@ -266,13 +257,13 @@ class Puller:
     def manifest(self, ref: names.ModelRef, version: str) -> tuple[dict[str, Any], bool]:
         path = names.target_path(ref.namespace, ref.model, version, names.MANIFEST_FILE)
         try:
-            blob, _, downloaded = self.source.fetch(path)
+            blob, info, downloaded = self.source.fetch(path)
         except NotFoundError as e:
             raise NotFoundError(f"no version {version} of {ref.id} in {self.reg.url}") from e
         doc = manifests.parse_manifest(blob.read_bytes())
         if (doc["namespace"], doc["name"], doc["version"]) != (ref.namespace, ref.model, version):
             raise SignatureError(f"the manifest at {path} describes another model")
-        self.reg.link(path, _sha256_of(blob))
+        self.reg.link(path, info.hashes["sha256"])
         return doc, downloaded
 
     def choose(

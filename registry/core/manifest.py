@@ -33,6 +33,7 @@ import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 
 from . import names
+from ._internal.files import sha256_file
 from .contracts import load_schema
 from .errors import ManifestError, NotFoundError, UsageError
 
@@ -52,7 +53,6 @@ __all__ = [
 # input is refused before it is parsed.
 MAX_MANIFEST_BYTES = 1024 * 1024
 
-_CHUNK = 1024 * 1024
 _MAX_LINE = 300  # characters of one problem line; jsonschema repeats whole values otherwise
 
 # ---------------------------------------------------------------------------------------------
@@ -453,7 +453,7 @@ def read_build_dir(root: Path) -> BuildDir:
         if rel == names.MANIFEST_FILE:
             continue
         try:
-            digest, size = _hash_file(local)
+            digest, size = sha256_file(local)
         except OSError as e:
             problems.append(f"{rel}: cannot read: {e.strerror or e}")
             continue
@@ -515,16 +515,6 @@ def _walk(root: Path, problems: list[str], prefix: str = "") -> Iterator[tuple[s
                 problems.append(f"{rel}: {e.message}")
                 continue
             yield rel, Path(entry.path)
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

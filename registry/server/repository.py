@@ -29,7 +29,6 @@ from tuf.api.metadata import Metadata, Snapshot, TargetFile, Targets, Timestamp
 from registry.core import keys, manifest, modelindex, names, trust
 from registry.core.errors import (
     ConflictError,
-    EdzooError,
     NotFoundError,
     SignatureError,
     StorageError,
@@ -317,13 +316,3 @@ class Registry:
 
     def close(self) -> None:
         self.index.dispose()
-
-
-def safe_publish(registry: Registry, namespace: str, submitted: dict[str, bytes]) -> dict[str, Any]:
-    """Publish, mapping any foreign exception to a StorageError (never a raw 500)."""
-    try:
-        return registry.publish(namespace, submitted)
-    except EdzooError:
-        raise
-    except OSError as e:
-        raise StorageError(f"publish failed while writing: {e}") from e

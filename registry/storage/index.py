@@ -262,10 +262,6 @@ class Index:
             s.flush()
             before_commit()
 
-    def log_event(self, namespace: str, action: str, subject: str, detail: dict[str, Any]) -> None:
-        with self.session() as s:
-            s.add(LogEntry(namespace=namespace, action=action, subject=subject, detail=detail))
-
     @staticmethod
     def _model(s: Session, namespace: str, name: str, create: bool = False) -> Model:
         model = s.scalar(select(Model).where(Model.namespace == namespace, Model.name == name))

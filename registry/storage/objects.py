@@ -14,7 +14,6 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -61,10 +60,6 @@ class ObjectStore(abc.ABC):
     def local_path(self, key: str) -> Path | None:
         """A local file holding the object, when the store has one (lets servers use sendfile)."""
         return None
-
-    @abc.abstractmethod
-    def list(self, prefix: str) -> Iterator[str]:
-        """Keys that start with ``prefix``."""
 
     @property
     @abc.abstractmethod
@@ -133,14 +128,6 @@ class FsObjectStore(ObjectStore):
     def local_path(self, key: str) -> Path | None:
         path = self._path(key)
         return path if path.is_file() else None
-
-    def list(self, prefix: str) -> Iterator[str]:
-        base = self.root
-        for path in sorted(base.rglob("*")):
-            if path.is_file() and not path.relative_to(base).parts[0].startswith("."):
-                key = path.relative_to(base).as_posix()
-                if key.startswith(prefix):
-                    yield key
 
 
 def _storage_error(e: OSError, key: str) -> StorageError:
