@@ -56,6 +56,20 @@ class QualityGateError(EdzooError):
 
 
 @dataclass(frozen=True)
+class BarInput:
+    """What a task's quality bar looks at: every variant's score and extra measurements, the
+    baseline measured in the same build, and the sizes."""
+
+    profile: str
+    scores: dict[str, measure.Score]
+    more: dict[str, dict[str, Any]]
+    baseline: dict[str, Any] | None
+    teacher_parameters: int
+    parameters: dict[str, int]
+    sizes: dict[str, int]
+
+
+@dataclass(frozen=True)
 class BuildResult:
     out_dir: Path
     manifest: dict[str, Any]
@@ -90,15 +104,21 @@ def build(
     if profile not in task.profiles:
         raise EdzooError(f"unknown profile {profile!r}; choose one of {', '.join(task.profiles)}", code="bad_request")
     prof = task.profiles[profile]
-    chosen = [r for r in ORDER if only is None or r in only or r == REFERENCE]
-    chosen += [r for r in only or () if r not in ORDER and r in recipes.RECIPES]
     unknown = set(only or ()) - set(recipes.RECIPES)
     if unknown:
         raise EdzooError(
             f"unknown recipes: {', '.join(sorted(unknown))}; known: {', '.join(ORDER)}", code="bad_request"
         )
-    allowed = {r: recipes.RECIPES[r].max_drop_points for r in chosen} | (max_drop or {})
-    steps = 2 + len(chosen) + 1
+    skipped = sorted(set(only or ()) & set(task.not_applicable))
+    if skipped:
+        raise EdzooError(
+            "; ".join(f"{r} does not apply to {task.name}: {task.not_applicable[r]}" for r in skipped),
+            code="bad_request",
+        )
+    chosen = [r for r in ORDER if (only is None or r in only or r == REFERENCE) and r not in task.not_applicable]
+    allowed = {r: recipes.RECIPES[r].max_drop_points for r in chosen} | task.max_drop | (max_drop or {})
+    scorer = task.score or (lambda outputs, split, labels: measure.accuracy_score(outputs, split.y, labels))
+    steps = 5 + len(chosen)
     step = iter(range(1, steps + 1))
 
     def say(message: str) -> None:
@@ -109,23 +129,30 @@ def build(
     data = task.load_data(profile, seed, cache_dir)
     digests = {name: data.info["sha256"][name] for name in ("train", "val", "test")}
     say(
-        f"data: {len(data.train.y)} train, {len(data.val.y)} validation, {len(data.test.y)} test images, "
-        f"{len(data.labels)} classes ({time.perf_counter() - t0:.1f} s)"
+        f"data: {len(data.train.y)} train, {len(data.val.y)} validation, {len(data.test.y)} test samples, "
+        f"{len(data.labels)} labels ({time.perf_counter() - t0:.1f} s)"
+    )
+
+    t0 = time.perf_counter()
+    baseline = task.baseline(data, seed) if task.baseline else None
+    say(
+        f"baseline: {baseline['name']}: {task.metric} {baseline['value']:.4f} ({time.perf_counter() - t0:.1f} s)"
+        if baseline
+        else "baseline: none for this task"
     )
 
     t0 = time.perf_counter()
     _tf.seed_everything(seed)
-    shape = tuple(data.train.x.shape[1:])
-    teacher = task.teacher(t.keras, shape, len(data.labels))
+    teacher = task.teacher(t.keras, data)
     ctx = recipes.Context(teacher=teacher, data=data, profile=prof, task=task, seed=seed, log=log)
     with _tf.quiet_native_stderr():
         ctx.fit(teacher, prof.epochs)
     with _tf.quiet_native_stderr():
-        val_acc = float((teacher.predict(data.val.x, verbose=0).argmax(-1) == data.val.y).mean())
+        val_score = scorer(teacher.predict(data.val.x, verbose=0), data.val, data.labels).value
     teacher_params = _tf.param_count(teacher)
     say(
-        f"teacher: {teacher_params:,} parameters, {prof.epochs} epochs, validation accuracy "
-        f"{val_acc:.4f} ({time.perf_counter() - t0:.1f} s)"
+        f"teacher: {teacher_params:,} parameters, {prof.epochs} epochs, validation {task.metric} "
+        f"{val_score:.4f} ({time.perf_counter() - t0:.1f} s)"
     )
 
     bench = measure.BenchConfig(threads=1, warmup=prof.bench_warmup, runs=prof.bench_runs)
@@ -142,11 +169,25 @@ def build(
             path = workdir / "variants" / f"{rid}.tflite"
             path.write_bytes(data_bytes)
             with _tf.quiet_native_stderr():
-                ev = measure.evaluate(path, data.test.x, data.test.y, data.labels)
+                ev = measure.evaluate(
+                    path,
+                    data.test.x,
+                    data.test.y,
+                    data.labels,
+                    score=lambda outputs: scorer(outputs, data.test, data.labels),
+                )
+                more = task.evaluate_more(path, data, seed) if task.evaluate_more else {}
             bench_result = measure.benchmark(path, data.test.x[0], bench)
-            results[rid] = {"recipe": recipe, "made": made, "bytes": data_bytes, "eval": ev, "bench": bench_result}
+            results[rid] = {
+                "recipe": recipe,
+                "made": made,
+                "bytes": data_bytes,
+                "eval": ev,
+                "bench": bench_result,
+                "more": more,
+            }
             say(
-                f"{rid}: {recipe.title}: {len(data_bytes):,} B, accuracy {ev.accuracy:.4f}, "
+                f"{rid}: {recipe.title}: {len(data_bytes):,} B, {task.metric} {ev.value:.4f}, "
                 f"p50 {bench_result['latency_us_p50']} µs ({time.perf_counter() - t0:.1f} s)"
             )
 
@@ -161,21 +202,29 @@ def build(
             )
         failures = []
         for rid, r in results.items():
-            drop = (ref.accuracy - r["eval"].accuracy) * 100
+            drop = (ref.value - r["eval"].value) * 100
             r["drop"] = drop
             if drop > allowed[rid] + 1e-9:
                 failures.append(
-                    f"{rid}: accuracy dropped {drop:.2f} points (allowed {allowed[rid]:.2f}; "
-                    f"{r['eval'].accuracy:.4f} vs fp32 {ref.accuracy:.4f})"
+                    f"{rid}: {task.metric} dropped {drop:.2f} points (allowed {allowed[rid]:.2f}; "
+                    f"{r['eval'].value:.4f} vs fp32 {ref.value:.4f})"
                 )
         for rid in ("prune_int8", "pcqat_int8"):
             if rid in results and (got := results[rid]["made"].details["pruning"]["sparsity"]) < MIN_SPARSITY:
                 failures.append(f"{rid}: pruning reached {got:.0%} sparsity (at least {MIN_SPARSITY:.0%} required)")
         for rid in ("distilled_int8", "student_int8"):
-            if rid in results and (params := results[rid]["made"].parameters) and params * 3 > teacher_params:
+            params = results[rid]["made"].parameters if rid in results else None
+            if params and params > teacher_params * task.student_max_fraction:
                 failures.append(
-                    f"{rid}: {params:,} parameters is more than a third of the teacher's {teacher_params:,}"
+                    f"{rid}: {params:,} parameters is more than {task.student_max_fraction:.2g} of the "
+                    f"teacher's {teacher_params:,}"
                 )
+        bar = _bar(task, prof, results, baseline, teacher_params)
+        say(
+            "quality bar: "
+            + ("; ".join(f"{'ok' if ok else 'FAILED'} {name} ({detail})" for name, ok, detail in bar) or "none")
+        )
+        failures += [f"bar: {name}: {detail}" for name, ok, detail in bar if not ok and prof.enforce_bar]
         if failures:
             raise QualityGateError("quality gate failed, nothing written:\n  " + "\n  ".join(failures))
 
@@ -183,8 +232,15 @@ def build(
         doc, metrics = _describe(
             task, prof, data, results, digests, teacher_params, keras_gap, seed, version, argv or sys.argv, allowed
         )
+        metrics["baseline"] = baseline
+        metrics["bar"] = {
+            "enforced": prof.enforce_bar,
+            "checks": [{"check": name, "passed": ok, "detail": detail} for name, ok, detail in bar],
+        }
+        metrics["not_applicable"] = dict(task.not_applicable)
         (workdir / "golden").mkdir()
-        golden = _golden(data, results, prof.golden_samples)
+        golden = _golden(task, data, results, prof.golden_samples)
+        extra_files = task.files(data, workdir) if task.files else []
         (workdir / "golden" / "samples.json").write_text(json.dumps(golden, indent=1) + "\n")
         (workdir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
         card = render_card(doc, metrics)
@@ -192,6 +248,7 @@ def build(
         doc["files"] = [
             _file_entry(workdir, p, d)
             for p, d in (
+                *extra_files,
                 ("card.md", "model card"),
                 ("metrics.json", "every measurement of this build, per variant and per class"),
                 (
@@ -214,6 +271,26 @@ def build(
     rows = _rows(doc)
     say(f"wrote {dest} ({sum(f.stat().st_size for f in dest.rglob('*') if f.is_file()):,} B)")
     return BuildResult(dest, doc, rows, time.perf_counter() - started)
+
+
+def _bar(
+    task: Any, prof: Any, results: dict[str, dict[str, Any]], baseline: dict[str, Any] | None, teacher_params: int
+) -> list[tuple[str, bool, str]]:
+    if task.bar is None:
+        return []
+    return list(
+        task.bar(
+            BarInput(
+                profile=prof.name,
+                scores={rid: r["eval"].score for rid, r in results.items()},
+                more={rid: r["more"] for rid, r in results.items()},
+                baseline=baseline,
+                teacher_parameters=teacher_params,
+                parameters={rid: r["made"].parameters or teacher_params for rid, r in results.items()},
+                sizes={rid: len(r["bytes"]) for rid, r in results.items()},
+            )
+        )
+    )
 
 
 def _ensure(folder: Path) -> Path:
@@ -260,13 +337,13 @@ def _describe(
             "recipe": {"quantization": recipe.quantization, **made.details},
             "metrics": {
                 "name": task.metric,
-                "value": round(ev.accuracy, 6),
-                "delta_vs_reference": round((ev.accuracy - ref.accuracy) * 100, 4),
+                "value": round(ev.value, 6),
+                "delta_vs_reference": round((ev.value - ref.value) * 100, 4),
                 "reference_variant": REFERENCE,
                 "higher_is_better": True,
-                "ci95": list(ev.ci95),
+                "ci95": list(ev.score.ci95),
                 "dataset_sha256": digests["test"],
-                "per_class": ev.per_class,
+                "per_class": ev.score.per_class,
                 "measured_with": runtime,
             },
             "benchmarks": {
@@ -307,7 +384,7 @@ def _describe(
         "grades": list(task.grades),
         "languages": list(task.languages),
         "license": task.license,
-        "card": task.card(data),
+        "card": {**task.card(data), **({"education": dict(task.education)} if task.education else {})},
         "signature": {
             "inputs": ref.inputs,
             "outputs": ref.outputs_spec,
@@ -328,12 +405,13 @@ def _describe(
     distill = None
     if "distilled_int8" in results and "student_int8" in results:
         d, s = results["distilled_int8"]["eval"], results["student_int8"]["eval"]
-        winner = "distillation" if d.correct > s.correct else ("no distillation" if s.correct > d.correct else "tie")
+        winner = "distillation" if d.value > s.value else ("no distillation" if s.value > d.value else "tie")
         distill = {
-            "distilled_accuracy": round(d.accuracy, 6),
-            "distilled_ci95": list(d.ci95),
-            "plain_accuracy": round(s.accuracy, 6),
-            "plain_ci95": list(s.ci95),
+            "metric": task.metric,
+            "distilled_accuracy": round(d.value, 6),
+            "distilled_ci95": list(d.score.ci95),
+            "plain_accuracy": round(s.value, 6),
+            "plain_ci95": list(s.score.ci95),
             "winner": winner,
             "student_parameters": results["distilled_int8"]["made"].parameters,
             "teacher_parameters": teacher_params,
@@ -356,6 +434,8 @@ def _describe(
                 "parameters": v["parameters"],
                 "recipe": v["recipe"],
                 "metrics": v["metrics"],
+                "breakdown": results[v["id"]]["eval"].score.extra,
+                "more": results[v["id"]]["more"],
                 "benchmarks": v["benchmarks"],
                 "requirements": v["requirements"],
             }
@@ -366,21 +446,27 @@ def _describe(
     return doc, metrics
 
 
-def _golden(data: Any, results: dict[str, dict[str, Any]], n: int) -> dict[str, Any]:
-    """A few held-out inputs with each variant's expected top class and outputs."""
+def _golden(task: Any, data: Any, results: dict[str, dict[str, Any]], n: int) -> dict[str, Any]:
+    """A few held-out inputs with each variant's expected decision and outputs."""
     picks = list(range(min(n, len(data.test.y))))
+
+    def as_list(x: np.ndarray) -> Any:
+        x = np.asarray(x)
+        return x.astype(np.float32).round(6).tolist() if np.issubdtype(x.dtype, np.floating) else x.tolist()
+
     return {
-        "about": "Run each input through a variant and compare: the top class must match; outputs "
+        "about": "Run each input through a variant and compare: the decision must match; outputs "
         "within 0.02 (int8 outputs step by 1/256).",
         "labels": list(data.labels),
         "samples": [
             {
-                "input": np.asarray(data.test.x[i], np.float32).round(6).tolist(),
+                "input": as_list(data.test.x[i]),
                 "label": data.labels[int(data.test.y[i])],
+                **(task.golden_extra(data, i) if task.golden_extra else {}),
                 "expected": {
                     rid: {
                         "top": data.labels[int(r["eval"].predictions[i])],
-                        "outputs": [round(float(v), 5) for v in r["eval"].outputs[i]],
+                        "outputs": [round(float(v), 5) for v in np.ravel(r["eval"].outputs[i])],
                     }
                     for rid, r in results.items()
                 },
@@ -415,7 +501,7 @@ def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     head = (
-        f"{'variant':15s} {'bytes':>9s} {'×fp32':>6s} {'gzip':>9s} {'×fp32':>6s} {'accuracy':>8s} "
+        f"{'variant':15s} {'bytes':>9s} {'×fp32':>6s} {'gzip':>9s} {'×fp32':>6s} {'metric':>8s} "
         f"{'95% CI':>15s} {'Δ pts':>6s} {'p50 µs':>8s} {'p90 µs':>8s} {'peak MB':>7s}"
     )
     lines = [head, "-" * len(head)]

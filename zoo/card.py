@@ -12,6 +12,7 @@ def _pct(x: float) -> str:
 def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
     card, sig = m["card"], m["signature"]
     ref = next(v for v in m["variants"] if v["id"] == metrics["reference"])
+    metric = ref["metrics"]["name"]
     lines = [
         f"# {m['namespace']}/{m['name']} {m['version']}",
         "",
@@ -30,13 +31,14 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
         "",
         *[f"- {item}" for item in card["limitations"]],
         "",
+        *_education(card.get("education")),
         "## Variants",
         "",
-        f"Measured through the LiteRT interpreter on the held-out test set ({metrics['test_set']['size']} "
-        "images, never used for training, calibration or choosing). Latency: one single-sample "
+        f"Measured through the LiteRT interpreter on the held-out test set ({metrics['test_set']['size']:,} "
+        "samples, never used for training, calibration or choosing). Latency: one single-sample "
         "inference, 1 thread.",
         "",
-        "| variant | recipe | bytes | gzip bytes | accuracy (95% CI) | Δ vs fp32 (points) | p50 µs | p90 µs |",
+        f"| variant | recipe | bytes | gzip bytes | {metric} (95% CI) | Δ vs fp32 (points) | p50 µs | p90 µs |",
         "|---|---|---:|---:|---|---:|---:|---:|",
     ]
     for v in m["variants"]:
@@ -54,6 +56,9 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"{ref['benchmarks']['runs']} timed runs after {ref['benchmarks']['warmup_runs']} warm-up runs. "
         "A difference smaller than the confidence intervals is noise.",
         "",
+        *_not_applicable(metrics.get("not_applicable") or {}),
+        *_bar(metrics, metric),
+        *_breakdown(metrics, metrics["reference"]),
     ]
     d = metrics.get("distillation")
     if d:
@@ -69,15 +74,17 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
             f"({d['student_parameters'] / d['teacher_parameters']:.0%} of the teacher's "
             f"{d['teacher_parameters']:,}). {winner} here: distilled "
             f"{_pct(d['distilled_accuracy'])} vs the same student trained on labels alone "
-            f"{_pct(d['plain_accuracy'])} (int8, test set).",
+            f"{_pct(d['plain_accuracy'])} (int8, test set, {d.get('metric', 'accuracy')}).",
             "",
         ]
     per_class = ref["metrics"]["per_class"]
     worst = sorted(per_class.items(), key=lambda kv: kv[1])[:8]
     lines += [
-        "## Per-class accuracy (fp32)",
+        f"## Per-class {metric} (fp32)",
         "",
-        "Lowest: " + ", ".join(f"{k} {_pct(v)}" for k, v in worst) + ". All classes and variants: "
+        "Lowest: "
+        + ", ".join(f"{k} {_pct(v)}" for k, v in worst)
+        + ". All classes and variants: "
         + ("metrics.json." if metrics.get("variants") else "each variant's metrics.per_class in manifest.json."),
         "",
         "## How to call it",
@@ -87,6 +94,9 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
         lines.append(f"- Input `{t['name']}`: {t['dtype']} {t['shape']}")
     for t in sig["outputs"]:
         lines.append(f"- Output `{t['name']}`: {t['dtype']} {t['shape']} (probabilities)")
+    for f in m.get("files", []):
+        if f["path"] not in ("card.md", "metrics.json", "golden/samples.json"):
+            lines.append(f"- `{f['path']}`: {f['description']}")
     for v in m["variants"]:
         for side in ("inputs", "outputs"):
             for t in v.get("io", {}).get(side, []):
@@ -132,3 +142,78 @@ def _recipe(r: dict[str, Any]) -> str:
     if "distilled_from" in r:
         parts.append(f"distilled from {r['distilled_from']}")
     return ", ".join(parts)
+
+
+def _education(e: dict[str, Any] | None) -> list[str]:
+    if not e:
+        return []
+    lines = [
+        "## Learners and privacy",
+        "",
+        f"- Age band: {e['age_band']} years",
+        f"- Privacy class: {e['privacy_class']}",
+    ]
+    if e.get("student_data"):
+        lines.append(f"- Student data: {e['student_data']}")
+    if e.get("runs_on"):
+        lines.append(f"- Runs on: {e['runs_on']}")
+    return [*lines, ""]
+
+
+def _not_applicable(skipped: dict[str, str]) -> list[str]:
+    if not skipped:
+        return []
+    return ["## Recipes not built for this model", "", *[f"- {rid}: {why}" for rid, why in skipped.items()], ""]
+
+
+def _bar(metrics: dict[str, Any], metric: str) -> list[str]:
+    baseline, bar = metrics.get("baseline"), metrics.get("bar") or {}
+    if not baseline and not bar.get("checks"):
+        return []
+    lines = ["## Quality bar", ""]
+    if baseline:
+        lines.append(
+            f"Baseline measured in the same build on the same split: {baseline['name']}, {metric} "
+            f"{_pct(baseline['value'])}."
+        )
+        lines.append("")
+    for check in bar.get("checks", []):
+        lines.append(f"- {'passed' if check['passed'] else 'FAILED'}: {check['check']} ({check['detail']})")
+    if bar.get("checks") and not bar.get("enforced", True):
+        lines.append("- This profile reports the bar without enforcing it; the full profile enforces it.")
+    return [*lines, ""]
+
+
+def _breakdown(metrics: dict[str, Any], ref: str) -> list[str]:
+    """The reference variant's task-specific breakdowns (per SNR band, per error type...)."""
+    v = metrics.get("variants", {}).get(ref, {})
+    parts = {**v.get("breakdown", {}), **v.get("more", {})}
+    if not parts:
+        return []
+    lines = [f"## Breakdown ({ref})", ""]
+    for key, value in parts.items():
+        title = key.replace("_", " ")
+        if isinstance(value, dict) and all(isinstance(x, int | float) for x in value.values()):
+            shown = ", ".join(f"{k} {_num(x)}" for k, x in value.items())
+            lines.append(f"- {title}: {shown}")
+        elif isinstance(value, list):
+            lines.append(f"- {title}: " + "; ".join(_item(x) for x in value[:10]))
+        elif isinstance(value, int | float | str):
+            lines.append(f"- {title}: {_num(value) if not isinstance(value, str) else value}")
+        elif isinstance(value, dict):
+            lines.append(f"- {title}: " + "; ".join(f"{k}: {_item(x)}" for k, x in value.items()))
+    return [*lines, ""]
+
+
+def _num(x: Any) -> str:
+    if isinstance(x, float) and 0 <= x <= 1:
+        return f"{x:.4f}"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def _item(x: Any) -> str:
+    if isinstance(x, dict):
+        return ", ".join(f"{k} {_num(v)}" for k, v in x.items())
+    return _num(x)

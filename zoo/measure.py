@@ -17,7 +17,8 @@ import os
 import platform
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ import numpy as np
 __all__ = [
     "BenchConfig",
     "Evaluation",
+    "Runner",
+    "Score",
+    "accuracy_score",
     "benchmark",
     "evaluate",
     "gzip_size",
@@ -48,15 +52,22 @@ class BenchConfig:
 
 
 @dataclass(frozen=True)
+class Score:
+    """A task's metric over a held-out split, from a variant's outputs."""
+
+    value: float
+    ci95: tuple[float, float]
+    n: int
+    per_class: dict[str, float]
+    predictions: np.ndarray  # the decision per sample (a class id), compared across kernels
+    extra: dict[str, Any] = field(default_factory=dict)  # task-specific breakdowns, JSON-ready
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """A variant measured on a held-out split."""
 
-    accuracy: float
-    correct: int
-    n: int
-    ci95: tuple[float, float]
-    per_class: dict[str, float]
-    predictions: np.ndarray  # argmax per sample
+    score: Score
     outputs: np.ndarray  # dequantized outputs (probabilities), float32
     ops: list[str]
     delegates: list[str]
@@ -64,13 +75,25 @@ class Evaluation:
     inputs: list[dict[str, Any]]
     outputs_spec: list[dict[str, Any]]
 
+    @property
+    def value(self) -> float:
+        return self.score.value
+
+    @property
+    def accuracy(self) -> float:
+        return self.score.value
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.score.predictions
+
 
 def quantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     """Bring float inputs to the tensor's dtype with its scale and zero point."""
     dtype = detail["dtype"]
-    if dtype in (np.float32, np.float16):
-        return values.astype(dtype)
     scale, zero_point = detail["quantization"]
+    if dtype in (np.float32, np.float16) or not scale:  # float, or integer ids (tokens) as they are
+        return values.astype(dtype)
     info = np.iinfo(dtype)
     return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(dtype)
 
@@ -105,19 +128,37 @@ def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return round(max(0.0, centre - half), 6), round(min(1.0, centre + half), 6)
 
 
-def _run(path: Path, x: np.ndarray, resolver: Any) -> tuple[np.ndarray, list[str], Any]:
-    from ai_edge_litert.interpreter import Interpreter
+class Runner:
+    """One LiteRT interpreter on a ``.tflite``, called one sample at a time as a device would:
+    ``runner(x)`` quantizes each row of ``x`` for the input tensor and returns the dequantized
+    outputs, float32, one row per sample."""
 
-    interp = Interpreter(model_path=str(path), num_threads=1, experimental_op_resolver_type=resolver)
-    interp.allocate_tensors()
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    outputs = np.empty((len(x), *out["shape"][1:]), np.float32)
-    for i, row in enumerate(x):
-        interp.set_tensor(inp["index"], quantize(row[None, ...], inp))
-        interp.invoke()
-        outputs[i] = dequantize(interp.get_tensor(out["index"])[0], out)
-    ops = [op["op_name"] for op in interp._get_ops_details()]
-    return outputs, ops, interp
+    def __init__(self, path: Path, resolver: Any = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        self.interpreter = Interpreter(
+            model_path=str(path), num_threads=1, experimental_op_resolver_type=resolver or OpResolverType.AUTO
+        )
+        self.interpreter.allocate_tensors()
+        self._in = self.interpreter.get_input_details()[0]
+        self._out = self.interpreter.get_output_details()[0]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        interp, inp, out = self.interpreter, self._in, self._out
+        outputs = np.empty((len(x), *out["shape"][1:]), np.float32)
+        for i, row in enumerate(x):
+            interp.set_tensor(inp["index"], quantize(row[None, ...], inp))
+            interp.invoke()
+            outputs[i] = dequantize(interp.get_tensor(out["index"])[0], out)
+        return outputs
+
+    def ops(self) -> list[str]:
+        return [op["op_name"] for op in self.interpreter._get_ops_details()]
+
+
+def _run(path: Path, x: np.ndarray, resolver: Any) -> tuple[np.ndarray, list[str], Any]:
+    runner = Runner(path, resolver)
+    return runner(x), runner.ops(), runner.interpreter
 
 
 def min_runtime_version(path: Path) -> str:
@@ -133,33 +174,42 @@ def min_runtime_version(path: Path) -> str:
     raise ValueError(f"{path.name}: the converter wrote no min_runtime_version")
 
 
-def evaluate(path: Path, x: np.ndarray, y: np.ndarray, labels: tuple[str, ...] | list[str]) -> Evaluation:
-    """Classification accuracy (with a 95% interval and per class) through LiteRT.
-
-    Runs twice: with the default CPU delegate (XNNPACK, what an app gets) and with the
-    reference kernels; the variant suits plain CPU only if both agree on every prediction.
-    """
-    from ai_edge_litert.interpreter import OpResolverType
-
-    outputs, auto_ops, interp = _run(path, x, OpResolverType.AUTO)
-    plain, plain_ops, _ = _run(path, x, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+def accuracy_score(outputs: np.ndarray, y: np.ndarray, labels: tuple[str, ...] | list[str]) -> Score:
+    """Top-1 accuracy with a 95% Wilson interval, and recall per class."""
     predictions = outputs.argmax(axis=-1)
-    delegates = ["cpu"] if np.array_equal(plain.argmax(axis=-1), predictions) else []
-    if "DELEGATE" in auto_ops:
-        delegates.append("xnnpack")
     correct = int((predictions == y).sum())
     per_class = {}
     for c, label in enumerate(labels):
         mask = y == c
         if mask.any():
             per_class[label] = round(float((predictions[mask] == c).mean()), 6)
+    return Score(correct / len(y), wilson(correct, len(y)), len(y), per_class, predictions)
+
+
+def evaluate(
+    path: Path,
+    x: np.ndarray,
+    y: np.ndarray,
+    labels: tuple[str, ...] | list[str],
+    score: Callable[[np.ndarray], Score] | None = None,
+) -> Evaluation:
+    """Score a ``.tflite`` through LiteRT: ``score(outputs)`` (default: accuracy against ``y``).
+
+    Runs twice: with the default CPU delegate (XNNPACK, what an app gets) and with the
+    reference kernels; the variant suits plain CPU only if both make the same decision
+    (``Score.predictions``) on every sample.
+    """
+    from ai_edge_litert.interpreter import OpResolverType
+
+    scorer = score or (lambda outputs: accuracy_score(outputs, y, labels))
+    outputs, auto_ops, interp = _run(path, x, OpResolverType.AUTO)
+    plain, plain_ops, _ = _run(path, x, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    result = scorer(outputs)
+    delegates = ["cpu"] if np.array_equal(scorer(plain).predictions, result.predictions) else []
+    if "DELEGATE" in auto_ops:
+        delegates.append("xnnpack")
     return Evaluation(
-        accuracy=correct / len(y),
-        correct=correct,
-        n=len(y),
-        ci95=wilson(correct, len(y)),
-        per_class=per_class,
-        predictions=predictions,
+        score=result,
         outputs=outputs,
         ops=sorted(set(plain_ops)),
         delegates=delegates,
@@ -174,7 +224,8 @@ def benchmark(path: Path, sample: np.ndarray, config: BenchConfig = BenchConfig(
     imports only numpy and ai_edge_litert (away from TensorFlow's threads and memory)."""
     request = {
         "model": str(path),
-        "input": np.asarray(sample, np.float32).tolist(),
+        "input": np.asarray(sample).tolist(),
+        "dtype": np.asarray(sample).dtype.name,
         "threads": config.threads,
         "warmup": config.warmup,
         "runs": config.runs,
@@ -212,7 +263,7 @@ def _bench_child() -> int:
     interp = Interpreter(model_path=request["model"], num_threads=request["threads"])
     interp.allocate_tensors()
     inp = interp.get_input_details()[0]
-    interp.set_tensor(inp["index"], quantize(np.asarray([request["input"]], np.float32), inp))
+    interp.set_tensor(inp["index"], quantize(np.asarray([request["input"]], request.get("dtype", "float32")), inp))
     for _ in range(request["warmup"]):
         interp.invoke()
     times = []

@@ -66,10 +66,14 @@ class Context:
         callbacks: list | None = None,
         x: Any = None,
         y: Any = None,
-        loss: Any = "sparse_categorical_crossentropy",
+        loss: Any = None,
         lr: float | None = None,
     ) -> Any:
+        """Train ``model`` (its final probabilities, unless ``loss`` says otherwise) on the
+        training split with the task's loss."""
         d = self.data
+        if loss is None:
+            loss = self.hard_loss(from_logits=False)
         model.compile(
             optimizer=self.keras.optimizers.Adam(lr or self.profile.learning_rate),
             loss=loss,
@@ -78,7 +82,7 @@ class Context:
         with _tf.quiet_native_stderr():
             model.fit(
                 d.train.x if x is None else x,
-                d.train.y if y is None else y,
+                self.targets() if y is None else y,
                 batch_size=self.profile.batch_size,
                 epochs=epochs,
                 shuffle=True,
@@ -86,6 +90,25 @@ class Context:
                 callbacks=callbacks or [],
             )
         return model
+
+    def targets(self) -> Any:
+        """What the task's loss compares the model with, for the training split."""
+        if self.task.targets is not None:
+            return self.task.targets(self.data.train)
+        return self.data.train.y
+
+    def hard_loss(self, from_logits: bool) -> Any:
+        if self.task.output == "softmax":
+            if not from_logits:
+                return "sparse_categorical_crossentropy"
+            return lambda y_true, logits: self.keras.losses.sparse_categorical_crossentropy(
+                y_true, logits, from_logits=True
+            )
+        tf, task = self.tf, self.task
+        return lambda y_true, y_pred: task.loss(tf, y_true, y_pred, from_logits)
+
+    def layer_types(self, names: tuple[str, ...]) -> tuple[type, ...]:
+        return tuple(getattr(self.keras.layers, n) for n in names)
 
 
 @dataclass(frozen=True)
@@ -121,11 +144,12 @@ def convert(made: Made, ctx: Context) -> bytes:
         converter.target_spec.supported_types = [tf.float16]
     elif made.mode == "int8":
         calib = ctx.data.train.x[:CALIBRATION_SAMPLES]
+        dtype = np.float32 if np.issubdtype(calib.dtype, np.floating) else np.int32
 
         def representative() -> Any:
             # Calibration reads the training split only: the test split is never touched.
             for row in calib:
-                yield [row[None, ...].astype(np.float32)]
+                yield [row[None, ...].astype(dtype)]
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
@@ -170,19 +194,55 @@ def _int8(ctx: Context) -> Made:
     )
 
 
+def _annotate(ctx: Context, model: Any) -> tuple[Any, list[str]]:
+    """Annotate for QAT every layer tfmot's 8-bit scheme supports. Returns the annotated model
+    and the layer classes left to post-training calibration (empty: the whole model is QAT)."""
+    q = ctx.tfmot.quantization.keras
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry_module,
+    )
+
+    registry = registry_module.Default8BitQuantizeRegistry()
+    unsupported = sorted(
+        {
+            type(layer).__name__
+            for layer in model.layers
+            if not isinstance(layer, ctx.keras.layers.InputLayer) and not registry.supports(layer) and layer.weights
+        }
+    )
+    if not unsupported:
+        return q.quantize_annotate_model(model), []
+
+    def annotate(layer: Any) -> Any:
+        clone = layer.__class__.from_config(layer.get_config())
+        return q.quantize_annotate_layer(clone) if registry.supports(layer) else clone
+
+    annotated = ctx.keras.models.clone_model(model, clone_function=annotate)
+    for layer, src in zip(annotated.layers, model.layers, strict=True):
+        getattr(layer, "layer", layer).set_weights(src.get_weights())
+    return annotated, unsupported
+
+
+def _partial_note(unsupported: list[str]) -> str:
+    return (
+        f"; tfmot's 8-bit QAT scheme does not support {', '.join(unsupported)}: those layers are "
+        "trained in float and quantized after training from calibration data"
+        if unsupported
+        else ""
+    )
+
+
 def _qat(ctx: Context) -> Made:
     q = ctx.tfmot.quantization.keras
-    model = q.quantize_model(ctx.clone_teacher())
+    annotated, unsupported = _annotate(ctx, ctx.clone_teacher())
+    model = q.quantize_apply(annotated)
     ctx.fit(model, ctx.profile.finetune_epochs, lr=ctx.profile.learning_rate / 4)
-    return Made(
-        model,
-        "int8",
-        {
-            "io_dtype": "int8",
-            "qat": True,
-            "notes": f"quantization-aware fine-tuning, {ctx.profile.finetune_epochs} epochs",
-        },
-    )
+    details: dict[str, Any] = {
+        "io_dtype": "int8",
+        "qat": True,
+        "notes": f"quantization-aware fine-tuning, {ctx.profile.finetune_epochs} epochs" + _partial_note(unsupported),
+    }
+    return Made(model, "int8", details)
 
 
 def _prune(ctx: Context, target: float) -> Any:
@@ -201,15 +261,17 @@ def _prune(ctx: Context, target: float) -> Any:
     )
     keras = ctx.keras
 
-    def prune_dense(layer: Any) -> Any:
-        # Dense kernels hold ~90% of the weights; pruning the small conv kernels costs accuracy
-        # and saves little.
-        if isinstance(layer, keras.layers.Dense):
+    prunable = ctx.layer_types(ctx.task.prune_layers)
+
+    def prune_some(layer: Any) -> Any:
+        # Only the layers that hold most of the weights (the task says which): pruning small
+        # kernels costs accuracy and saves little.
+        if isinstance(layer, prunable):
             return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule)
         return layer.__class__.from_config(layer.get_config())
 
     teacher = ctx.clone_teacher()
-    model = keras.models.clone_model(teacher, clone_function=prune_dense)
+    model = keras.models.clone_model(teacher, clone_function=prune_some)
     for layer, src in zip(model.layers, teacher.layers, strict=True):
         target_layer = getattr(layer, "layer", layer)
         target_layer.set_weights(src.get_weights())
@@ -217,12 +279,15 @@ def _prune(ctx: Context, target: float) -> Any:
     return sparsity.strip_pruning(model)
 
 
-def measured_sparsity(model: Any) -> float:
-    """Fraction of zeros over the kernels of conv and dense layers (what pruning acts on)."""
+def measured_sparsity(model: Any, layer_types: tuple[type, ...] | None = None) -> float:
+    """Fraction of zeros over the kernels (and embedding tables) of the layers pruning acts on
+    (``layer_types``; default: every layer)."""
     zeros = total = 0
     for layer in model.layers:
+        if layer_types is not None and not isinstance(layer, layer_types):
+            continue
         for w in layer.weights:
-            if "kernel" in w.name:
+            if "kernel" in w.name or "embeddings" in w.name:
                 values = w.numpy()
                 zeros += int((values == 0).sum())
                 total += values.size
@@ -238,7 +303,8 @@ def _prune_int8(ctx: Context) -> Made:
         {
             "io_dtype": "int8",
             "pruning": {
-                "sparsity": measured_sparsity(model),
+                "sparsity": measured_sparsity(model, ctx.layer_types(ctx.task.prune_layers)),
+                "layers": list(ctx.task.prune_layers),
                 "schedule": f"polynomial-decay 0.2 -> {target} over the first 30% of "
                 f"{3 * ctx.profile.finetune_epochs} fine-tuning epochs",
             },
@@ -248,19 +314,35 @@ def _prune_int8(ctx: Context) -> Made:
 
 def _cluster(ctx: Context, model: Any, clusters: int, preserve_sparsity: bool) -> Any:
     clustering = ctx.tfmot.clustering.keras
-    clustered = clustering.cluster_weights(
-        model,
-        number_of_clusters=clusters,
-        cluster_centroids_init=clustering.CentroidInitialization.KMEANS_PLUS_PLUS,
-        preserve_sparsity=preserve_sparsity,
-    )
+    params = {
+        "number_of_clusters": clusters,
+        "cluster_centroids_init": clustering.CentroidInitialization.KMEANS_PLUS_PLUS,
+        "preserve_sparsity": preserve_sparsity,
+    }
+    if ctx.task.cluster_layers is None:
+        clustered = clustering.cluster_weights(model, **params)
+    else:
+        chosen = ctx.layer_types(ctx.task.cluster_layers)
+
+        def cluster_some(layer: Any) -> Any:
+            clone = layer.__class__.from_config(layer.get_config())
+            return clustering.cluster_weights(clone, **params) if isinstance(layer, chosen) else clone
+
+        clustered = ctx.keras.models.clone_model(model, clone_function=cluster_some)
+        for layer, src in zip(clustered.layers, model.layers, strict=True):
+            getattr(layer, "layer", layer).set_weights(src.get_weights())
     ctx.fit(clustered, ctx.profile.finetune_epochs, lr=ctx.profile.learning_rate / 4)
     return clustering.strip_clustering(clustered)
 
 
 def _cluster_int8(ctx: Context, clusters: int = 16) -> Made:
     model = _cluster(ctx, ctx.clone_teacher(), clusters, preserve_sparsity=False)
-    return Made(model, "int8", {"io_dtype": "int8", "clustering": {"clusters": clusters, "centroid_init": "kmeans++"}})
+    return Made(model, "int8", {"io_dtype": "int8", "clustering": _clustering(ctx, clusters)})
+
+
+def _clustering(ctx: Context, clusters: int) -> dict[str, Any]:
+    layers = list(ctx.task.cluster_layers) if ctx.task.cluster_layers is not None else "all supported"
+    return {"clusters": clusters, "centroid_init": "kmeans++", "layers": layers}
 
 
 def _pcqat_int8(ctx: Context, clusters: int = 16) -> Made:
@@ -269,7 +351,7 @@ def _pcqat_int8(ctx: Context, clusters: int = 16) -> Made:
     target = ctx.profile.pcqat_sparsity
     pruned = _prune(ctx, target)
     clustered = _cluster(ctx, pruned, clusters, preserve_sparsity=True)
-    annotated = tfmot.quantization.keras.quantize_annotate_model(clustered)
+    annotated, unsupported = _annotate(ctx, clustered)
     scheme = tfmot.experimental.combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)
     model = tfmot.quantization.keras.quantize_apply(annotated, scheme)
     ctx.fit(model, ctx.profile.finetune_epochs, lr=ctx.profile.learning_rate / 8)
@@ -280,45 +362,55 @@ def _pcqat_int8(ctx: Context, clusters: int = 16) -> Made:
             "io_dtype": "int8",
             "qat": True,
             "pruning": {
-                "sparsity": measured_sparsity(clustered),
+                "sparsity": measured_sparsity(clustered, ctx.layer_types(ctx.task.prune_layers)),
+                "layers": list(ctx.task.prune_layers),
                 "schedule": f"polynomial-decay 0.2 -> {target}, then kept through clustering and QAT",
             },
-            "clustering": {"clusters": clusters, "centroid_init": "kmeans++"},
-            "notes": "tfmot collaborative optimization (PCQAT): sparsity- and cluster-preserving QAT",
+            "clustering": _clustering(ctx, clusters),
+            "notes": "tfmot collaborative optimization (PCQAT): sparsity- and cluster-preserving QAT"
+            + _partial_note(unsupported),
         },
     )
 
 
 def _student(ctx: Context, distill: bool) -> Any:
     """The student architecture, trained on hard labels, or distilled from the teacher's soft
-    labels at temperature T (loss = a * CE(labels) + (1 - a) * T^2 * KL(teacher_T || student_T))."""
+    labels at temperature T: loss = a * hard + (1 - a) * T^2 * soft, where for a softmax output
+    soft = KL(teacher_T || student_T), and for independent sigmoid outputs soft = the binary
+    cross-entropy between sigmoid(teacher logits / T) and sigmoid(student logits / T) averaged
+    over outputs."""
     keras, tf = ctx.keras, ctx.tf
     key = f"student-distill={distill}"
     if key in ctx.cache:
         return ctx.cache[key]
     ctx.keras.utils.set_random_seed(ctx.seed + 1)  # both students start from the same weights
     d = ctx.data
-    student = ctx.task.student(keras, d.train.x.shape[1:], len(d.labels))
-    # A narrow network learns more slowly: both students get twice the teacher's epochs.
-    epochs = 2 * ctx.profile.epochs
+    student = ctx.task.student(keras, d)
+    # A narrow network learns more slowly: both students get more epochs than the teacher.
+    epochs = ctx.profile.student_epochs or 2 * ctx.profile.epochs
     if not distill:
         ctx.fit(student, epochs)
     else:
         teacher_logits = keras.Model(ctx.teacher.input, ctx.teacher.get_layer("logits").output)
         with _tf.quiet_native_stderr():
             logits = teacher_logits.predict(d.train.x, batch_size=512, verbose=0)
-        soft = tf.nn.softmax(logits / DISTILL_TEMPERATURE)
-        onehot = tf.one_hot(d.train.y, len(d.labels))
-        targets = tf.concat([onehot, soft], axis=1).numpy()
-        student_logits = keras.Model(student.input, student.get_layer("logits").output)
-        n = len(d.labels)
         t = DISTILL_TEMPERATURE
+        hard = np.asarray(ctx.targets(), np.float32)
+        hard = hard.reshape(len(hard), -1)
+        k = hard.shape[1]
+        sigmoid = ctx.task.output == "sigmoid"
+        soft = tf.sigmoid(logits / t) if sigmoid else tf.nn.softmax(logits / t)
+        targets = np.concatenate([hard, soft.numpy()], axis=1)
+        student_logits = keras.Model(student.input, student.get_layer("logits").output)
+        hard_loss = ctx.hard_loss(from_logits=True)
 
         def loss(y_true: Any, logits: Any) -> Any:
-            hard = keras.losses.categorical_crossentropy(y_true[:, :n], logits, from_logits=True)
-            soft_student = tf.nn.softmax(logits / t)
-            kl = keras.losses.kl_divergence(y_true[:, n:], soft_student)
-            return DISTILL_ALPHA * hard + (1 - DISTILL_ALPHA) * (t * t) * kl
+            hard_part = y_true[:, :k] if sigmoid else tf.cast(y_true[:, 0], tf.int32)
+            if sigmoid:
+                soft_part = keras.losses.binary_crossentropy(y_true[:, k:], logits / t, from_logits=True)
+            else:
+                soft_part = keras.losses.kl_divergence(y_true[:, k:], tf.nn.softmax(logits / t))
+            return DISTILL_ALPHA * hard_loss(hard_part, logits) + (1 - DISTILL_ALPHA) * (t * t) * soft_part
 
         ctx.fit(student_logits, epochs, y=targets, loss=loss)
     ctx.cache[key] = student
@@ -363,7 +455,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe("prune_int8", "magnitude pruning → int8", "int8", 1.5, _prune_int8),
         Recipe("cluster_int8", "weight clustering (16 centroids) → int8", "int8", 1.5, _cluster_int8),
         Recipe("pcqat_int8", "pruning + clustering + QAT (PCQAT) → int8", "int8", 1.0, _pcqat_int8),
-        Recipe("distilled_int8", "distilled student (< 1/3 parameters) → int8", "int8", 2.0, _distilled_int8),
+        Recipe("distilled_int8", "distilled student (a fraction of the teacher) → int8", "int8", 2.0, _distilled_int8),
         Recipe("student_int8", "same student without distillation → int8", "int8", 3.0, _student_int8),
     ]
 }

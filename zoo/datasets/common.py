@@ -9,6 +9,8 @@ import io
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,10 +77,11 @@ def _write(path: Path, arrays: dict[str, np.ndarray], info: dict[str, Any]) -> N
 
 def _read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # np.load leaves the file open when the archive is cut short; close it ourselves.
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files if k != "__info__"}
             info = json.loads(bytes(npz["__info__"]).decode())
-    except (OSError, ValueError, KeyError, EOFError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
         return None
     return arrays, info
 

@@ -1,9 +1,11 @@
 """The reference models of the zoo. A task is a dataset, two architectures (a teacher and a
-student at most a third of its size) and what the manifest says about them; the recipes and
-the pipeline in :mod:`zoo.build` are shared by every task."""
+smaller student), how its outputs are scored, the baseline and quality bar it must beat, and
+what the manifest says about it; the recipes and the pipeline in :mod:`zoo.build` are shared
+by every task."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,8 @@ class Profile:
     prune_sparsity: float = 0.75  # magnitude pruning target (the gate requires at least 0.5)
     pcqat_sparsity: float = 0.85  # the collaborative recipe prunes harder: gzip size is its point
     version_suffix: str = ""  # quick builds are pre-releases, so `latest` never picks one
+    student_epochs: int | None = None  # default: twice the teacher's epochs
+    enforce_bar: bool = True  # the task's quality bar fails the build (else it is only reported)
 
 
 @dataclass(frozen=True)
@@ -42,24 +46,52 @@ class Task:
     languages: tuple[str, ...]
     license: str
     load_data: Callable[[str, int, Path | None], Any]  # (profile, seed, cache_dir) -> dataset
-    teacher: Callable[[Any, tuple[int, ...], int], Any]  # (keras, input shape, classes) -> model
-    student: Callable[[Any, tuple[int, ...], int], Any]
+    teacher: Callable[[Any, Any], Any]  # (keras, dataset) -> model with layers "logits" and "probs"
+    student: Callable[[Any, Any], Any]
     card: Callable[[Any], dict[str, Any]]  # dataset -> the manifest's `card`
     preprocessing: dict[str, Any]
     profiles: dict[str, Profile]
     namespace: str = "edzoo"
     metric: str = "accuracy"
+    # How outputs are scored: (outputs, split, labels) -> measure.Score; default: argmax accuracy.
+    score: Callable[[Any, Any, Any], Any] | None = None
+    # "softmax": one class per sample (sparse cross-entropy); "sigmoid": independent
+    # probabilities, trained with `loss`.
+    output: str = "softmax"
+    # For sigmoid outputs: (tf, y_true, logits) -> per-sample loss, and split -> y_true for it.
+    loss: Callable[[Any, Any, Any], Any] | None = None
+    targets: Callable[[Any], Any] | None = None
+    # Layer classes the magnitude-pruning recipes prune, and the clustering recipes cluster
+    # (None: the whole model, as tfmot's cluster_weights does).
+    prune_layers: tuple[str, ...] = ("Dense",)
+    cluster_layers: tuple[str, ...] | None = None
+    student_max_fraction: float = 1 / 3  # of the teacher's parameters
+    # Recipes that do not apply to this model, each with the reason (the card says it).
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    max_drop: dict[str, float] = field(default_factory=dict)  # per-recipe overrides (points)
+    # Measured in the same build: dataset -> {"name", "value", ...}.
+    baseline: Callable[[Any, int], dict[str, Any]] | None = None
+    # More measurements per variant through LiteRT: (tflite path, dataset, seed) -> dict.
+    evaluate_more: Callable[[Any, Any, int], dict[str, Any]] | None = None
+    # The quality bar: (BarInput) -> list of (check, passed, detail).
+    bar: Callable[[Any], list[tuple[str, bool, str]]] | None = None
+    # Extra files of the version: (dataset, build dir) -> [(relative path, description)].
+    files: Callable[[Any, Path], list[tuple[str, str]]] | None = None
+    # The golden sample's extra fields (e.g. raw audio) : (dataset, index) -> dict.
+    golden_extra: Callable[[Any, int], dict[str, Any]] | None = None
+    education: dict[str, Any] = field(default_factory=dict)  # age band, privacy class, where it runs
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def get(name: str) -> Task:
-    from . import handwriting
+NAMES = ("handwriting", "speech", "grammar", "recommendation")
 
-    tasks = {handwriting.TASK.name: handwriting.TASK}
-    if name not in tasks:
-        raise NotFoundError(f"no zoo model {name!r}; known: {', '.join(sorted(tasks))}")
-    return tasks[name]
+
+def get(name: str) -> Task:
+    if name not in NAMES:
+        raise NotFoundError(f"no zoo model {name!r}; known: {', '.join(NAMES)}")
+    module = importlib.import_module(f"{__name__}.{name}")
+    return module.TASK  # type: ignore[no-any-return]
 
 
 def names() -> list[str]:
-    return ["handwriting"]
+    return list(NAMES)

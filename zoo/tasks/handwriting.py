@@ -38,14 +38,14 @@ def _cnn(
     return keras.Model(inputs, probs, name=name)
 
 
-def _teacher(keras: Any, input_shape: tuple[int, ...], classes: int) -> Any:
+def _teacher(keras: Any, data: Any) -> Any:
     """~58k parameters for 39 classes."""
-    return _cnn(keras, input_shape, classes, (16, 32, 96), "handwriting_teacher", dropout=0.3)
+    return _cnn(keras, data.train.x.shape[1:], len(data.labels), (16, 32, 96), "handwriting_teacher", dropout=0.3)
 
 
-def _student(keras: Any, input_shape: tuple[int, ...], classes: int) -> Any:
+def _student(keras: Any, data: Any) -> Any:
     """The same network, narrower: under a third of the teacher's parameters (~16k)."""
-    return _cnn(keras, input_shape, classes, (12, 24, 32), "handwriting_student", dropout=0.0)
+    return _cnn(keras, data.train.x.shape[1:], len(data.labels), (12, 24, 32), "handwriting_student", dropout=0.0)
 
 
 def _card(data: Any) -> dict[str, Any]:
@@ -119,6 +119,12 @@ TASK = Task(
         },
         "notes": "One centered character as an 8x8 grid of ink counts 0..16 (optdigits), divided by "
         "16, resized to 16x16 bilinearly; dark ink is high.",
+    },
+    education={
+        "age_band": "5-8",
+        "privacy_class": "student-input-on-device",
+        "student_data": "One drawn character per call (an 8x8 grid); nothing is kept by the model.",
+        "runs_on": "The student's device, offline.",
     },
     profiles={
         "quick": Profile(
