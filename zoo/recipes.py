@@ -74,8 +74,13 @@ class Context:
         d = self.data
         if loss is None:
             loss = self.hard_loss(from_logits=False)
+        rate: Any = lr or self.profile.learning_rate
+        if lr is None and self.profile.cosine:
+            # Full trainings (not fine-tunings) decay the rate to zero along a cosine.
+            steps = epochs * int(np.ceil(len(d.train.x if x is None else x) / self.profile.batch_size))
+            rate = self.keras.optimizers.schedules.CosineDecay(rate, max(1, steps))
         model.compile(
-            optimizer=self.keras.optimizers.Adam(lr or self.profile.learning_rate),
+            optimizer=self.keras.optimizers.Adam(rate),
             loss=loss,
             metrics=["accuracy"] if loss == "sparse_categorical_crossentropy" else None,
         )
@@ -326,11 +331,17 @@ def _cluster(ctx: Context, model: Any, clusters: int, preserve_sparsity: bool) -
 
         def cluster_some(layer: Any) -> Any:
             clone = layer.__class__.from_config(layer.get_config())
-            return clustering.cluster_weights(clone, **params) if isinstance(layer, chosen) else clone
+            if not isinstance(layer, chosen):
+                return clone
+            # The wrapper takes over the kernel: the trained weights must be in place first.
+            clone.build(layer.input_shape)
+            clone.set_weights(layer.get_weights())
+            return clustering.cluster_weights(clone, **params)
 
         clustered = ctx.keras.models.clone_model(model, clone_function=cluster_some)
         for layer, src in zip(clustered.layers, model.layers, strict=True):
-            getattr(layer, "layer", layer).set_weights(src.get_weights())
+            if not hasattr(layer, "layer"):
+                layer.set_weights(src.get_weights())
     ctx.fit(clustered, ctx.profile.finetune_epochs, lr=ctx.profile.learning_rate / 4)
     return clustering.strip_clustering(clustered)
 
@@ -394,27 +405,35 @@ def _student(ctx: Context, distill: bool) -> Any:
         teacher_logits = keras.Model(ctx.teacher.input, ctx.teacher.get_layer("logits").output)
         with _tf.quiet_native_stderr():
             logits = teacher_logits.predict(d.train.x, batch_size=512, verbose=0)
-        t = DISTILL_TEMPERATURE
-        hard = np.asarray(ctx.targets(), np.float32)
-        hard = hard.reshape(len(hard), -1)
-        k = hard.shape[1]
+        t, alpha = _distill_params(ctx)
         sigmoid = ctx.task.output == "sigmoid"
+        # Targets are the hard targets then the teacher's soft outputs, along the last axis (a
+        # class id for a softmax, per sample or per token; the task's targets for sigmoids).
+        hard = np.asarray(ctx.targets(), np.float32)
+        hard = hard.reshape(len(hard), -1) if sigmoid else hard[..., None]
+        k = hard.shape[-1]
         soft = tf.sigmoid(logits / t) if sigmoid else tf.nn.softmax(logits / t)
-        targets = np.concatenate([hard, soft.numpy()], axis=1)
+        targets = np.concatenate([hard, soft.numpy()], axis=-1)
         student_logits = keras.Model(student.input, student.get_layer("logits").output)
         hard_loss = ctx.hard_loss(from_logits=True)
 
         def loss(y_true: Any, logits: Any) -> Any:
-            hard_part = y_true[:, :k] if sigmoid else tf.cast(y_true[:, 0], tf.int32)
+            hard_part = y_true[..., :k] if sigmoid else tf.cast(y_true[..., 0], tf.int32)
             if sigmoid:
-                soft_part = keras.losses.binary_crossentropy(y_true[:, k:], logits / t, from_logits=True)
+                soft_part = keras.losses.binary_crossentropy(y_true[..., k:], logits / t, from_logits=True)
             else:
-                soft_part = keras.losses.kl_divergence(y_true[:, k:], tf.nn.softmax(logits / t))
-            return DISTILL_ALPHA * hard_loss(hard_part, logits) + (1 - DISTILL_ALPHA) * (t * t) * soft_part
+                soft_part = keras.losses.kl_divergence(y_true[..., k:], tf.nn.softmax(logits / t))
+            return alpha * hard_loss(hard_part, logits) + (1 - alpha) * (t * t) * soft_part
 
         ctx.fit(student_logits, epochs, y=targets, loss=loss)
     ctx.cache[key] = student
     return student
+
+
+def _distill_params(ctx: Context) -> tuple[float, float]:
+    t = ctx.task.distill_temperature
+    a = ctx.task.distill_alpha
+    return (DISTILL_TEMPERATURE if t is None else t), (DISTILL_ALPHA if a is None else a)
 
 
 def _distilled_int8(ctx: Context) -> Made:
@@ -425,7 +444,7 @@ def _distilled_int8(ctx: Context) -> Made:
         {
             "io_dtype": "int8",
             "distilled_from": "fp32",
-            "notes": f"knowledge distillation, T={DISTILL_TEMPERATURE}, alpha={DISTILL_ALPHA}; then full-integer int8",
+            "notes": "knowledge distillation, T={:g}, alpha={:g}; then full-integer int8".format(*_distill_params(ctx)),
         },
         parameters=_tf.param_count(model),
     )

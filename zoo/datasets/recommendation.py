@@ -151,12 +151,12 @@ class SimParams:
 
     n_skills: int = 8
     items_per_skill: int = 8
-    guess: float = 0.2  # c: probability of a correct answer with no skill at all
-    discrimination_log_mean: float = 0.3  # a = exp(N(discrimination_log_mean, discrimination_sd))
+    guess: float = 0.15  # c: probability of a correct answer with no skill at all
+    discrimination_log_mean: float = 0.6  # a = exp(N(discrimination_log_mean, discrimination_sd))
     discrimination_sd: float = 0.3
     skill_difficulty: tuple[float, float] = (-2.0, 2.0)  # base difficulty of the first and last skill
     item_difficulty_sd: float = 0.5  # b = skill base difficulty + N(0, item_difficulty_sd)
-    skill_offset_sd: float = 0.5  # per-skill offsets of a student's ability ~ N(0, skill_offset_sd)
+    skill_offset_sd: float = 0.25  # per-skill offsets of a student's ability ~ N(0, skill_offset_sd)
     gain_correct: float = 0.15  # offset increase after a correct answer ...
     gain_wrong: float = 0.075  # ... and after a wrong one
     transfer: float = 0.2  # the next skill's offset grows by this fraction of the gain
@@ -333,8 +333,8 @@ class Profile:
 
 #: ``quick`` (~73k training windows, about a second) fits CI; ``full`` has 4x the students and longer logs.
 PROFILES: dict[str, Profile] = {
-    "quick": Profile(n_students=1500, steps=50),
-    "full": Profile(n_students=6000, steps=60),
+    "quick": Profile(n_students=2000, steps=80),
+    "full": Profile(n_students=6000, steps=80),
 }
 
 
@@ -446,11 +446,13 @@ def _finish(arrays: dict[str, np.ndarray], info: dict[str, Any]) -> Dataset:
     student = np.broadcast_to(np.arange(n, dtype=np.int32)[:, None], (n, steps - 1))
     step = np.broadcast_to(np.arange(1, steps, dtype=np.int32)[None, :], (n, steps - 1))
     which = _student_split(np.arange(n))
+    item_skill = np.array([row["skill"] for row in info["simulator"]["items"]], dtype=np.int32)
     splits = {}
     for k, name in enumerate(_SPLITS):
         rows = np.flatnonzero(which == k)
         meta = {
             "item": items[rows, 1:].astype(np.int32).ravel(),
+            "skill": item_skill[items[rows, 1:].ravel()],
             "p_true": p_true[rows, 1:].ravel(),
             "student": student[rows].ravel().copy(),
             "step": step[rows].ravel().copy(),

@@ -30,6 +30,7 @@ class Profile:
     pcqat_sparsity: float = 0.85  # the collaborative recipe prunes harder: gzip size is its point
     version_suffix: str = ""  # quick builds are pre-releases, so `latest` never picks one
     student_epochs: int | None = None  # default: twice the teacher's epochs
+    cosine: bool = False  # full trainings decay the learning rate along a cosine
     enforce_bar: bool = True  # the task's quality bar fails the build (else it is only reported)
 
 
@@ -66,6 +67,8 @@ class Task:
     prune_layers: tuple[str, ...] = ("Dense",)
     cluster_layers: tuple[str, ...] | None = None
     student_max_fraction: float = 1 / 3  # of the teacher's parameters
+    distill_temperature: float | None = None  # default: recipes.DISTILL_TEMPERATURE
+    distill_alpha: float | None = None  # default: recipes.DISTILL_ALPHA
     # Recipes that do not apply to this model, each with the reason (the card says it).
     not_applicable: dict[str, str] = field(default_factory=dict)
     max_drop: dict[str, float] = field(default_factory=dict)  # per-recipe overrides (points)

@@ -1,0 +1,275 @@
+"""Speech: keyword spotting for early readers (yes no up down left right cat dog one two three
+go, plus "unknown word" and "silence").
+
+Input: 1 s of 16 kHz mono audio turned into a (49, 40) log-mel spectrogram by the front end
+that :data:`zoo.datasets.speech.FRONTEND` specifies exactly; the version also ships that front
+end as ``frontend.tflite`` (1 s of float audio in [-1, 1] → the model's input), so an app can
+run it with the same LiteRT it runs the model with. Output: probabilities over 14 classes.
+Model: a small depthwise-separable CNN (DS-CNN, Zhang et al., "Hello Edge", 2017).
+Data: :mod:`zoo.datasets.speech` (espeak-ng voices, speakers held out by voice and variant).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import Profile, Task
+
+MIN_ACCURACY = 0.90  # the bar on unseen speakers (fp32)
+CONFUSIONS = 8  # confusion pairs reported
+
+
+def _load(profile: str, seed: int, cache_dir: Path | None) -> Any:
+    from zoo.datasets import speech
+
+    return speech.load(profile, seed, cache_dir=cache_dir)
+
+
+def _ds_cnn(keras: Any, data: Any, width: int, blocks: int, name: str, dropout: float) -> Any:
+    """A strided 10x4 convolution, then depthwise-separable blocks (3x3 depthwise, 1x1
+    pointwise, each with batch norm and ReLU), global average pooling and a dense layer."""
+    layers = keras.layers
+    inputs = keras.Input(shape=data.train.x.shape[1:], name="logmel")
+    x = layers.Conv2D(width, (10, 4), strides=(2, 2), padding="same", use_bias=False, name="conv")(inputs)
+    x = layers.BatchNormalization(name="conv_bn")(x)
+    x = layers.ReLU(name="conv_relu")(x)
+    for i in range(1, blocks + 1):
+        x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"dw{i}")(x)
+        x = layers.BatchNormalization(name=f"dw{i}_bn")(x)
+        x = layers.ReLU(name=f"dw{i}_relu")(x)
+        x = layers.Conv2D(width, 1, use_bias=False, name=f"pw{i}")(x)
+        x = layers.BatchNormalization(name=f"pw{i}_bn")(x)
+        x = layers.ReLU(name=f"pw{i}_relu")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    logits = layers.Dense(len(data.labels), name="logits")(x)
+    probs = layers.Softmax(name="probs")(logits)
+    return keras.Model(inputs, probs, name=name)
+
+
+def _teacher(keras: Any, data: Any) -> Any:
+    """64 channels, 4 blocks: ~24k parameters."""
+    return _ds_cnn(keras, data, 64, 4, "speech_teacher", dropout=0.2)
+
+
+def _student(keras: Any, data: Any) -> Any:
+    """28 channels, 3 blocks: under a third of the teacher's parameters."""
+    return _ds_cnn(keras, data, 28, 3, "speech_student", dropout=0.0)
+
+
+def _score(outputs: np.ndarray, split: Any, labels: Any) -> Any:
+    """Accuracy, per class, per SNR band, and the most frequent confusions."""
+    from zoo import measure
+    from zoo.datasets import speech
+
+    base = measure.accuracy_score(outputs, split.y, labels)
+    pred, y = base.predictions, split.y
+    bands = speech.snr_bands(split.meta["snr_db"])
+    per_band = {}
+    for band in sorted(
+        set(bands.tolist()), key=lambda b: (b == "silence", float(b.split("-")[0]) if b[0].isdigit() else 0)
+    ):
+        mask = bands == band
+        per_band[band] = round(float((pred[mask] == y[mask]).mean()), 4)
+    pairs = Counter((labels[int(t)], labels[int(p)]) for t, p in zip(y, pred, strict=True) if t != p)
+    confusions = [
+        {"said": said, "heard": heard, "count": n, "share_of_said": round(n / int((y == labels.index(said)).sum()), 4)}
+        for (said, heard), n in pairs.most_common(CONFUSIONS)
+    ]
+    return measure.Score(
+        base.value,
+        base.ci95,
+        base.n,
+        base.per_class,
+        pred,
+        extra={"accuracy_per_snr_band": per_band, "confusions": confusions},
+    )
+
+
+def _baseline(data: Any, seed: int) -> dict[str, Any]:
+    from zoo.datasets import speech
+
+    b = speech.baseline(data, seed)
+    return {**b, "value": round(float(b["accuracy"]), 6)}
+
+
+def _bar(inp: Any) -> list[tuple[str, bool, str]]:
+    fp32 = inp.scores["fp32"]
+    checks = [
+        (
+            f"accuracy >= {MIN_ACCURACY:.0%} on unseen speakers",
+            fp32.value >= MIN_ACCURACY,
+            f"fp32 {fp32.value:.4f}",
+        )
+    ]
+    if inp.baseline:
+        b = inp.baseline["value"]
+        checks.append(
+            ("above the MFCC + logistic regression baseline", fp32.value > b, f"fp32 {fp32.value:.4f} vs {b:.4f}")
+        )
+    return checks
+
+
+def frontend_tflite() -> bytes:
+    """The log-mel front end as a float32 LiteRT model: ``audio`` float32 (1, 16000) in [-1, 1]
+    → ``logmel`` float32 (1, 49, 40, 1), built from the same :data:`FRONTEND` numbers."""
+    from zoo import _tf
+    from zoo.datasets.speech import FRONTEND
+
+    tf = _tf.load().tf
+    f = FRONTEND
+    mel = tf.signal.linear_to_mel_weight_matrix(
+        num_mel_bins=f["mel_bins"],
+        num_spectrogram_bins=f["fft_length"] // 2 + 1,
+        sample_rate=f["sample_rate"],
+        lower_edge_hertz=f["lower_edge_hertz"],
+        upper_edge_hertz=f["upper_edge_hertz"],
+    )
+
+    @tf.function(input_signature=[tf.TensorSpec([1, f["clip_samples"]], tf.float32, name="audio")])
+    def frontend(audio: Any) -> Any:
+        stft = tf.signal.stft(
+            audio, frame_length=f["frame_length"], frame_step=f["frame_step"], fft_length=f["fft_length"]
+        )
+        power = tf.math.real(stft) ** 2 + tf.math.imag(stft) ** 2
+        logmel = tf.math.log(tf.tensordot(power, mel, 1) + f["log_offset"])
+        return {"logmel": logmel[..., None]}
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frontend.get_concrete_function()], frontend)
+    with contextlib.redirect_stdout(io.StringIO()), _tf.quiet_native_stderr():
+        return converter.convert()  # type: ignore[no-any-return]
+
+
+def _files(data: Any, root: Path) -> list[tuple[str, str]]:
+    (root / "frontend.tflite").write_bytes(frontend_tflite())
+    return [
+        (
+            "frontend.tflite",
+            "the log-mel front end as a float32 LiteRT model: input audio float32 [1, 16000] (16 kHz, "
+            "int16 / 32768) -> logmel float32 [1, 49, 40, 1], the input of every variant",
+        )
+    ]
+
+
+def _golden_extra(data: Any, i: int) -> dict[str, Any]:
+    """The raw clip of the first two samples, so an app can check its own front end."""
+    return {"audio_int16": data.test.meta["audio"][i].astype(int).tolist()} if i < 2 else {}
+
+
+def _card(data: Any) -> dict[str, Any]:
+    info = data.info
+    splits = info["splits"]
+    return {
+        "intended_use": (
+            "Recognizing one of 12 spoken words (yes no up down left right cat dog one two three go) in "
+            "reading and numeracy apps for early readers (ages 5-8): answering a yes/no question, moving "
+            "in a game, naming a picture or a number. It also says when a word is not one of them "
+            "(_unknown_) or nobody spoke (_silence_)."
+        ),
+        "limitations": [
+            "Trained and tested only on synthetic speech: espeak-ng formant voices of adult English accents "
+            "with synthetic noise. Children's voices, real microphones, reverberation and classroom babble "
+            "were not measured; expect lower accuracy and test with real recordings before relying on it.",
+            "Speakers are held out by voice and by variant, but the test set has only "
+            f"{len(splits['voices']['test'])} voices; some test variants are robotic.",
+            "Only 30 other words train the _unknown_ class; other words may be heard as a keyword "
+            "(see the confusion pairs).",
+            "One word per 1 s window; a word that does not fit in 1 s, or two words, are not handled.",
+            "Accuracy falls with noise: see the accuracy per SNR band.",
+        ],
+        "training_data": {
+            "description": (
+                f"{info['sizes']['train']:,} one-second clips synthesized by espeak-ng "
+                f"{info.get('espeak_ng', {}).get('version', '')} with {len(splits['voices']['train'])} voices "
+                "and their variants, random speed, pitch, level, position and coloured noise at 5-30 dB SNR."
+            ),
+            "provenance": "Generated by zoo/datasets/speech.py with a fixed seed; nothing is downloaded.",
+            "license": "GPL-3.0-or-later",
+        },
+        "evaluation_data": {
+            "description": "Held-out speakers: voices "
+            f"{', '.join(splits['voices']['test'])} with variants never used for training or validation.",
+            "provenance": "zoo/datasets/speech.py test split (its raw audio is kept beside the features).",
+            "sha256": info["sha256"]["test"],
+            "size": int(len(data.test.y)),
+        },
+        "ethical_considerations": (
+            "The app hears the child's voice: process audio on the device, never record or upload it. "
+            "A missed word must never count against a child; offer a tap alternative. Accents and speech "
+            "differences not covered by the training voices will be recognised less well."
+        ),
+    }
+
+
+def _preprocessing() -> dict[str, Any]:
+    from zoo.datasets.speech import FRONTEND
+
+    f = FRONTEND
+    return {
+        "audio": {
+            "sample_rate_hz": f["sample_rate"],
+            "clip_ms": 1000,
+            "features": "log-mel",
+            "window_ms": f["frame_length"] * 1000 / f["sample_rate"],
+            "hop_ms": f["frame_step"] * 1000 / f["sample_rate"],
+            "fft_size": f["fft_length"],
+            "num_mel_bins": f["mel_bins"],
+            "lower_hz": f["lower_edge_hertz"],
+            "upper_hz": f["upper_edge_hertz"],
+            "log_offset": f["log_offset"],
+        },
+        "notes": "Mono 16 kHz audio as float (int16 / 32768), exactly 16,000 samples (pad with zeros or cut). "
+        "STFT: 480-sample frames (periodic Hann), step 320, FFT 512, no padding -> 49 frames; power |X|^2; "
+        "40 HTK-mel triangles 20-7600 Hz as tf.signal.linear_to_mel_weight_matrix; log(mel + 1e-6); shape "
+        "[49, 40, 1]. frontend.tflite does exactly this.",
+    }
+
+
+TASK = Task(
+    name="speech",
+    version="1.0.0",
+    task_type="keyword-spotting",
+    summary="Recognizes 12 spoken words for early readers (yes, no, up, down, left, right, cat, dog, one, two, "
+    "three, go) plus unknown word and silence, from 1 s of 16 kHz audio.",
+    subjects=("literacy", "math"),
+    grades=("K", "1", "2"),
+    languages=("en",),
+    license="Apache-2.0",
+    load_data=_load,
+    teacher=_teacher,
+    student=_student,
+    card=_card,
+    score=_score,
+    prune_layers=("Conv2D", "Dense"),
+    baseline=_baseline,
+    bar=_bar,
+    files=_files,
+    golden_extra=_golden_extra,
+    preprocessing=_preprocessing(),
+    education={
+        "age_band": "5-8",
+        "privacy_class": "student-input-on-device",
+        "student_data": "One second of the child's voice per call, as log-mel features; nothing is kept.",
+        "runs_on": "The student's device, offline; audio never leaves it.",
+    },
+    profiles={
+        "quick": Profile(
+            "quick",
+            epochs=15,
+            finetune_epochs=3,
+            bench_runs=200,
+            bench_warmup=20,
+            prune_sparsity=0.6,
+            pcqat_sparsity=0.6,
+            version_suffix="-quick",
+        ),
+        "full": Profile("full", epochs=30, finetune_epochs=5, bench_runs=1000, bench_warmup=100),
+    },
+)
