@@ -1,22 +1,24 @@
 # Shared set-up of scripts/demo, scripts/test and scripts/build_zoo: a venv in .venv with edzoo
-# and its extras, and the Debian handwriting fonts the zoo renders letters from.
+# and its extras, and the Debian packages the zoo's datasets are made from: handwriting fonts
+# (letters), espeak-ng (spoken keywords) and wordnet-base (sentences).
 # Sourced, not run. Re-running is cheap: it only installs what is missing or changed.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${EDZOO_VENV:-$REPO/.venv}"
 PY="${PYTHON:-python3}"
 FONT_PACKAGES="fonts-breip fonts-bwht fonts-comic-neue fonts-dancingscript fonts-dkg-handwriting fonts-humor-sans fonts-rufscript"  # zoo/datasets/handwriting.py FONT_PACKAGES
+DATA_PACKAGES="espeak-ng wordnet-base"  # zoo/datasets/speech.py, zoo/datasets/grammar.py
 
-missing_fonts=""
-for pkg in $FONT_PACKAGES; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing_fonts="$missing_fonts $pkg"
+missing=""
+for pkg in $FONT_PACKAGES $DATA_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
 done
-if [ -n "$missing_fonts" ]; then
-  echo "==> installing Debian fonts:$missing_fonts" >&2
+if [ -n "$missing" ]; then
+  echo "==> installing Debian packages:$missing" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing_fonts; } > /tmp/edzoo-apt.log 2>&1; then
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing; } > /tmp/edzoo-apt.log 2>&1; then
     tail -20 /tmp/edzoo-apt.log >&2
-    echo "error: could not install$missing_fonts (the zoo's handwriting data needs them)" >&2
+    echo "error: could not install$missing (the zoo's datasets are made from them)" >&2
     exit 1
   fi
 fi

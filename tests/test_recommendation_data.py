@@ -155,7 +155,7 @@ def test_simulator_is_rebuilt_identically_and_skills_get_harder(data: rec.Datase
     assert rec.simulator(0).item_table() == sim.item_table()
     per_skill = sim.b.reshape(sim.n_skills, sim.items_per_skill).mean(axis=1)
     assert (np.diff(per_skill) > 0).all()
-    assert (sim.c == 0.2).all() and (sim.a > 0).all()
+    assert (sim.c == rec.SimParams().guess).all() and (sim.a > 0).all()
     tampered = json.loads(json.dumps(data.info))
     tampered["simulator"]["items"][3]["b"] += 0.5
     with pytest.raises(ValueError, match="item table"):

@@ -117,6 +117,7 @@ def build(
         )
     chosen = [r for r in ORDER if (only is None or r in only or r == REFERENCE) and r not in task.not_applicable]
     allowed = {r: recipes.RECIPES[r].max_drop_points for r in chosen} | task.max_drop | (max_drop or {})
+    allowed = {r: allowed[r] + (prof.gate_slack if r != REFERENCE else 0.0) for r in chosen}
     scorer = task.score or (lambda outputs, split, labels: measure.accuracy_score(outputs, split.y, labels))
     steps = 5 + len(chosen)
     step = iter(range(1, steps + 1))

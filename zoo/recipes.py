@@ -115,6 +115,11 @@ class Context:
     def layer_types(self, names: tuple[str, ...]) -> tuple[type, ...]:
         return tuple(getattr(self.keras.layers, n) for n in names)
 
+    def is_one_of(self, layer: Any, names: tuple[str, ...]) -> bool:
+        """Exactly one of these layer classes (DepthwiseConv2D is a Conv2D subclass in Keras,
+        and pruning or clustering its few weights costs accuracy for nothing)."""
+        return type(layer) in self.layer_types(names)
+
 
 @dataclass(frozen=True)
 class Made:
@@ -266,12 +271,10 @@ def _prune(ctx: Context, target: float) -> Any:
     )
     keras = ctx.keras
 
-    prunable = ctx.layer_types(ctx.task.prune_layers)
-
     def prune_some(layer: Any) -> Any:
         # Only the layers that hold most of the weights (the task says which): pruning small
         # kernels costs accuracy and saves little.
-        if isinstance(layer, prunable):
+        if ctx.is_one_of(layer, ctx.task.prune_layers):
             return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule)
         return layer.__class__.from_config(layer.get_config())
 
@@ -286,10 +289,10 @@ def _prune(ctx: Context, target: float) -> Any:
 
 def measured_sparsity(model: Any, layer_types: tuple[type, ...] | None = None) -> float:
     """Fraction of zeros over the kernels (and embedding tables) of the layers pruning acts on
-    (``layer_types``; default: every layer)."""
+    (exactly the classes ``layer_types``; default: every layer)."""
     zeros = total = 0
     for layer in model.layers:
-        if layer_types is not None and not isinstance(layer, layer_types):
+        if layer_types is not None and type(layer) not in layer_types:
             continue
         for w in layer.weights:
             if "kernel" in w.name or "embeddings" in w.name:
@@ -327,11 +330,9 @@ def _cluster(ctx: Context, model: Any, clusters: int, preserve_sparsity: bool) -
     if ctx.task.cluster_layers is None:
         clustered = clustering.cluster_weights(model, **params)
     else:
-        chosen = ctx.layer_types(ctx.task.cluster_layers)
-
         def cluster_some(layer: Any) -> Any:
             clone = layer.__class__.from_config(layer.get_config())
-            if not isinstance(layer, chosen):
+            if not ctx.is_one_of(layer, ctx.task.cluster_layers or ()):
                 return clone
             # The wrapper takes over the kernel: the trained weights must be in place first.
             clone.build(layer.input_shape)

@@ -20,8 +20,7 @@ Unknown words
     dig/dog, cap/cat, goat/go, town/down, wet/yes, nose/no). They cycle in a fixed order, so
     each appears about equally often.
 sox
-    Not used: numpy and scipy do every step. The install hint still names ``sox``, which
-    the project's speech setup installs beside espeak-ng.
+    Not needed: numpy and scipy resample, trim, place and mix; only espeak-ng is run.
 
 Splits
 ------
@@ -190,7 +189,7 @@ VOICES: tuple[str, ...] = (
 SAMPLE_RATE = 16_000
 CLIP_SAMPLES = 16_000
 ESPEAK_RATE = 22_050
-_APT = "apt-get install espeak-ng sox"
+_APT = "apt-get install espeak-ng"
 _FORMAT = 1  # bump when the generator changes in a way GenerationParams does not capture
 _SPLITS = ("train", "val", "test")
 _BANDS = ((5.0, 10.0, "5-10 dB"), (10.0, 20.0, "10-20 dB"), (20.0, 30.0, "20-30 dB"))
