@@ -155,3 +155,22 @@ def test_a_recipe_that_does_not_apply_is_refused_with_the_reason(tmp_path: Path,
     monkeypatch.setattr(tasks, "get", lambda name: task)
     with pytest.raises(EdzooError, match="qat_int8 does not apply to recommendation: no reason but a test"):
         zoo_build.build("recommendation", only=["qat_int8"], out=tmp_path, log=lambda _: None)
+
+
+def test_recommendation_build_is_reproducible(tmp_path: Path) -> None:
+    only = ["int8", "distilled_int8"]
+    a = zoo_build.build("recommendation", out=tmp_path / "a", only=only, cache_dir=tmp_path / "c", log=lambda _: None)
+    b = zoo_build.build("recommendation", out=tmp_path / "b", only=only, cache_dir=tmp_path / "c", log=lambda _: None)
+    for rid in ["fp32", *only]:
+        fa = (a.out_dir / "variants" / f"{rid}.tflite").read_bytes()
+        fb = (b.out_dir / "variants" / f"{rid}.tflite").read_bytes()
+        assert fa == fb, f"{rid} is not reproducible"
+
+
+def test_a_missed_bar_fails_the_build_and_writes_nothing(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from zoo.tasks import recommendation
+
+    monkeypatch.setattr(recommendation, "AUC_FRACTION", 1.01)  # above the oracle: no model can pass
+    with pytest.raises(zoo_build.QualityGateError, match=r"bar: AUC >= 1.01 x oracle AUC: fp32 0\.\d+"):
+        zoo_build.build("recommendation", out=tmp_path, only=["int8"], cache_dir=tmp_path / "c", log=lambda _: None)
+    assert not list(tmp_path.glob("edzoo/*"))

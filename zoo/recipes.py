@@ -347,7 +347,8 @@ def _cluster(ctx: Context, model: Any, clusters: int, preserve_sparsity: bool) -
     return clustering.strip_clustering(clustered)
 
 
-def _cluster_int8(ctx: Context, clusters: int = 16) -> Made:
+def _cluster_int8(ctx: Context, clusters: int | None = None) -> Made:
+    clusters = clusters or ctx.task.clusters
     model = _cluster(ctx, ctx.clone_teacher(), clusters, preserve_sparsity=False)
     return Made(model, "int8", {"io_dtype": "int8", "clustering": _clustering(ctx, clusters)})
 
@@ -357,9 +358,10 @@ def _clustering(ctx: Context, clusters: int) -> dict[str, Any]:
     return {"clusters": clusters, "centroid_init": "kmeans++", "layers": layers}
 
 
-def _pcqat_int8(ctx: Context, clusters: int = 16) -> Made:
+def _pcqat_int8(ctx: Context, clusters: int | None = None) -> Made:
     """Collaborative optimization: prune, cluster with sparsity kept, QAT with both kept."""
     tfmot = ctx.tfmot
+    clusters = clusters or ctx.task.clusters
     target = ctx.profile.pcqat_sparsity
     pruned = _prune(ctx, target)
     clustered = _cluster(ctx, pruned, clusters, preserve_sparsity=True)
@@ -473,7 +475,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe("int8", "full-integer int8 (int8 I/O)", "int8", 1.0, _int8),
         Recipe("qat_int8", "quantization-aware training → int8", "int8", 1.0, _qat),
         Recipe("prune_int8", "magnitude pruning → int8", "int8", 1.5, _prune_int8),
-        Recipe("cluster_int8", "weight clustering (16 centroids) → int8", "int8", 1.5, _cluster_int8),
+        Recipe("cluster_int8", "weight clustering (k-means++ centroids) → int8", "int8", 1.5, _cluster_int8),
         Recipe("pcqat_int8", "pruning + clustering + QAT (PCQAT) → int8", "int8", 1.0, _pcqat_int8),
         Recipe("distilled_int8", "distilled student (a fraction of the teacher) → int8", "int8", 2.0, _distilled_int8),
         Recipe("student_int8", "same student without distillation → int8", "int8", 3.0, _student_int8),

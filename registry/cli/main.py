@@ -356,7 +356,7 @@ def zoo_list() -> None:
 
 
 @zoo.command("build")
-@click.argument("model")
+@click.argument("model", type=click.Choice(["handwriting", "speech", "grammar", "recommendation"]))
 @click.option(
     "--profile",
     type=click.Choice(["quick", "full"]),
@@ -384,7 +384,14 @@ def zoo_build(model: str, profile: str, out: Path, seed: int, only: str | None, 
     """Train MODEL, build every optimized variant, measure each through LiteRT, write a build
     directory that `edzoo publish` accepts, and print the table of variants.
 
-    Fails (exit 12), writing nothing, when a variant loses more accuracy than its recipe allows.
+    \b
+    handwriting     digits, capital letters and + - = (image classification)
+    speech          12 spoken keywords + unknown + silence (needs espeak-ng)
+    grammar         grammar error detection, per token (needs wordnet-base)
+    recommendation  knowledge tracing and the next exercise (simulated students)
+
+    Fails (exit 12), writing nothing, when a variant loses more than its recipe allows or the
+    model misses its quality bar against the baseline measured in the same build.
     """
     from zoo import build as zoo_build
 

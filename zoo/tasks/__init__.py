@@ -69,6 +69,7 @@ class Task:
     # (None: the whole model, as tfmot's cluster_weights does).
     prune_layers: tuple[str, ...] = ("Dense",)
     cluster_layers: tuple[str, ...] | None = None
+    clusters: int = 16  # centroids per clustered layer
     student_max_fraction: float = 1 / 3  # of the teacher's parameters
     distill_temperature: float | None = None  # default: recipes.DISTILL_TEMPERATURE
     distill_alpha: float | None = None  # default: recipes.DISTILL_ALPHA

@@ -23,7 +23,7 @@ from . import Profile, Task
 
 MIN_ACCURACY = 0.90  # the bar on unseen speakers (fp32)
 CONFUSIONS = 8  # confusion pairs reported
-MASKING = 0.15  # share of mel bands, and of frames, masked in each training example
+MASKING = 0.2  # share of mel bands, and of frames, masked in each training example
 
 
 def _load(profile: str, seed: int, cache_dir: Path | None) -> Any:
@@ -32,7 +32,7 @@ def _load(profile: str, seed: int, cache_dir: Path | None) -> Any:
     return speech.load(profile, seed, cache_dir=cache_dir)
 
 
-def _ds_cnn(keras: Any, data: Any, width: int, blocks: int, name: str, dropout: float) -> Any:
+def _ds_cnn(keras: Any, data: Any, width: int, blocks: int, name: str, dropout: float, masking: float) -> Any:
     """Per-band standardization (the training split's mean and deviation of each mel band,
     stored in the model), masking of whole bands and frames while training (SpecAugment-like:
     a masked value becomes the band's mean), a strided 10x4 convolution, depthwise-separable
@@ -44,8 +44,8 @@ def _ds_cnn(keras: Any, data: Any, width: int, blocks: int, name: str, dropout: 
     var = data.train.x.var(axis=(0, 1, 3))
     inputs = keras.Input(shape=data.train.x.shape[1:], name="logmel")
     x = layers.Normalization(axis=2, mean=mean, variance=var, name="standardize")(inputs)
-    x = layers.Dropout(MASKING, noise_shape=(None, 1, bands, 1), name="mask_bands")(x)
-    x = layers.Dropout(MASKING, noise_shape=(None, frames, 1, 1), name="mask_frames")(x)
+    x = layers.Dropout(masking, noise_shape=(None, 1, bands, 1), name="mask_bands")(x)
+    x = layers.Dropout(masking, noise_shape=(None, frames, 1, 1), name="mask_frames")(x)
     x = layers.Conv2D(width, (10, 4), strides=(2, 2), padding="same", use_bias=False, name="conv")(inputs)
     x = layers.BatchNormalization(name="conv_bn")(x)
     x = layers.ReLU(name="conv_relu")(x)
@@ -65,13 +65,14 @@ def _ds_cnn(keras: Any, data: Any, width: int, blocks: int, name: str, dropout: 
 
 
 def _teacher(keras: Any, data: Any) -> Any:
-    """64 channels, 4 blocks: ~24k parameters."""
-    return _ds_cnn(keras, data, 64, 4, "speech_teacher", dropout=0.2)
+    """64 channels, 5 blocks: ~28k parameters."""
+    return _ds_cnn(keras, data, 64, 5, "speech_teacher", dropout=0.2, masking=MASKING)
 
 
 def _student(keras: Any, data: Any) -> Any:
-    """28 channels, 3 blocks: under a third of the teacher's parameters."""
-    return _ds_cnn(keras, data, 28, 3, "speech_student", dropout=0.0)
+    """32 channels, 4 blocks: under a third of the teacher's parameters; half the masking
+    (a small network underfits under heavy augmentation)."""
+    return _ds_cnn(keras, data, 32, 4, "speech_student", dropout=0.0, masking=MASKING / 2)
 
 
 def _score(outputs: np.ndarray, split: Any, labels: Any) -> Any:
@@ -259,6 +260,7 @@ TASK = Task(
     score=_score,
     prune_layers=("Conv2D", "Dense"),  # the strided and pointwise convolutions, not the depthwise ones
     cluster_layers=("Conv2D", "Dense"),
+    clusters=32,  # 16 shared values cost 4-5 points on these small kernels
     baseline=_baseline,
     bar=_bar,
     files=_files,
@@ -281,14 +283,14 @@ TASK = Task(
             pcqat_sparsity=0.6,
             version_suffix="-quick",
             cosine=True,
-            student_epochs=30,
+            student_epochs=60,
             # 2,465 training clips are too few for 90% on unseen speakers: quick reports the bar,
             # and its 696 test clips have a 95% interval of about +-3 points.
             enforce_bar=False,
             gate_slack=3.0,
         ),
         "full": Profile(
-            "full", epochs=40, finetune_epochs=5, bench_runs=1000, bench_warmup=100, cosine=True, student_epochs=60
+            "full", epochs=60, finetune_epochs=5, bench_runs=1000, bench_warmup=100, cosine=True, student_epochs=60
         ),
     },
 )
