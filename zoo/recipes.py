@@ -199,7 +199,7 @@ def _int8(ctx: Context) -> Made:
         "int8",
         {
             "io_dtype": "int8",
-            "notes": f"post-training full-integer; calibration: {CALIBRATION_SAMPLES} training images",
+            "notes": f"post-training full-integer; calibration: {CALIBRATION_SAMPLES} training samples",
         },
     )
 
@@ -213,11 +213,14 @@ def _annotate(ctx: Context, model: Any) -> tuple[Any, list[str]]:
     )
 
     registry = registry_module.Default8BitQuantizeRegistry()
+    # Batch normalization is folded into the convolution before it by the scheme's layout
+    # transforms, not by the registry: it counts as supported.
+    folded = (ctx.keras.layers.InputLayer, ctx.keras.layers.BatchNormalization)
     unsupported = sorted(
         {
             type(layer).__name__
             for layer in model.layers
-            if not isinstance(layer, ctx.keras.layers.InputLayer) and not registry.supports(layer) and layer.weights
+            if not isinstance(layer, folded) and not registry.supports(layer) and layer.weights
         }
     )
     if not unsupported:
