@@ -80,7 +80,7 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
     per_class = ref["metrics"]["per_class"]
     worst = sorted(per_class.items(), key=lambda kv: kv[1])[:8]
     lines += [
-        f"## Per-class {metric} (fp32)",
+        "## Recall per class (fp32)",
         "",
         "Lowest: "
         + ", ".join(f"{k} {_pct(v)}" for k, v in worst)
@@ -201,7 +201,8 @@ def _breakdown(metrics: dict[str, Any], ref: str) -> list[str]:
         elif isinstance(value, int | float | str):
             lines.append(f"- {title}: {_num(value) if not isinstance(value, str) else value}")
         elif isinstance(value, dict):
-            lines.append(f"- {title}: " + "; ".join(f"{k}: {_item(x)}" for k, x in value.items()))
+            lines.append(f"- {title}:")
+            lines += [f"  - {k}: {_item(x)}" for k, x in value.items()]
     return [*lines, ""]
 
 
@@ -215,5 +216,7 @@ def _num(x: Any) -> str:
 
 def _item(x: Any) -> str:
     if isinstance(x, dict):
-        return ", ".join(f"{k} {_num(v)}" for k, v in x.items())
+        return ", ".join(f"{k.replace('_', ' ')} {_item(v)}" for k, v in x.items())
+    if isinstance(x, list):
+        return "[" + ", ".join(_num(v) for v in x) + "]"
     return _num(x)

@@ -348,8 +348,12 @@ def zoo_list() -> None:
     for name in tasks.names():
         task = tasks.get(name)
         click.echo(f"{task.namespace}/{task.name} {task.version}: {task.summary}")
-        click.echo(f"  profiles: {', '.join(task.profiles)}")
-    click.echo("recipes (allowed accuracy drop vs fp32, points):")
+        click.echo(f"  profiles: {', '.join(task.profiles)}; metric: {task.metric}")
+        if task.education:
+            click.echo(f"  ages {task.education['age_band']}; privacy: {task.education['privacy_class']}")
+        for rid, why in task.not_applicable.items():
+            click.echo(f"  not built: {rid}: {why}")
+    click.echo("recipes (allowed drop of the model's metric vs fp32, points):")
     for rid in zoo_build.ORDER:
         r = recipes.RECIPES[rid]
         click.echo(f"  {rid:15s} {r.title} (<= {r.max_drop_points})")

@@ -171,9 +171,9 @@ def _reference_gains(seed: int, profile: str, n_students: int, data_seed: int) -
 
 def _outcome(o: Any) -> dict[str, Any]:
     return {
-        "mean_gain": round(o.mean_gain, 6),
-        "ci95": [round(o.ci95[0], 6), round(o.ci95[1], 6)],
-        "practice_correct": round(o.practice_correct, 4),
+        "mean_gain": round(float(o.mean_gain), 6),
+        "ci95": [round(float(o.ci95[0]), 6), round(float(o.ci95[1]), 6)],
+        "practice_correct": round(float(o.practice_correct), 4),
         "mastered_skills_before": round(float(np.mean(o.mastered_before)), 3),
         "mastered_skills_after": round(float(np.mean(o.mastered_after)), 3),
     }
