@@ -116,6 +116,7 @@ def build(
             code="bad_request",
         )
     chosen = [r for r in ORDER if (only is None or r in only or r == REFERENCE) and r not in task.not_applicable]
+    chosen += [r for r in only or () if r not in ORDER]  # a recipe registered beside the named ones
     allowed = {r: recipes.RECIPES[r].max_drop_points for r in chosen} | task.max_drop | (max_drop or {})
     allowed = {r: allowed[r] + (prof.gate_slack if r != REFERENCE else 0.0) for r in chosen}
     scorer = task.score or (lambda outputs, split, labels: measure.accuracy_score(outputs, split.y, labels))
