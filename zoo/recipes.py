@@ -333,6 +333,7 @@ def _cluster(ctx: Context, model: Any, clusters: int, preserve_sparsity: bool) -
     if ctx.task.cluster_layers is None:
         clustered = clustering.cluster_weights(model, **params)
     else:
+
         def cluster_some(layer: Any) -> Any:
             clone = layer.__class__.from_config(layer.get_config())
             if not ctx.is_one_of(layer, ctx.task.cluster_layers or ()):
