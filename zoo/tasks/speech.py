@@ -291,7 +291,16 @@ TASK = Task(
             gate_slack=3.0,
         ),
         "full": Profile(
-            "full", epochs=60, finetune_epochs=5, bench_runs=1000, bench_warmup=100, cosine=True, student_epochs=60
+            "full",
+            epochs=60,
+            finetune_epochs=5,
+            bench_runs=1000,
+            bench_warmup=100,
+            cosine=True,
+            student_epochs=60,
+            # At 75% the pruned DS-CNN lost 2.76 points on unseen speakers (allowed: 1.5): its
+            # pointwise convolutions have few weights to spare.
+            prune_sparsity=0.6,
         ),
     },
 )
