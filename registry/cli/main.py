@@ -132,10 +132,21 @@ def registry() -> None:
 @click.option("--targets-keys", default=1, show_default=True)
 @click.option("--targets-threshold", default=1, show_default=True)
 @click.option(
+    "--db",
     "--database-url",
+    "database_url",
     envvar="EDZOO_DATABASE_URL",
     default=None,
-    help="SQLAlchemy URL of the index [default: SQLite in DATA_DIR].",
+    help="The index database: sqlite:///PATH or postgresql://USER@HOST/DB [default: what `registry init` "
+    "recorded, else SQLite in DATA_DIR; env EDZOO_DATABASE_URL]. Passwords: PGPASSWORD or ~/.pgpass.",
+)
+@click.option(
+    "--blobs",
+    envvar="EDZOO_BLOBS",
+    default=None,
+    help="Where blobs and TUF metadata live: a folder or s3://BUCKET/PREFIX [default: what `registry init` "
+    "recorded, else DATA_DIR/objects; env EDZOO_BLOBS]. S3 settings: EDZOO_S3_ENDPOINT_URL, EDZOO_S3_REGION "
+    "and boto3's credential chain.",
 )
 def registry_init(
     data_dir: Path,
@@ -145,6 +156,7 @@ def registry_init(
     targets_keys: int,
     targets_threshold: int,
     database_url: str | None,
+    blobs: str | None,
 ) -> None:
     """Create a registry in DATA_DIR: TUF root, targets, snapshot and timestamp metadata.
 
@@ -162,6 +174,7 @@ def registry_init(
         targets_keys=targets_keys,
         targets_threshold=targets_threshold,
         database_url=database_url,
+        blobs=blobs,
     )
     click.echo(f"registry     {result.data_dir}")
     click.echo(
@@ -188,7 +201,23 @@ def registry_init(
     default=None,
     help="Write the upload token to this file (mode 0600) instead of printing it.",
 )
-@click.option("--database-url", envvar="EDZOO_DATABASE_URL", default=None)
+@click.option(
+    "--db",
+    "--database-url",
+    "database_url",
+    envvar="EDZOO_DATABASE_URL",
+    default=None,
+    help="The index database: sqlite:///PATH or postgresql://USER@HOST/DB [default: what `registry init` "
+    "recorded, else SQLite in DATA_DIR; env EDZOO_DATABASE_URL]. Passwords: PGPASSWORD or ~/.pgpass.",
+)
+@click.option(
+    "--blobs",
+    envvar="EDZOO_BLOBS",
+    default=None,
+    help="Where blobs and TUF metadata live: a folder or s3://BUCKET/PREFIX [default: what `registry init` "
+    "recorded, else DATA_DIR/objects; env EDZOO_BLOBS]. S3 settings: EDZOO_S3_ENDPOINT_URL, EDZOO_S3_REGION "
+    "and boto3's credential chain.",
+)
 def registry_add_publisher(
     data_dir: Path,
     namespace: str,
@@ -196,6 +225,7 @@ def registry_add_publisher(
     keys_dir: Path | None,
     token_file: Path | None,
     database_url: str | None,
+    blobs: str | None,
 ) -> None:
     """Delegate NAMESPACE to the publisher key PUBLIC_KEY and issue an upload token.
 
@@ -206,7 +236,7 @@ def registry_add_publisher(
     from registry.server import admin
 
     keys_dir = keys_dir or data_dir.with_name(data_dir.name + "-keys")
-    token = admin.add_publisher(data_dir, keys_dir, namespace, public_key, database_url=database_url)
+    token = admin.add_publisher(data_dir, keys_dir, namespace, public_key, database_url=database_url, blobs=blobs)
     if token_file:
         atomic_write(token_file, (token + "\n").encode(), mode=0o600)
         click.echo(f"namespace {namespace} delegated; upload token written to {token_file}")
@@ -236,11 +266,19 @@ def trust_export(data_dir: Path, output: Path | None) -> None:
     """Export the registry's current root.json, to ship inside apps and device images."""
     from tuf.api.metadata import Metadata, Root
 
-    path = data_dir / "objects" / "tuf" / "root.json"
+    from registry.core.errors import NotFoundError
+    from registry.storage.objects import open_store
+
     try:
-        data = path.read_bytes()
-        md = Metadata.from_bytes(data)
+        info = json.loads((data_dir / "registry.json").read_text())
     except FileNotFoundError as e:
+        raise UsageError(f"{data_dir} is not an edzoo registry (no registry.json)") from e
+    store = open_store(info.get("blobs") or data_dir / "objects")
+    path = f"{store.describe()}/tuf/root.json"
+    try:
+        data = store.get_bytes("tuf/root.json")
+        md = Metadata.from_bytes(data)
+    except NotFoundError as e:
         raise UsageError(f"{data_dir} is not an edzoo registry (no {path})") from e
     if md.signed.type != Root.type:
         raise UsageError(f"{path} is not root metadata")
@@ -268,11 +306,63 @@ def trust_export(data_dir: Path, output: Path | None) -> None:
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
 @click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
-def serve(data_dir: Path, host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
-    """Serve a registry with gunicorn (API under /api/v1, TUF repository under /tuf)."""
+@click.option(
+    "--db",
+    "--database-url",
+    "database_url",
+    envvar="EDZOO_DATABASE_URL",
+    default=None,
+    help="The index database: sqlite:///PATH or postgresql://USER@HOST/DB [default: what `registry init` "
+    "recorded, else SQLite in DATA_DIR; env EDZOO_DATABASE_URL]. Passwords: PGPASSWORD or ~/.pgpass.",
+)
+@click.option(
+    "--blobs",
+    envvar="EDZOO_BLOBS",
+    default=None,
+    help="Where blobs and TUF metadata live: a folder or s3://BUCKET/PREFIX [default: what `registry init` "
+    "recorded, else DATA_DIR/objects; env EDZOO_BLOBS]. S3 settings: EDZOO_S3_ENDPOINT_URL, EDZOO_S3_REGION "
+    "and boto3's credential chain.",
+)
+@click.option(
+    "--redirect-blobs/--no-redirect-blobs",
+    default=None,
+    help="Answer model downloads with a 302 to a presigned S3 URL, so the bytes bypass the app servers "
+    "(clients still check length and sha256) [env EDZOO_REDIRECT_BLOBS].",
+)
+def serve(
+    data_dir: Path,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    access_log: bool,
+    database_url: str | None,
+    blobs: str | None,
+    redirect_blobs: bool | None,
+) -> None:
+    """Serve a registry with gunicorn (API under /api/v1, TUF repository under /tuf).
+
+    \b
+    A classroom:  edzoo serve --data ./reg
+    A district:   edzoo serve --data ./reg --workers 4 \\
+                    --db postgresql://edzoo@db/edzoo --blobs s3://district-models/edzoo
+    Several servers may share one database and one bucket behind a load balancer; each needs
+    the data folder's registry.json and the online keys (or EDZOO_SNAPSHOT_KEY and
+    EDZOO_TIMESTAMP_KEY holding the PEMs).
+    """
     from registry.server.wsgi import run
 
-    run(data_dir, host=host, port=port, workers=workers, threads=threads, access_log=access_log)
+    run(
+        data_dir,
+        host=host,
+        port=port,
+        workers=workers,
+        threads=threads,
+        access_log=access_log,
+        database_url=database_url,
+        blobs=blobs,
+        redirect_blobs=redirect_blobs,
+    )
 
 
 # -- publish -------------------------------------------------------------------------------------

@@ -82,6 +82,13 @@ class StorageError(EdzooError, OSError):
     exit_code = 7
 
 
+class UnavailableError(StorageError):
+    """A backing service (the object store, the database) did not answer; retry later."""
+
+    code = "unavailable"
+    http_status = 503
+
+
 class DownloadError(EdzooError, ConnectionError):
     """The registry could not be reached or answered with an error."""
 
@@ -117,5 +124,6 @@ __all__ = [
     "OfflineError",
     "SignatureError",
     "StorageError",
+    "UnavailableError",
     "UsageError",
 ]

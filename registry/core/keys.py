@@ -17,7 +17,7 @@ from securesystemslib.signer._utils import compute_default_keyid
 from ._internal.files import atomic_write
 from .errors import UsageError
 
-__all__ = ["generate", "load_public_key", "load_signer", "public_key_json", "save_key_pair"]
+__all__ = ["generate", "load_public_key", "load_signer", "public_key_json", "save_key_pair", "signer_from_pem"]
 
 
 def generate() -> CryptoSigner:
@@ -49,11 +49,17 @@ def load_signer(path: Path) -> CryptoSigner:
         data = Path(path).read_bytes()
     except OSError as e:
         raise UsageError(f"cannot read private key {path}: {e.strerror or e}") from e
+    return signer_from_pem(data, str(path))
+
+
+def signer_from_pem(data: bytes, source: str) -> CryptoSigner:
+    """A signer from PEM bytes (a file's, or an environment variable's); ``source`` names it in
+    errors."""
     try:
         private = load_pem_private_key(data, password=None)
         return CryptoSigner(private)
     except (ValueError, TypeError) as e:
-        raise UsageError(f"{path} is not an unencrypted PEM private key: {e}") from e
+        raise UsageError(f"{source} is not an unencrypted PEM private key: {e}") from e
 
 
 def load_public_key(source: Path | str | dict) -> SSlibKey:

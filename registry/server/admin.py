@@ -39,9 +39,13 @@ def init(
     targets_keys: int = 1,
     targets_threshold: int = 1,
     database_url: str | None = None,
+    blobs: str | None = None,
 ) -> InitResult:
     """Create a registry: offline root and targets keys in ``keys_dir``, online snapshot and
-    timestamp keys and version 1 of the metadata in ``data_dir``."""
+    timestamp keys in ``data_dir``, and version 1 of the metadata in the object store (the
+    data folder's ``objects``, or ``blobs``: a folder or ``s3://bucket/prefix``). The blob and
+    database locations are recorded in ``registry.json`` (the database URL without its
+    password: give that to the server through ``PGPASSWORD`` or ``~/.pgpass``)."""
     data_dir, keys_dir = Path(data_dir), Path(keys_dir)
     if (data_dir / "registry.json").exists():
         raise UsageError(f"{data_dir} already holds a registry")
@@ -72,9 +76,13 @@ def init(
     keys.save_key_pair(timestamp_signer, data_dir / "keys" / "timestamp.pem")
 
     config = ServerConfig(data_dir=data_dir, database_url=database_url)
-    from registry.storage.objects import FsObjectStore
+    from registry.storage.objects import S3ObjectStore, open_store
 
-    objects = FsObjectStore(data_dir / "objects")
+    objects = open_store(blobs or data_dir / "objects")
+    if isinstance(objects, S3ObjectStore):
+        objects.ensure_bucket()
+    if objects.exists("tuf/timestamp.json"):
+        raise UsageError(f"{objects.describe()} already holds a registry's metadata; use another location")
     root_bytes = trust.to_bytes(md["root"])
     objects.put_bytes("tuf/1.root.json", root_bytes)
     objects.put_bytes("tuf/root.json", root_bytes)
@@ -82,9 +90,23 @@ def init(
     objects.put_bytes("tuf/1.snapshot.json", trust.to_bytes(md["snapshot"]))
     objects.put_bytes("tuf/timestamp.json", trust.to_bytes(md["timestamp"]))
     Index(config.db_url).dispose()
-    info = {"format": FORMAT, "root_threshold": root_threshold, "targets_threshold": targets_threshold}
+    info: dict = {"format": FORMAT, "root_threshold": root_threshold, "targets_threshold": targets_threshold}
+    if blobs:
+        info["blobs"] = str(blobs)
+    if database_url:
+        info["database_url"] = _without_password(database_url)
     (data_dir / "registry.json").write_text(json.dumps(info, indent=2) + "\n")
-    return InitResult(data_dir, keys_dir, data_dir / "objects" / "tuf" / "root.json")
+    root_path = data_dir / "objects" / "tuf" / "root.json"
+    if blobs:  # the metadata is in the store: a copy of the first root for `edzoo trust export`
+        root_path = data_dir / "root.json"
+        root_path.write_bytes(root_bytes)
+    return InitResult(data_dir, keys_dir, root_path)
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(password=None).render_as_string(hide_password=False)
 
 
 def _offline_signers(keys_dir: Path, role: str) -> list:
@@ -95,7 +117,13 @@ def _offline_signers(keys_dir: Path, role: str) -> list:
 
 
 def add_publisher(
-    data_dir: Path, keys_dir: Path, namespace: str, public_key_path: Path, *, database_url: str | None = None
+    data_dir: Path,
+    keys_dir: Path,
+    namespace: str,
+    public_key_path: Path,
+    *,
+    database_url: str | None = None,
+    blobs: str | None = None,
 ) -> str:
     """Delegate ``namespace`` to the publisher's key and return a new upload token. Signs the
     top-level targets role with the offline keys. A namespace is delegated once: rotating a
@@ -103,10 +131,10 @@ def add_publisher(
     names.check_namespace(namespace)
     key = keys.load_public_key(public_key_path)
     signers = _offline_signers(keys_dir, "targets")
-    registry = Registry(ServerConfig(data_dir=Path(data_dir), database_url=database_url))
+    registry = Registry(ServerConfig.from_env(Path(data_dir), dict(os.environ), database_url=database_url, blobs=blobs))
     try:
         token = "edzoo_" + secrets.token_urlsafe(32)
-        with registry.lock():
+        with registry.lock() as session:
             snapshot, _ = registry.snapshot()
             found = registry.role("targets", snapshot)
             assert found is not None
@@ -123,7 +151,7 @@ def add_publisher(
             new_ts = trust.update_timestamp(
                 registry.timestamp(), new_snapshot, registry._timestamp_signer, registry.config.expiry
             )
-            registry.index.add_publisher(namespace, key.keyid, key.to_dict(), token_hash(token))
+            registry.index.add_publisher(session, namespace, key.keyid, key.to_dict(), token_hash(token))
             registry.objects.put_bytes("tuf/timestamp.json", trust.to_bytes(new_ts))
         return token
     finally:

@@ -2,31 +2,37 @@
 
 Layout of a data folder (the server's; the offline root/targets keys live elsewhere)::
 
-    DATA_DIR/registry.json          what this folder is (format version, bins, database URL)
-    DATA_DIR/keys/snapshot.pem      online keys, mode 0600
+    DATA_DIR/registry.json          what this folder is (format version, blob and database locations)
+    DATA_DIR/keys/snapshot.pem      online keys, mode 0600 (or EDZOO_SNAPSHOT_KEY / EDZOO_TIMESTAMP_KEY)
     DATA_DIR/keys/timestamp.pem
-    DATA_DIR/objects/blobs/sha256/ab/<sha256>
+    DATA_DIR/objects/blobs/sha256/ab/<sha256>     (or the same keys under s3://bucket/prefix/)
     DATA_DIR/objects/tuf/<N>.root.json, root.json, <V>.<role>.json, timestamp.json
-    DATA_DIR/index.sqlite           the searchable index (unless a database URL is configured)
+    DATA_DIR/index.sqlite           the searchable index (or a PostgreSQL database)
+
+Any number of server processes, on one machine or several, may share one object store and one
+PostgreSQL database: every write to the registry happens inside :meth:`Index.writer`, whose
+lock the database holds, so publishes are serialized and TUF versions only ever grow.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
+import logging
+import os
 import re
-import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
 from tuf.api.metadata import Metadata, Snapshot, TargetFile, Targets, Timestamp
 
 from registry.core import keys, manifest, modelindex, names, trust
+from registry.core._internal import faults
 from registry.core.errors import (
     ConflictError,
     NotFoundError,
@@ -35,9 +41,11 @@ from registry.core.errors import (
     UsageError,
 )
 from registry.storage.index import Index
-from registry.storage.objects import FsObjectStore, ObjectStore, blob_key
+from registry.storage.objects import ObjectStore, blob_key, open_store
 
 __all__ = ["Registry", "ServerConfig"]
+
+log = logging.getLogger("edzoo.registry")
 
 FORMAT = 1
 _META_NAME_RE = re.compile(r"^(?:timestamp|root|[0-9]{1,10}\.[a-z0-9][a-z0-9.-]{0,60})\.json$")
@@ -48,21 +56,48 @@ class ServerConfig:
     """Where a registry server keeps its state. Read once at the entry point."""
 
     data_dir: Path
-    database_url: str | None = None  # default: SQLite file in the data folder
+    database_url: str | None = None  # default: what registry.json names, else SQLite in the data folder
+    blobs: str | None = None  # a folder or s3://bucket/prefix; default: registry.json's, else DATA_DIR/objects
     max_upload_bytes: int = 2 << 30
     expiry: trust.Expiry = trust.Expiry()
+    redirect_blobs: bool = False  # answer target downloads with a 302 to a presigned store URL
+    redirect_expiry_s: int = 600
+    env: tuple[tuple[str, str], ...] = ()  # EDZOO_* settings read at the entry point (keys, S3)
 
     @classmethod
-    def from_env(cls, data_dir: Path, env: dict[str, str]) -> ServerConfig:
-        return cls(
-            data_dir=Path(data_dir).resolve(),
-            database_url=env.get("EDZOO_DATABASE_URL") or None,
-            max_upload_bytes=int(env.get("EDZOO_MAX_UPLOAD_BYTES", 2 << 30)),
-        )
+    def from_env(cls, data_dir: Path, env: dict[str, str], **overrides: Any) -> ServerConfig:
+        try:
+            config = cls(
+                data_dir=Path(data_dir).resolve(),
+                database_url=env.get("EDZOO_DATABASE_URL") or None,
+                blobs=env.get("EDZOO_BLOBS") or None,
+                max_upload_bytes=int(env.get("EDZOO_MAX_UPLOAD_BYTES", 2 << 30)),
+                redirect_blobs=env.get("EDZOO_REDIRECT_BLOBS", "").lower() in {"1", "true", "yes"},
+                redirect_expiry_s=int(env.get("EDZOO_REDIRECT_EXPIRY", 600)),
+                env=tuple(sorted((k, v) for k, v in env.items() if k.startswith(("EDZOO_", "AWS_")))),
+            )
+        except ValueError as e:
+            raise UsageError(f"bad EDZOO_* setting: {e}") from e
+        return _replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'index.sqlite'}"
+
+
+def _replace(config: ServerConfig, **changes: Any) -> ServerConfig:
+    from dataclasses import replace
+
+    return replace(config, **changes)
+
+
+def online_signer(config: ServerConfig, role: str) -> Any:
+    """The snapshot or timestamp signer: ``EDZOO_<ROLE>_KEY`` (a PEM, or the path of one), else
+    ``DATA_DIR/keys/<role>.pem``."""
+    value = dict(config.env).get(f"EDZOO_{role.upper()}_KEY") or os.environ.get(f"EDZOO_{role.upper()}_KEY")
+    if value and value.lstrip().startswith("-----BEGIN"):
+        return keys.signer_from_pem(value.encode(), f"EDZOO_{role.upper()}_KEY")
+    return keys.load_signer(Path(value) if value else config.data_dir / "keys" / f"{role}.pem")
 
 
 def token_hash(token: str) -> str:
@@ -84,21 +119,19 @@ class Registry:
             ) from e
         if self.info.get("format") != FORMAT:
             raise StorageError(f"{info_path}: unsupported registry format {self.info.get('format')}")
-        self.objects = objects or FsObjectStore(config.data_dir / "objects")
-        self.index = Index(config.db_url)
-        self._snapshot_signer = keys.load_signer(config.data_dir / "keys" / "snapshot.pem")
-        self._timestamp_signer = keys.load_signer(config.data_dir / "keys" / "timestamp.pem")
-        self._thread_lock = threading.Lock()
+        blobs = config.blobs or self.info.get("blobs") or str(config.data_dir / "objects")
+        self.objects = objects or open_store(blobs, dict(config.env) or None)
+        self.index = Index(config.database_url or self.info.get("database_url") or config.db_url)
+        self._snapshot_signer = online_signer(config, "snapshot")
+        self._timestamp_signer = online_signer(config, "timestamp")
 
-    # -- locking: one writer at a time, across threads and worker processes ------------------
+    # -- locking: one writer at a time, across threads, processes and machines -----------------
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        with self._thread_lock, open(self.config.data_dir / "publish.lock", "a+") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+    def lock(self) -> Iterator[Session]:
+        """The writer transaction (:meth:`Index.writer`): held by the database, released when
+        the block ends or its process dies."""
+        with self.index.writer() as session:
+            yield session
 
     # -- reading TUF metadata ------------------------------------------------------------------
     def metadata_file(self, name: str) -> bytes:
@@ -142,6 +175,7 @@ class Registry:
             snap, _ = self.snapshot()
             new = trust.update_timestamp(current, snap, self._timestamp_signer, self.config.expiry)
             self.objects.put_bytes("tuf/timestamp.json", trust.to_bytes(new))
+            log.info("timestamp renewed: version %d", new.signed.version)
 
     # -- publishing ------------------------------------------------------------------------------
     def namespace_for_token(self, token: str) -> str | None:
@@ -152,7 +186,7 @@ class Registry:
         written; the timestamp is written last, so a failure leaves the previous state."""
         if len(submitted) > 4096:
             raise UsageError("too many roles in one publish")
-        with self.lock():
+        with self.lock() as session:
             snapshot, _ = self.snapshot()
             targets_md, _ = self.role("targets", snapshot) or (None, b"")
             assert targets_md is not None
@@ -178,12 +212,16 @@ class Registry:
                 submitted=submitted,
             )
             if check.is_noop:
-                return {"status": "unchanged", "versions": [], "roles": []}
+                # The same roles again: a retry after a timeout or a crash. If the first attempt
+                # got as far as the timestamp but not the index, the index is completed here.
+                repaired = self._reindex(session, namespace, snapshot)
+                return {"status": "unchanged", "versions": [], "roles": [], "reindexed": repaired}
             ns_md = check.roles.get(namespace) or current[namespace]
             versions, indexes = self._check_contents(namespace, ns_md, check.new_targets, snapshot)
 
             for name, md in check.roles.items():
                 self.objects.put_bytes(f"tuf/{md.signed.version}.{name}.json", submitted[name])
+            faults.point("publish:after-roles")
             new_snapshot = trust.update_snapshot(
                 snapshot,
                 {name: md.signed.version for name, md in check.roles.items()},
@@ -191,6 +229,7 @@ class Registry:
                 self.config.expiry,
             )
             self.objects.put_bytes(f"tuf/{new_snapshot.signed.version}.snapshot.json", trust.to_bytes(new_snapshot))
+            faults.point("publish:after-snapshot")
             new_timestamp = trust.update_timestamp(
                 self.timestamp(), new_snapshot, self._timestamp_signer, self.config.expiry
             )
@@ -199,21 +238,22 @@ class Registry:
                 "files": len(check.new_targets),
                 "snapshot": new_snapshot.signed.version,
             }
-            self.index.record_publish(
-                namespace,
-                versions,
-                indexes,
-                detail,
-                before_commit=lambda: self.objects.put_bytes("tuf/timestamp.json", trust.to_bytes(new_timestamp)),
-            )
-            return {
-                "status": "published",
-                "versions": [
-                    f"{v['manifest']['namespace']}/{v['manifest']['name']}@{v['manifest']['version']}" for v in versions
-                ],
-                "roles": sorted(check.roles),
-                "snapshot_version": new_snapshot.signed.version,
-            }
+            self.index.record_publish(session, namespace, versions, indexes, detail)
+            session.flush()  # a constraint the index refuses fails here, before the timestamp moves
+            # The timestamp is the commit point for clients. If the index commit fails after it,
+            # the versions are published but not searchable until `_reindex` (on a retry of the
+            # same publish, or when a server starts) records them.
+            self.objects.put_bytes("tuf/timestamp.json", trust.to_bytes(new_timestamp))
+            faults.point("publish:before-commit")
+        faults.point("publish:after-commit")
+        return {
+            "status": "published",
+            "versions": [
+                f"{v['manifest']['namespace']}/{v['manifest']['name']}@{v['manifest']['version']}" for v in versions
+            ],
+            "roles": sorted(check.roles),
+            "snapshot_version": new_snapshot.signed.version,
+        }
 
     def _check_contents(
         self,
@@ -303,6 +343,73 @@ class Registry:
             indexes[model] = doc
         return versions, indexes
 
+    # -- repair -----------------------------------------------------------------------------------
+    def reconcile(self) -> list[str]:
+        """Index every version the TUF metadata publishes but the index lacks (a server that
+        died between the timestamp and the index commit). Returns the versions it added."""
+        with self.lock() as session:
+            snapshot, _ = self.snapshot()
+            found = self.role("targets", snapshot)
+            assert found is not None
+            delegations = found[0].signed.delegations
+            namespaces = sorted(delegations.roles) if delegations and delegations.roles else []
+            added: list[str] = []
+            for namespace in namespaces:
+                added += self._reindex(session, namespace, snapshot)
+        if added:
+            log.warning("indexed %d published versions the index had missed: %s", len(added), ", ".join(added))
+        return added
+
+    def _reindex(self, session: Session, namespace: str, snapshot: Metadata[Snapshot]) -> list[str]:
+        found = self.role(namespace, snapshot)
+        if found is None:
+            return []
+        succinct = found[0].signed.delegations.succinct_roles  # type: ignore[union-attr]
+        assert succinct is not None
+        targets: dict[str, TargetFile] = {}
+        for bin_name in succinct.get_roles():
+            if f"{bin_name}.json" in snapshot.signed.meta:
+                md = self.role(bin_name, snapshot)
+                assert md is not None
+                targets.update(md[0].signed.targets)
+        have = self.index.indexed_versions(namespace)
+        by_version: dict[tuple[str, str], dict[str, TargetFile]] = defaultdict(dict)
+        for path, info in targets.items():
+            t = names.TargetName.parse(path)
+            if t.version is not None and t.version not in have.get(t.model, set()):
+                by_version[(t.model, t.version)][t.file] = info
+        versions = []
+        for _ref, files in sorted(by_version.items()):
+            info = files.get(names.MANIFEST_FILE)
+            if info is None:
+                continue
+            doc = manifest.parse_manifest(self.objects.get_bytes(blob_key(info.hashes["sha256"])))
+            versions.append(
+                {
+                    "manifest": doc,
+                    "sha256": info.hashes["sha256"],
+                    "size": info.length,
+                    "files": {f: {"sha256": i.hashes["sha256"], "size": i.length} for f, i in sorted(files.items())},
+                }
+            )
+        if not versions:
+            return []
+        indexes = {}
+        for model in sorted({v["manifest"]["name"] for v in versions}):
+            info = targets.get(names.index_path(namespace, model))
+            if info is not None:
+                doc = self.objects.get_bytes(blob_key(info.hashes["sha256"]))
+                indexes[model] = modelindex.parse_index(doc, namespace, model)
+        self.index.record_publish(
+            session,
+            namespace,
+            versions,
+            indexes,
+            {"repaired": True, "snapshot": snapshot.signed.version},
+            action="reindex",
+        )
+        return [f"{namespace}/{v['manifest']['name']}@{v['manifest']['version']}" for v in versions]
+
     # -- introspection --------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
         ts = self.timestamp()
@@ -311,6 +418,8 @@ class Registry:
             "timestamp_version": ts.signed.version,
             "timestamp_expires": ts.signed.expires.isoformat(),
             "snapshot_version": ts.signed.snapshot_meta.version,
+            "blobs": "s3" if self.objects.describe().startswith("s3://") else "folder",
+            "database": self.index.dialect,
             **self.index.counts(),
         }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, send_file
+from flask import Blueprint, Response, current_app, redirect, send_file
 
 from registry.core.errors import NotFoundError
 from registry.storage.objects import blob_key
@@ -35,12 +35,28 @@ def target(path: str) -> Any:
     if m is None:
         raise NotFoundError(f"no target {path}: expected <folder>/<sha256>.<file name>")
     key = blob_key(m.group(1))
-    objects = registry_of(current_app).objects
+    registry = registry_of(current_app)
+    objects = registry.objects
+    if registry.config.redirect_blobs:
+        url = objects.presigned_url(key, registry.config.redirect_expiry_s)
+        if url is not None:  # the client follows it, and checks length and sha256 all the same
+            response = redirect(url, 302)
+            response.headers["Cache-Control"] = "no-store"
+            return response
     local = objects.local_path(key)
     if local is None:
-        if not objects.exists(key):
+        size = objects.size(key)
+        if size is None:
             raise NotFoundError(f"no target {path}")
-        return Response(objects.open(key), mimetype="application/octet-stream")
+        return Response(
+            objects.open(key),
+            mimetype="application/octet-stream",
+            headers={
+                "Content-Length": str(size),
+                "ETag": f'"{m.group(1)}"',
+                "Cache-Control": "public, max-age=31536000, immutable",
+            },
+        )
     response = send_file(local, mimetype="application/octet-stream", conditional=True, etag=m.group(1))
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return response

@@ -36,9 +36,30 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_app({"EDZOO": self._config})
 
 
-def run(data_dir: Path, *, host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
-    config = ServerConfig.from_env(data_dir, dict(os.environ))
-    Registry(config).close()  # fail fast, in the parent, on a folder that is not a registry
+def run(
+    data_dir: Path,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    access_log: bool,
+    database_url: str | None = None,
+    blobs: str | None = None,
+    redirect_blobs: bool | None = None,
+) -> None:
+    config = ServerConfig.from_env(
+        data_dir, dict(os.environ), database_url=database_url, blobs=blobs, redirect_blobs=redirect_blobs
+    )
+    # In the parent, before any worker starts: fail fast on a folder that is not a registry,
+    # upgrade the index schema once, and index what a crashed publish left unindexed.
+    registry = Registry(config)
+    try:
+        repaired = registry.reconcile()
+        if repaired:
+            print(f"indexed {len(repaired)} published versions the index had missed", flush=True)
+    finally:
+        registry.close()
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -50,5 +71,9 @@ def run(data_dir: Path, *, host: str, port: int, workers: int, threads: int, acc
         "errorlog": "-",
         "loglevel": "warning",
     }
-    print(f"edzoo registry {data_dir} on http://{host}:{port} ({workers} workers x {threads} threads)", flush=True)
+    print(
+        f"edzoo registry {data_dir} on http://{host}:{port} ({workers} workers x {threads} threads; "
+        f"blobs {registry.objects.describe()}, index {registry.index.dialect})",
+        flush=True,
+    )
     _Gunicorn(config, options).run()

@@ -1,18 +1,23 @@
 """The searchable index of a registry (SQLAlchemy 2: SQLite by default, PostgreSQL at scale).
 
 Everything here except publishers is derived from publisher-signed metadata; it serves search
-and the JSON API, never trust decisions. The publish log is append-only.
+and the JSON API, never trust decisions. The publish log is append-only. The schema is made and
+upgraded by Alembic migrations (``registry/storage/migrations``) on every engine; writers take
+the database's own lock (:meth:`Index.writer`), so any number of server processes can share it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import fcntl
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Integer,
@@ -21,16 +26,22 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     or_,
     select,
+    text,
+    update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from registry.core import names
-from registry.core.errors import ConflictError, NotFoundError, StorageError
+from registry.core.errors import ConflictError, NotFoundError, StorageError, UnavailableError, UsageError
 
-__all__ = ["Index"]
+__all__ = ["Index", "migrate"]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK_ID = 0x6564_7A6F  # pg_advisory_xact_lock key of schema upgrades ("edzo")
 
 
 def _utcnow() -> datetime:
@@ -146,6 +157,14 @@ class LogEntry(Base):
         }
 
 
+class WriterLock(Base):
+    """The row every writer updates first (see :meth:`Index.writer`)."""
+
+    __tablename__ = "writer_lock"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    writes: Mapped[int] = mapped_column(BigInteger)
+
+
 @event.listens_for(LogEntry, "before_update")
 @event.listens_for(LogEntry, "before_delete")
 def _append_only(mapper: Any, connection: Any, target: LogEntry) -> None:
@@ -155,15 +174,29 @@ def _append_only(mapper: Any, connection: Any, target: LogEntry) -> None:
 class Index:
     """The registry's metadata database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, upgrade: bool = True) -> None:
+        """Open the database at ``url`` and bring its schema to the newest migration (unless
+        ``upgrade`` is false: then an outdated schema is an error)."""
         self.url = url
+        self.dialect = url.split(":", 1)[0].split("+", 1)[0]
+        if self.dialect not in {"sqlite", "postgresql"}:
+            raise UsageError(f"unsupported database {_safe_url(url)}: use sqlite:///PATH or postgresql://...")
+        if self.dialect == "postgresql" and url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]  # psycopg 3, not psycopg2
         try:
-            self.engine = create_engine(url)
-            if url.startswith("sqlite"):
+            self.engine = create_engine(url, pool_pre_ping=True)
+            if self.dialect == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            Base.metadata.create_all(self.engine)
+            if upgrade:
+                migrate(self.engine)
+            else:
+                current, head = schema_revision(self.engine)
+                if current != head:
+                    raise StorageError(
+                        f"the index database is at schema {current}, not {head}: run a server to upgrade"
+                    )
         except SQLAlchemyError as e:
-            raise StorageError(f"cannot open the index database {url}: {e}") from e
+            raise _db_error(e, f"cannot open the index database {_safe_url(url)}") from e
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -174,19 +207,29 @@ class Index:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 yield session
         except SQLAlchemyError as e:
-            raise StorageError(f"index database error: {e}") from e
+            raise _db_error(e, "index database error") from e
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[Session]:
+        """A transaction holding the registry's single writer lock until it commits or rolls
+        back. The first statement updates one row: PostgreSQL locks that row, SQLite takes its
+        database write lock; either way a second writer, in any process on any machine, waits
+        here. A writer that dies releases the lock with its connection."""
+        with self.session() as s:
+            s.execute(update(WriterLock).where(WriterLock.id == 1).values(writes=WriterLock.writes + 1))
+            yield s
 
     # -- publishers ------------------------------------------------------------------------
-    def add_publisher(self, namespace: str, keyid: str, public_key: dict, token_hash: str) -> None:
-        with self.session() as s:
-            row = s.get(Publisher, namespace)
-            if row is None:
-                s.add(Publisher(namespace=namespace, keyid=keyid, public_key=public_key, token_hash=token_hash))
-                action = "add-publisher"
-            else:
-                row.keyid, row.public_key, row.token_hash = keyid, public_key, token_hash
-                action = "rotate-publisher"
-            s.add(LogEntry(namespace=namespace, action=action, subject=namespace, detail={"keyid": keyid}))
+    def add_publisher(self, s: Session, namespace: str, keyid: str, public_key: dict, token_hash: str) -> None:
+        """Record a publisher in the writer transaction ``s``."""
+        row = s.get(Publisher, namespace)
+        if row is None:
+            s.add(Publisher(namespace=namespace, keyid=keyid, public_key=public_key, token_hash=token_hash))
+            action = "add-publisher"
+        else:
+            row.keyid, row.public_key, row.token_hash = keyid, public_key, token_hash
+            action = "rotate-publisher"
+        s.add(LogEntry(namespace=namespace, action=action, subject=namespace, detail={"keyid": keyid}))
 
     def publisher_for_token(self, token_hash: str) -> str | None:
         with self.session() as s:
@@ -203,64 +246,73 @@ class Index:
     # -- publishing --------------------------------------------------------------------------
     def record_publish(
         self,
+        s: Session,
         namespace: str,
         versions: list[dict[str, Any]],
         indexes: dict[str, dict[str, Any]],
         detail: dict[str, Any],
-        before_commit: Callable[[], None],
+        *,
+        action: str = "publish",
     ) -> None:
         """Add published versions (``{"manifest", "sha256", "size", "files"}``) and the
-        models' signed version indexes (model name → versions.json document) in one
-        transaction; ``before_commit`` runs last inside it (the server writes the TUF
-        timestamp there, so the index never shows what clients cannot yet fetch)."""
+        models' signed version indexes (model name → versions.json document) in the writer
+        transaction ``s``. A version already indexed with the same manifest is skipped (a
+        retried publish); with another manifest it is a conflict."""
+        for item in versions:
+            doc = item["manifest"]
+            model = self._model(s, doc["namespace"], doc["name"], create=True)
+            exists = s.scalar(select(Version).where(Version.model_id == model.id, Version.version == doc["version"]))
+            if exists is not None:
+                if exists.manifest_sha256 == item["sha256"]:
+                    continue
+                raise ConflictError(f"{model.namespace}/{model.name}@{doc['version']} is already indexed")
+            s.add(
+                Version(
+                    model=model,
+                    version=doc["version"],
+                    manifest_sha256=item["sha256"],
+                    manifest_size=item["size"],
+                    manifest=doc,
+                    files=item["files"],
+                )
+            )
+            model.task = doc.get("task", "")
+            model.summary = doc.get("summary", "")[:1000]
+            model.subjects = doc.get("subjects", [])
+            model.grades = doc.get("grades", [])
+            model.languages = doc.get("languages", [])
+            model.license = doc.get("license", "")
+            model.updated_at = _utcnow()
+            s.add(
+                LogEntry(
+                    namespace=namespace,
+                    action=action,
+                    subject=f"{model.namespace}/{model.name}@{doc['version']}",
+                    detail=detail,
+                )
+            )
+        for model_name, index_doc in indexes.items():
+            model = self._model(s, namespace, model_name, create=True)
+            model.latest = names.latest_of(index_doc["versions"])
+            model.aliases = dict(index_doc.get("aliases", {}))
+            s.add(
+                LogEntry(
+                    namespace=namespace,
+                    action="index",
+                    subject=f"{namespace}/{model_name}",
+                    detail={"latest": model.latest, "aliases": model.aliases},
+                )
+            )
+        s.flush()
+
+    def indexed_versions(self, namespace: str) -> dict[str, set[str]]:
+        """Model name → the versions the index holds, for one namespace."""
         with self.session() as s:
-            for item in versions:
-                doc = item["manifest"]
-                model = self._model(s, doc["namespace"], doc["name"], create=True)
-                exists = s.scalar(
-                    select(Version).where(Version.model_id == model.id, Version.version == doc["version"])
-                )
-                if exists is not None:
-                    raise ConflictError(f"{model.namespace}/{model.name}@{doc['version']} is already indexed")
-                s.add(
-                    Version(
-                        model=model,
-                        version=doc["version"],
-                        manifest_sha256=item["sha256"],
-                        manifest_size=item["size"],
-                        manifest=doc,
-                        files=item["files"],
-                    )
-                )
-                model.task = doc.get("task", "")
-                model.summary = doc.get("summary", "")[:1000]
-                model.subjects = doc.get("subjects", [])
-                model.grades = doc.get("grades", [])
-                model.languages = doc.get("languages", [])
-                model.license = doc.get("license", "")
-                model.updated_at = _utcnow()
-                s.add(
-                    LogEntry(
-                        namespace=namespace,
-                        action="publish",
-                        subject=f"{model.namespace}/{model.name}@{doc['version']}",
-                        detail=detail,
-                    )
-                )
-            for model_name, index_doc in indexes.items():
-                model = self._model(s, namespace, model_name, create=True)
-                model.latest = names.latest_of(index_doc["versions"])
-                model.aliases = dict(index_doc.get("aliases", {}))
-                s.add(
-                    LogEntry(
-                        namespace=namespace,
-                        action="index",
-                        subject=f"{namespace}/{model_name}",
-                        detail={"latest": model.latest, "aliases": model.aliases},
-                    )
-                )
-            s.flush()
-            before_commit()
+            rows = s.execute(select(Model.name, Version.version).join(Version).where(Model.namespace == namespace))
+            out: dict[str, set[str]] = {}
+            for name, version in rows:
+                out.setdefault(name, set()).add(version)
+            return out
 
     @staticmethod
     def _model(s: Session, namespace: str, name: str, create: bool = False) -> Model:
@@ -357,6 +409,69 @@ class Index:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=60000")  # a writer waits this long for the lock
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def _db_error(e: SQLAlchemyError, what: str) -> StorageError:
+    if isinstance(e, OperationalError | DBAPIError) and getattr(e, "connection_invalidated", False):
+        return UnavailableError(f"{what}: the database connection was lost; retry")
+    if isinstance(e, OperationalError):
+        message = str(e.orig or e).strip().splitlines()[0]
+        return UnavailableError(f"{what}: the database is unavailable ({message}); retry")
+    return StorageError(f"{what}: {e}")
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def schema_revision(engine: Any) -> tuple[str | None, str]:
+    """(the database's migration, the newest migration)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    assert head is not None
+    return current, head
+
+
+def migrate(engine: Any) -> None:
+    """Bring the schema to the newest migration, once, however many processes start at the
+    same time: PostgreSQL serializes them with an advisory lock, SQLite with a lock on a file
+    beside the database. A database made before migrations existed is recognised and stamped."""
+    from alembic import command
+
+    current, head = schema_revision(engine)
+    if current == head:
+        return
+    cfg = _alembic_config()
+    with contextlib.ExitStack() as stack:
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            lock = stack.enter_context(open(f"{engine.url.database}.migrate-lock", "a+"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            cfg.attributes["connection"] = conn
+            tables = set(inspect(conn).get_table_names())
+            if "alembic_version" not in tables and "publishers" in tables:
+                command.stamp(cfg, "0001")  # made by create_all before migrations existed
+            command.upgrade(cfg, "head")
