@@ -1,6 +1,7 @@
 # Shared set-up of scripts/demo, scripts/test and scripts/build_zoo: a venv in .venv with edzoo
-# and its extras, and the Debian packages the zoo's datasets are made from: handwriting fonts
-# (letters), espeak-ng (spoken keywords) and wordnet-base (sentences).
+# and its extras, the Debian packages the zoo's datasets are made from: handwriting fonts
+# (letters), espeak-ng (spoken keywords) and wordnet-base (sentences), and PostgreSQL (the tests
+# start private clusters of it; the server itself needs it only where it is the index).
 # Sourced, not run. Re-running is cheap: it only installs what is missing or changed.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -8,9 +9,10 @@ VENV="${EDZOO_VENV:-$REPO/.venv}"
 PY="${PYTHON:-python3}"
 FONT_PACKAGES="fonts-breip fonts-bwht fonts-comic-neue fonts-dancingscript fonts-dkg-handwriting fonts-humor-sans fonts-rufscript"  # zoo/datasets/handwriting.py FONT_PACKAGES
 DATA_PACKAGES="espeak-ng wordnet-base"  # zoo/datasets/speech.py, zoo/datasets/grammar.py
+SERVICE_PACKAGES="postgresql"  # tests/services.py
 
 missing=""
-for pkg in $FONT_PACKAGES $DATA_PACKAGES; do
+for pkg in $FONT_PACKAGES $DATA_PACKAGES $SERVICE_PACKAGES; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
@@ -18,7 +20,7 @@ if [ -n "$missing" ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing; } > /tmp/edzoo-apt.log 2>&1; then
     tail -20 /tmp/edzoo-apt.log >&2
-    echo "error: could not install$missing (the zoo's datasets are made from them)" >&2
+    echo "error: could not install$missing (the zoo's datasets are made from them; the tests run PostgreSQL)" >&2
     exit 1
   fi
 fi

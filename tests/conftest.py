@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -132,3 +133,46 @@ def mirror(env: Env) -> Iterator[Mirror]:
         yield m
     finally:
         m.server.stop()
+
+
+# -- backing services at scale: moto's S3 server and a private PostgreSQL -----------------------
+def _service(factory):  # type: ignore[no-untyped-def]
+    from services import ServiceUnavailable
+
+    try:
+        return factory()
+    except ServiceUnavailable as e:
+        if os.environ.get("CI"):
+            raise  # CI installs every service (.ci/run): a missing one is a failure there
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from services import MotoS3
+
+    server = _service(lambda: MotoS3(tmp_path_factory.mktemp("moto")))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    from services import Postgres
+
+    server = _service(Postgres)
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def s3_env(moto_s3, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """boto3 settings for moto, in this process's environment for the test."""
+    env = moto_s3.env()
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env

@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ from .http import ApiClient, ClientConfig
 __all__ = ["PublishResult", "publish"]
 
 ProgressFactory = Callable[[str, int], Any]
+STALE_RETRIES = 8
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,30 @@ def publish(
     token, SignatureError if the registry rejects the signature.
     """
     build = manifests.read_build_dir(Path(build_dir))
-    ns, model, version = build.namespace, build.name, build.version
     alias_names = [names.check_alias(a) for a in aliases]
     signer = keys.load_signer(Path(key_path))
-    key = signer.public_key
     api = ApiClient(registry, token=token, config=config)
+    # Another publish in the same namespace can land between reading the roles and posting the
+    # new ones: the registry answers 409 stale_role, and the roles are read and signed again.
+    for attempt in range(STALE_RETRIES + 1):
+        try:
+            return _publish_once(api, build, signer, alias_names, progress)
+        except ConflictError as e:
+            if e.code != "stale_role" or attempt == STALE_RETRIES:
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _publish_once(
+    api: ApiClient,
+    build: manifests.BuildDir,
+    signer: Any,
+    alias_names: list[str],
+    progress: ProgressFactory | None,
+) -> PublishResult:
+    ns, model, version = build.namespace, build.name, build.version
+    key = signer.public_key
 
     ns_md = _own_role(api, ns, key)
 

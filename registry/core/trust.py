@@ -407,7 +407,8 @@ def _check_version(role: str, old: Metadata | None, new: Metadata) -> None:
     if new.signed.version <= old_version:
         raise ConflictError(
             f"role {role!r}: version {new.signed.version} is not newer than the stored version "
-            f"{old_version} (someone published in between, or this is a replay)"
+            f"{old_version} (someone published in between, or this is a replay)",
+            code="stale_role",
         )
 
 
