@@ -64,14 +64,14 @@ class MotoS3:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "moto.log"
         workdir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **S3_ENV},
-            start_new_session=True,
-        )
+        with open(self.log, "wb") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **S3_ENV},
+                start_new_session=True,
+            )
         _wait_port(self.port, self.proc, "moto_server", self.log)
 
     def env(self) -> dict[str, str]:
@@ -84,7 +84,6 @@ class MotoS3:
 
     def stop(self) -> None:
         _stop(self.proc)
-        self._log.close()
 
 
 class Postgres:
