@@ -6,6 +6,7 @@ runs it under gunicorn.
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from flask import Flask, jsonify
@@ -44,7 +45,12 @@ def create_app(config: dict[str, Any]) -> Flask:
     @app.errorhandler(OSError)
     def _os_error(e: OSError):  # type: ignore[no-untyped-def]
         app.logger.exception("storage failure")
-        err = StorageError(f"storage failed: {e.strerror or e}")
+        if e.errno == errno.ENOSPC:
+            err = StorageError(
+                "the registry's disk is full; nothing was published. Retry when space is freed.", code="disk_full"
+            )
+        else:
+            err = StorageError(f"storage failed: {e.strerror or e}; nothing was published")
         return jsonify(err.to_json()), err.http_status
 
     return app

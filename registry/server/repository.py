@@ -378,28 +378,28 @@ class Registry:
             t = names.TargetName.parse(path)
             if t.version is not None and t.version not in have.get(t.model, set()):
                 by_version[(t.model, t.version)][t.file] = info
-        versions = []
+        versions: list[dict[str, Any]] = []
         for _ref, files in sorted(by_version.items()):
-            info = files.get(names.MANIFEST_FILE)
-            if info is None:
+            manifest_info = files.get(names.MANIFEST_FILE)
+            if manifest_info is None:
                 continue
-            doc = manifest.parse_manifest(self.objects.get_bytes(blob_key(info.hashes["sha256"])))
+            doc = manifest.parse_manifest(self.objects.get_bytes(blob_key(manifest_info.hashes["sha256"])))
             versions.append(
                 {
                     "manifest": doc,
-                    "sha256": info.hashes["sha256"],
-                    "size": info.length,
+                    "sha256": manifest_info.hashes["sha256"],
+                    "size": manifest_info.length,
                     "files": {f: {"sha256": i.hashes["sha256"], "size": i.length} for f, i in sorted(files.items())},
                 }
             )
         if not versions:
             return []
-        indexes = {}
+        indexes: dict[str, dict[str, Any]] = {}
         for model in sorted({v["manifest"]["name"] for v in versions}):
-            info = targets.get(names.index_path(namespace, model))
-            if info is not None:
-                doc = self.objects.get_bytes(blob_key(info.hashes["sha256"]))
-                indexes[model] = modelindex.parse_index(doc, namespace, model)
+            index_info = targets.get(names.index_path(namespace, model))
+            if index_info is not None:
+                data = self.objects.get_bytes(blob_key(index_info.hashes["sha256"]))
+                indexes[model] = modelindex.parse_index(data, namespace, model)
         self.index.record_publish(
             session,
             namespace,
