@@ -3,7 +3,7 @@
 gunicorn workers, for a folder vs an S3 store and a SQLite vs a PostgreSQL index; and the blob
 throughput of the server against nginx serving the same bytes, in the same run.
 
-    .venv/bin/python scripts/bench_scale.py                  # full run (about 8 minutes on 2 cores)
+    .venv/bin/python scripts/bench_scale.py                  # full run (several minutes)
     .venv/bin/python scripts/bench_scale.py --quick          # fast check (under ~2 minutes)
     .venv/bin/python scripts/bench_scale.py --json out.json  # also write every sample as JSON
 
