@@ -1,0 +1,1 @@
+"""`edzoo` commands for schools: mirror."""

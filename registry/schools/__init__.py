@@ -1,0 +1,1 @@
+"""Schools: catalogs and fleets, installation plans, offline bundles and a LAN mirror."""
