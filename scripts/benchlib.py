@@ -52,7 +52,7 @@ def edzoo_command() -> list[str]:
     if exe.exists():
         return [str(exe)]
     found = shutil.which("edzoo")
-    return [found] if found else [sys.executable, "-m", "registry.cli.main"]
+    return [found] if found else [sys.executable, "-m", "registry.cli"]
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:

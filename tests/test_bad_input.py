@@ -148,7 +148,7 @@ def _cli(env, *args: str):  # type: ignore[no-untyped-def]
     run_env.pop("EDZOO_REGISTRY", None)
     run_env.pop("EDZOO_TOKEN", None)
     return subprocess.run(
-        [sys.executable, "-m", "registry.cli.main", *args],
+        [sys.executable, "-m", "registry.cli", *args],
         cwd=env.tmp,
         env=run_env,
         capture_output=True,

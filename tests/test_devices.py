@@ -108,7 +108,7 @@ def test_resolve_endpoint(published, case):  # type: ignore[no-untyped-def]
 def _cli(env, *args):  # type: ignore[no-untyped-def]
     run_env = {**os.environ, "EDZOO_CACHE": str(env.tmp / "cli-cache")}
     return subprocess.run(
-        [sys.executable, "-m", "registry.cli.main", *args], capture_output=True, text=True, env=run_env, timeout=120
+        [sys.executable, "-m", "registry.cli", *args], capture_output=True, text=True, env=run_env, timeout=120
     )
 
 
@@ -167,7 +167,7 @@ def test_device_probe_writes_a_valid_profile(tmp_path):  # type: ignore[no-untyp
     pytest.importorskip("ai_edge_litert")
     out = tmp_path / "this.json"
     p = subprocess.run(
-        [sys.executable, "-m", "registry.cli.main", "device", "probe", "-o", str(out), "--runs", "100"],
+        [sys.executable, "-m", "registry.cli", "device", "probe", "-o", str(out), "--runs", "100"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -163,7 +163,7 @@ def _free_port() -> int:
 
 def test_cli_end_to_end_with_gunicorn(tmp_path):  # type: ignore[no-untyped-def]
     """The commands a registry admin, a publisher and an app developer type, with `edzoo serve`."""
-    edzoo = [sys.executable, "-m", "registry.cli.main"]
+    edzoo = [sys.executable, "-m", "registry.cli"]
     run_env = {**os.environ, "EDZOO_CACHE": str(tmp_path / "cache"), "EDZOO_KEYS": str(tmp_path / "pk")}
 
     def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:

@@ -797,9 +797,5 @@ def main() -> None:
     cli(prog_name="edzoo")
 
 
-if __name__ == "__main__":
-    main()
-
-
 # -- schools: plan, bundle, install-bundle, mirror (each in its own module) ------------------------
 from registry.cli import schools_bundle, schools_mirror, schools_plan  # noqa: E402,F401

@@ -61,7 +61,7 @@ def _teacher(keras: Any, data: Any) -> Any:
     return _ds_cnn(keras, data, 64, 5, "speech_teacher", dropout=0.2)
 
 
-STUDENT_WIDTH, STUDENT_BLOCKS = 32, 4
+STUDENT_WIDTH, STUDENT_BLOCKS = 36, 4
 
 
 def _student(keras: Any, data: Any) -> Any:

@@ -1,0 +1,5 @@
+"""`python -m registry.cli`: the `edzoo` command."""
+
+from registry.cli.main import main
+
+main()

@@ -1,0 +1,443 @@
+"""Installation plans: which variant of which catalog model each device group of a fleet gets.
+
+A plan is made in two steps. :func:`resolve_catalog` is the only one that touches the
+network (or the verified cache): it resolves every catalog entry to a version and reads its
+TUF-verified manifest. :func:`make_plan` is then a pure function of the catalog, the fleet
+and those manifests: for each device group it asks :func:`registry.core.select.select_many`
+for the most valuable set of variants (value = catalog priority x the variant's metric) that
+fits the group's storage budget (and memory budget, when the fleet sets one). Groups with the
+same device profile and budgets get the same answer, computed once, so fleets of many
+thousands of groups plan in well under a second.
+
+The result is a JSON-ready dict in the ``plan.json`` format that ``edzoo bundle`` reads;
+:func:`render_plan` turns it into tables a person reads, :func:`write_plan` stores it.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from tuf.api.metadata import Metadata, TargetFile
+
+from registry.core import names, select
+from registry.core._internal.files import atomic_write
+from registry.core.errors import NotFoundError, SignatureError, StorageError, UsageError
+
+from .catalog import Catalog, DeviceGroup, Fleet
+
+__all__ = [
+    "PLAN_KIND",
+    "PLAN_SCHEMA_VERSION",
+    "ResolvedModel",
+    "make_plan",
+    "plan_bytes",
+    "render_plan",
+    "resolve_catalog",
+    "snapshot_version",
+    "write_plan",
+]
+
+PLAN_SCHEMA_VERSION = 1
+PLAN_KIND = "edzoo-plan"
+MB = select.MB
+_WIDTH = 110  # of the rendered tables
+_WHY_LINES = 3  # a why longer than this many lines is cut; plan.json keeps it whole
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A catalog model resolved against a registry: its version and its verified manifest."""
+
+    model: str
+    version: str
+    manifest: dict[str, Any]
+    manifest_sha256: str
+    manifest_size: int
+    manifest_target: str
+
+
+class _Source(Protocol):
+    def fetch(self, path: str) -> tuple[Path, TargetFile, bool]: ...
+
+
+class _Puller(Protocol):
+    """What :func:`resolve_catalog` needs of :class:`registry.client.download.Puller`."""
+
+    source: _Source
+
+    def resolve(self, ref: names.ModelRef) -> str: ...
+
+    def manifest(self, ref: names.ModelRef, version: str) -> tuple[dict[str, Any], bool]: ...
+
+
+# -- resolving (the I/O part) ------------------------------------------------------------------
+def resolve_catalog(catalog: Catalog, puller: _Puller) -> tuple[dict[str, ResolvedModel], list[dict[str, str]]]:
+    """Resolve each catalog entry to a version and its TUF-verified manifest.
+
+    Returns ``(models by id, unavailable)``; ``unavailable`` lists ``{"model", "reason"}``
+    for entries the registry does not have (model not published, unknown version or alias),
+    in catalog order. Raises what the puller raises for everything else: SignatureError when
+    verification fails, DownloadError when the registry cannot be reached, OfflineError when
+    the verified cache does not hold what is needed.
+    """
+    models: dict[str, ResolvedModel] = {}
+    unavailable: list[dict[str, str]] = []
+    for entry in catalog.entries:
+        ref = names.ModelRef.parse(entry.ref)
+        try:
+            version = puller.resolve(ref)
+            manifest, _ = puller.manifest(ref, version)
+            target = names.target_path(ref.namespace, ref.model, version, names.MANIFEST_FILE)
+            _, info, _ = puller.source.fetch(target)  # already cached and verified: no download
+        except NotFoundError as e:
+            unavailable.append({"model": entry.model, "reason": e.message})
+            continue
+        models[entry.model] = ResolvedModel(
+            model=entry.model,
+            version=version,
+            manifest=manifest,
+            manifest_sha256=info.hashes["sha256"],
+            manifest_size=info.length,
+            manifest_target=target,
+        )
+    return models, unavailable
+
+
+def snapshot_version(metadata_dir: Path) -> int | None:
+    """The version of the snapshot stored in a verified metadata folder (the python-tuf
+    updater and :class:`registry.core.offline.OfflineVerifier` only keep verified metadata),
+    or None when none is stored. Raises SignatureError for a stored file that is not snapshot
+    metadata."""
+    path = Path(metadata_dir) / "snapshot.json"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        md = Metadata.from_bytes(data)
+    except Exception as e:  # DeserializationError and anything malformed
+        raise SignatureError(f"{path} is not TUF metadata: {e}") from e
+    if md.signed.type != "snapshot":
+        raise SignatureError(f"{path} holds {md.signed.type} metadata, not the snapshot")
+    return int(md.signed.version)
+
+
+# -- planning (pure) ---------------------------------------------------------------------------
+def make_plan(
+    catalog: Catalog,
+    fleet: Fleet,
+    models: Mapping[str, ResolvedModel],
+    *,
+    registry: str,
+    snapshot_version: int | None,
+    unavailable: Iterable[Mapping[str, str]] = (),
+) -> dict[str, Any]:
+    """The installation plan of ``catalog`` on ``fleet``, as the JSON-ready ``plan.json`` dict.
+
+    Pure: no I/O, no clock; the same inputs give an equal dict (and :func:`plan_bytes` the
+    same bytes). ``models`` are the catalog models that resolved (see :func:`resolve_catalog`),
+    ``unavailable`` the others, with their reasons. Each group's policy is its device's default
+    (:func:`registry.core.select.policy_for_device`); its budget is the group's
+    ``free_storage_mb`` for all files together and, when given, its ``memory_mb`` for all
+    models loaded at once. Groups with the same profile and budgets are planned once.
+
+    Raises UsageError for a model that is not in the catalog, or that is both resolved and
+    unavailable.
+    """
+    unavailable = [{"model": str(u["model"]), "reason": str(u["reason"])} for u in unavailable]
+    in_catalog = {e.model for e in catalog.entries}
+    stray = sorted(set(models) - in_catalog) + sorted({u["model"] for u in unavailable} - in_catalog)
+    if stray:
+        raise UsageError(f"models not in catalog {catalog.id}: {', '.join(stray)}")
+    twice = sorted(set(models) & {u["model"] for u in unavailable})
+    if twice:
+        raise UsageError(f"models both resolved and unavailable: {', '.join(twice)}")
+
+    entries = [e for e in catalog.entries if e.model in models]
+    items = [(e.model, models[e.model].manifest) for e in entries]
+    weights = {e.model: e.priority for e in entries}
+    versions = {e.model: models[e.model].version for e in entries}
+    missing_required = [
+        f"required model {u['model']} is unavailable: {u['reason']}"
+        for u in unavailable
+        if catalog.entry(u["model"]).required
+    ]
+    required = [e.model for e in entries if e.required]
+
+    profile_keys: dict[int, str] = {}  # fleets share one dict per profile source: canonicalise once
+    planned: dict[tuple[str, float, float | None], dict[str, Any]] = {}
+    groups: list[dict[str, Any]] = []
+    for group in fleet.groups:
+        pid = id(group.profile)
+        if pid not in profile_keys:
+            profile_keys[pid] = json.dumps(group.profile, sort_keys=True)
+        key = (profile_keys[pid], group.free_storage_mb, group.memory_mb)
+        if key not in planned:
+            planned[key] = _plan_group(group, items, weights, versions, required, missing_required)
+        shared = planned[key]
+        per_device = shared["bytes_per_device"]
+        groups.append(
+            {
+                "id": group.id,
+                "profile": str(group.profile.get("id", group.profile_source)),
+                "count": group.count,
+                "labels": dict(sorted(group.labels.items())),
+                **shared,
+                "bytes_total": per_device * group.count,
+            }
+        )
+
+    targets: dict[str, dict[str, Any]] = {}
+    for m in models.values():
+        targets[m.manifest_target] = {"target": m.manifest_target, "sha256": m.manifest_sha256, "size": m.manifest_size}
+    for shared in planned.values():
+        for item in shared["install"]:
+            targets[item["target"]] = {"target": item["target"], "sha256": item["sha256"], "size": item["size"]}
+    target_list = [targets[t] for t in sorted(targets)]
+
+    return {
+        "schema_version": PLAN_SCHEMA_VERSION,
+        "kind": PLAN_KIND,
+        "catalog": {"id": catalog.id, "title": catalog.title, "sha256": catalog.sha256},
+        "fleet": {"id": fleet.id, "sha256": fleet.sha256, "devices": fleet.devices, "groups": len(fleet.groups)},
+        "registry": {"url": registry, "snapshot_version": snapshot_version},
+        "models": [
+            {
+                "model": e.model,
+                "version": models[e.model].version,
+                "priority": e.priority,
+                "required": e.required,
+                "manifest_target": models[e.model].manifest_target,
+                "manifest_sha256": models[e.model].manifest_sha256,
+                "manifest_size": models[e.model].manifest_size,
+            }
+            for e in entries
+        ],
+        "unavailable": unavailable,
+        "groups": groups,
+        "targets": target_list,
+        "totals": {
+            "unique_bytes": sum(t["size"] for t in target_list),
+            "device_bytes": sum(g["bytes_total"] for g in groups),
+            "devices": fleet.devices,
+        },
+    }
+
+
+def _plan_group(
+    group: DeviceGroup,
+    items: Sequence[tuple[str, Mapping[str, Any]]],
+    weights: Mapping[str, float],
+    versions: Mapping[str, str],
+    required: Sequence[str],
+    missing_required: Sequence[str],
+) -> dict[str, Any]:
+    """The part of a group's plan entry that depends only on its profile and budgets."""
+    name, policy, _ = select.policy_for_device(group.profile)
+    # The budget is storage on the device, so it counts file bytes: a download-size policy
+    # would count the (smaller) gzip sizes against it. Planning maximises value, so the size
+    # measure only breaks ties between equally valuable plans.
+    planning_policy = replace(policy, size_measure="file")
+    budget = select.Budget(storage_mb=group.free_storage_mb, memory_mb=group.memory_mb)
+    result = select.select_many(items, group.profile, budget, planning_policy, weights=weights)
+
+    manifests = dict(items)
+    install = []
+    for model_id, choice in result.choices.items():
+        ns, model = model_id.split("/", 1)
+        variant = choice.variant
+        install.append(
+            {
+                "model": model_id,
+                "version": versions[model_id],
+                "variant": choice.variant_id,
+                "file": variant["file"],
+                "target": names.target_path(ns, model, versions[model_id], variant["file"]),
+                "sha256": variant["sha256"],
+                "size": int(variant["size"]),
+                "why": _why(choice, manifests[model_id]),
+            }
+        )
+    not_installed = [{"model": m, "reason": reason} for m, reason in result.left_out.items()]
+    problems = [
+        f"required model {m} does not fit: {result.left_out[m]}" for m in required if m in result.left_out
+    ] + list(missing_required)
+    per_device = sum(item["size"] for item in install)
+    if per_device > group.free_storage_mb * MB:  # select_many guarantees it; a plan must never lie
+        raise AssertionError(f"plan for {group.id} takes {per_device} bytes, over its budget")
+    return {
+        "policy": name,
+        "budget": {"storage_mb": float(group.free_storage_mb), "memory_mb": group.memory_mb},
+        "install": install,
+        "not_installed": not_installed,
+        "problems": problems,
+        "bytes_per_device": per_device,
+        "value": round(result.total_value, 6),
+    }
+
+
+def _quality(variant: Mapping[str, Any]) -> float:
+    metrics = variant["metrics"]
+    value = float(metrics["value"])
+    return value if metrics.get("higher_is_better", True) else -value
+
+
+def _why(choice: select.Choice, manifest: Mapping[str, Any]) -> str:
+    """Why this variant is in the plan: its value in the plan first, then why each more
+    accurate variant lost (the budget, usually), then how it fits the device."""
+    by_id = {v["id"]: v for v in manifest["variants"]}
+    chosen = _quality(choice.variant)
+    better = [
+        f"not {vid}: {rejection.reason}"
+        for vid, rejection in choice.others.items()
+        if rejection.kind == "lost" and vid in by_id and _quality(by_id[vid]) > chosen
+    ]
+    fit, *rest = choice.reasons
+    return "; ".join([*rest[:1], *better, fit])
+
+
+# -- output ------------------------------------------------------------------------------------
+def plan_bytes(plan: Mapping[str, Any]) -> bytes:
+    """The canonical bytes of a plan: JSON with sorted keys, indent 2, UTF-8, final newline."""
+    return (json.dumps(plan, indent=2, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def write_plan(plan: Mapping[str, Any], path: Path) -> None:
+    """Write ``plan`` to ``path`` atomically (readers see the old file or the new one).
+
+    Raises StorageError when the file cannot be written.
+    """
+    path = Path(path)
+    try:
+        atomic_write(path, plan_bytes(plan))
+    except OSError as e:
+        raise StorageError(f"cannot write the plan to {path}: {e.strerror or e}") from e
+
+
+def _size(n: float) -> str:
+    if n < 1024:
+        return f"{n:,.0f} B"
+    if n < MB:
+        return f"{n / 1024:,.1f} kB"
+    if n < 1024 * MB:
+        return f"{n / MB:,.1f} MB"
+    return f"{n / 1024 / MB:,.2f} GB"
+
+
+def _bytes(n: int) -> str:
+    return _size(n) if n < 1024 else f"{_size(n)} ({n:,} bytes)"
+
+
+def _mb(x: float) -> str:
+    return f"{x:,.0f} MB" if x == int(x) else f"{x:,.1f} MB"
+
+
+def _wrap(text: str, width: int, lines: int = _WHY_LINES) -> list[str]:
+    wrapped = textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+    if len(wrapped) > lines:
+        wrapped = wrapped[:lines]
+        wrapped[-1] = textwrap.shorten(wrapped[-1] + " …", width, placeholder=" …")
+        if not wrapped[-1].endswith("…"):
+            wrapped[-1] = wrapped[-1][: width - 2] + " …"
+    return wrapped
+
+
+def _budget_text(budget: Mapping[str, Any]) -> str:
+    memory = budget.get("memory_mb")
+    memory_text = f"{_mb(memory)} memory" if memory is not None else "no memory budget"
+    return f"{_mb(budget['storage_mb'])} storage, {memory_text}"
+
+
+def render_plan(plan: Mapping[str, Any]) -> str:
+    """The plan as text: a table per device group (model, variant, size, why), what was not
+    installed and why, problems, bytes per device and per group; then the fleet's totals.
+    A group whose plan equals an earlier group's is one line that names that group."""
+    out: list[str] = []
+    catalog, fleet, registry = plan["catalog"], plan["fleet"], plan["registry"]
+    out.append(
+        f"plan: catalog {catalog['id']} ({catalog['title']}) on fleet {fleet['id']}: "
+        f"{fleet['devices']:,} device{'s' if fleet['devices'] != 1 else ''} in {fleet['groups']:,} "
+        f"group{'s' if fleet['groups'] != 1 else ''}"
+    )
+    snapshot = registry.get("snapshot_version")
+    out.append(f"registry {registry['url']}" + (f", snapshot version {snapshot}" if snapshot is not None else ""))
+    if plan["models"]:
+        out.append(
+            "models: " + ", ".join(f"{m['model']}@{m['version']} (priority {m['priority']:g})" for m in plan["models"])
+        )
+    if plan["unavailable"]:
+        out.append("unavailable:")
+        for u in plan["unavailable"]:
+            out += _indent(_wrap(f"{u['model']}: {u['reason']}", _WIDTH - 4, 2), "  - ", "    ")
+
+    seen: dict[str, str] = {}  # the plan of a group, as JSON -> the first group with it
+    lacking = 0
+    for g in plan["groups"]:
+        if g["problems"]:
+            lacking += 1
+        same = json.dumps(
+            [g["profile"], g["policy"], g["budget"], g["install"], g["not_installed"], g["problems"]], sort_keys=True
+        )
+        count = f"{g['count']:,} × {g['profile']}"
+        totals = f"{_size(g['bytes_per_device'])} per device, {_size(g['bytes_total'])} for the group"
+        if same in seen:
+            out.append(f"{g['id']}: {count}, same plan as {seen[same]}: {totals}")
+            continue
+        seen[same] = g["id"]
+        out.append("")
+        out.append(f"{g['id']}: {count}, budget {_budget_text(g['budget'])}, policy {g['policy']}")
+        if g["labels"]:
+            out.append("  labels: " + ", ".join(f"{k}={v}" for k, v in g["labels"].items()))
+        out += _install_table(g["install"])
+        if g["not_installed"]:
+            out.append("  not installed:")
+            for n in g["not_installed"]:
+                out += _indent(_wrap(f"{n['model']}: {n['reason']}", _WIDTH - 6), "    - ", "      ")
+        if g["problems"]:
+            out.append("  problems:")
+            for p in g["problems"]:
+                out += _indent(_wrap(p, _WIDTH - 6), "    ! ", "      ")
+        out.append(
+            f"  {_bytes(g['bytes_per_device'])} per device × {g['count']:,} = {_bytes(g['bytes_total'])} for the group"
+        )
+
+    totals = plan["totals"]
+    out.append("")
+    out.append(f"fleet {fleet['id']}:")
+    out.append(
+        f"  bundle:  {len(plan['targets']):,} file{'s' if len(plan['targets']) != 1 else ''}, "
+        f"{_bytes(totals['unique_bytes'])} to put in a bundle (each file once, manifests included)"
+    )
+    out.append(
+        f"  devices: {_bytes(totals['device_bytes'])} copied onto {totals['devices']:,} "
+        f"device{'s' if totals['devices'] != 1 else ''}"
+    )
+    if lacking:
+        out.append(f"  problems: {lacking:,} group{'s' if lacking != 1 else ''} lack a required model (see above)")
+    out.append("  the full reasons are in the plan's JSON")
+    return "\n".join(out) + "\n"
+
+
+def _indent(lines: list[str], first: str, rest: str) -> list[str]:
+    return [(first if i == 0 else rest) + line for i, line in enumerate(lines)]
+
+
+def _install_table(install: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not install:
+        return ["  installs nothing"]
+    model_w = max(5, *(len(i["model"]) for i in install))
+    variant_w = max(7, *(len(i["variant"]) for i in install))
+    sizes = [_size(i["size"]) for i in install]
+    size_w = max(4, *(len(s) for s in sizes))
+    lead = 2 + model_w + 2 + variant_w + 2 + size_w + 2
+    why_w = max(40, _WIDTH - lead)
+    rows = [f"  {'model':<{model_w}}  {'variant':<{variant_w}}  {'size':>{size_w}}  why"]
+    for item, size in zip(install, sizes, strict=True):
+        cells = f"  {item['model']:<{model_w}}  {item['variant']:<{variant_w}}  {size:>{size_w}}  "
+        rows += _indent(_wrap(item["why"], why_w), cells, " " * lead)
+    return rows
