@@ -64,6 +64,27 @@ class _Group(click.Group):
             ctx.exit(130)
 
 
+def _backend_options(f: Any) -> Any:
+    """--db and --blobs: where a registry keeps its index and its objects."""
+    f = click.option(
+        "--blobs",
+        envvar="EDZOO_BLOBS",
+        default=None,
+        help="Where blobs and TUF metadata live: a folder or s3://BUCKET/PREFIX [default: what `registry init` "
+        "recorded, else DATA_DIR/objects; env EDZOO_BLOBS]. S3 settings: EDZOO_S3_ENDPOINT_URL, EDZOO_S3_REGION "
+        "and boto3's credential chain.",
+    )(f)
+    return click.option(
+        "--db",
+        "--database-url",
+        "database_url",
+        envvar="EDZOO_DATABASE_URL",
+        default=None,
+        help="The index database: sqlite:///PATH or postgresql://USER@HOST/DB [default: what `registry init` "
+        "recorded, else SQLite in DATA_DIR; env EDZOO_DATABASE_URL]. Passwords: PGPASSWORD or ~/.pgpass.",
+    )(f)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edzoo")
 def cli() -> None:
@@ -131,23 +152,7 @@ def registry() -> None:
 @click.option("--root-threshold", default=1, show_default=True, help="Root signatures required (production: 2 of 3).")
 @click.option("--targets-keys", default=1, show_default=True)
 @click.option("--targets-threshold", default=1, show_default=True)
-@click.option(
-    "--db",
-    "--database-url",
-    "database_url",
-    envvar="EDZOO_DATABASE_URL",
-    default=None,
-    help="The index database: sqlite:///PATH or postgresql://USER@HOST/DB [default: what `registry init` "
-    "recorded, else SQLite in DATA_DIR; env EDZOO_DATABASE_URL]. Passwords: PGPASSWORD or ~/.pgpass.",
-)
-@click.option(
-    "--blobs",
-    envvar="EDZOO_BLOBS",
-    default=None,
-    help="Where blobs and TUF metadata live: a folder or s3://BUCKET/PREFIX [default: what `registry init` "
-    "recorded, else DATA_DIR/objects; env EDZOO_BLOBS]. S3 settings: EDZOO_S3_ENDPOINT_URL, EDZOO_S3_REGION "
-    "and boto3's credential chain.",
-)
+@_backend_options
 def registry_init(
     data_dir: Path,
     keys_dir: Path | None,
@@ -201,23 +206,7 @@ def registry_init(
     default=None,
     help="Write the upload token to this file (mode 0600) instead of printing it.",
 )
-@click.option(
-    "--db",
-    "--database-url",
-    "database_url",
-    envvar="EDZOO_DATABASE_URL",
-    default=None,
-    help="The index database: sqlite:///PATH or postgresql://USER@HOST/DB [default: what `registry init` "
-    "recorded, else SQLite in DATA_DIR; env EDZOO_DATABASE_URL]. Passwords: PGPASSWORD or ~/.pgpass.",
-)
-@click.option(
-    "--blobs",
-    envvar="EDZOO_BLOBS",
-    default=None,
-    help="Where blobs and TUF metadata live: a folder or s3://BUCKET/PREFIX [default: what `registry init` "
-    "recorded, else DATA_DIR/objects; env EDZOO_BLOBS]. S3 settings: EDZOO_S3_ENDPOINT_URL, EDZOO_S3_REGION "
-    "and boto3's credential chain.",
-)
+@_backend_options
 def registry_add_publisher(
     data_dir: Path,
     namespace: str,
@@ -306,23 +295,7 @@ def trust_export(data_dir: Path, output: Path | None) -> None:
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
 @click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
-@click.option(
-    "--db",
-    "--database-url",
-    "database_url",
-    envvar="EDZOO_DATABASE_URL",
-    default=None,
-    help="The index database: sqlite:///PATH or postgresql://USER@HOST/DB [default: what `registry init` "
-    "recorded, else SQLite in DATA_DIR; env EDZOO_DATABASE_URL]. Passwords: PGPASSWORD or ~/.pgpass.",
-)
-@click.option(
-    "--blobs",
-    envvar="EDZOO_BLOBS",
-    default=None,
-    help="Where blobs and TUF metadata live: a folder or s3://BUCKET/PREFIX [default: what `registry init` "
-    "recorded, else DATA_DIR/objects; env EDZOO_BLOBS]. S3 settings: EDZOO_S3_ENDPOINT_URL, EDZOO_S3_REGION "
-    "and boto3's credential chain.",
-)
+@_backend_options
 @click.option(
     "--redirect-blobs/--no-redirect-blobs",
     default=None,
