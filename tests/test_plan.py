@@ -116,8 +116,8 @@ class World:
         return _edzoo(*args, "--registry", self.env.url, "--cache", self.cache, cwd=cwd or self.env.tmp)
 
 
-def _edzoo(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("EDZOO_")}
+def _edzoo(*args: str | Path, cwd: Path, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("EDZOO_")} | (extra_env or {})
     return subprocess.run(
         [EDZOO, "plan", *map(str, args)], cwd=cwd, env=environ, capture_output=True, text=True, timeout=120
     )
@@ -316,18 +316,18 @@ def test_render_plan(world: World) -> None:
     for line in (
         "plan: catalog test-catalog (Three acme models and one that is not published) on fleet school: "
         "90 devices in 5 groups",
-        "room-1: 28 × android-go-1gb, budget 0.5 MB storage, no memory budget, policy smallest-download",
+        "room-1: 28 × android-go-1gb, budget 512.0 kB storage, no memory budget, policy smallest-download",
         "  labels: room=1",
         "  460.0 kB (471,040 bytes) per device × 28 = 12.6 MB (13,189,120 bytes) for the group",
-        "one-slot: 30 × android-go-2gb, budget 0.1 MB storage, no memory budget, policy smallest",
-        "cart: 24 × chromebook-4gb, budget 10 MB storage, 150 MB memory, policy smallest",
+        "one-slot: 30 × android-go-2gb, budget 102.4 kB storage, no memory budget, policy smallest-download",
+        "cart: 24 × chromebook-4gb, budget 10.0 MB storage, 150 MB memory, policy smallest",
     ):
         assert line in text.splitlines(), line
     assert "  problems:\n    ! required model acme/reader does not fit" in text
     assert "  installs nothing" in text
     assert "  - acme/ghost: " in text
     assert "fleet school:\n  bundle:  " in text
-    assert "  problems: 1 group lack" in text
+    assert "  problems: 1 group lacks a required model" in text
     row = next(line for line in text.splitlines() if line.startswith("  acme/reader") and "fp32" in line)
     assert "300.0 kB" in row
     assert max(len(line) for line in text.splitlines() if not line.startswith(("plan:", "registry"))) <= 110
@@ -358,10 +358,18 @@ def test_cli_end_to_end(world: World) -> None:
     assert done.returncode == 0, done.stderr
     assert (tmp / "offline.json").read_bytes() == written
 
+    # The registry and the cache from the environment, as for `edzoo pull`.
+    done = _edzoo(
+        world.catalog_path, world.fleet_path, "--offline", "-o", tmp / "from-env.json",
+        cwd=tmp, extra_env={"EDZOO_REGISTRY": world.env.url, "EDZOO_CACHE": str(world.cache)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp / "from-env.json").read_bytes() == written
+
     # --strict: a group lacks the required reader -> exit 2 after writing the plan.
     done = world.edzoo(world.catalog_path, world.fleet_path, "--strict", "-o", tmp / "strict.json")
     assert done.returncode == UsageError.exit_code, done.stderr
-    assert "error: 1 group lack a required model (full)" in done.stderr
+    assert "error: 1 group lacks a required model (full)" in done.stderr
     assert (tmp / "strict.json").read_bytes() == written
 
     # Without --strict and without a missing required model: exit 0 either way.

@@ -132,6 +132,6 @@ def plan(
     if strict and lacking:
         shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
         raise UsageError(
-            f"{len(lacking)} group{'s' if len(lacking) != 1 else ''} lack a required model ({shown}); "
+            f"{len(lacking)} group{' lacks' if len(lacking) == 1 else 's lack'} a required model ({shown}); "
             f"see the problems in {output}"
         )

@@ -1002,7 +1002,8 @@ def select_many(
         if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < math.inf:
             raise UsageError(f"weight of {model_id} must be a number > 0, got {weight!r}")
 
-    device = _Device.of(profile, policy)
+    # The budget is bytes on the device: sizes are file sizes here, whatever the policy ranks by.
+    device = _Device.of(profile, replace(policy, size_measure="file"))
     storage_cap = budget.storage_mb * MB
     memory_cap = budget.memory_mb
     storage_text = f"the plan's {_size(storage_cap)} storage budget"
@@ -1058,8 +1059,9 @@ def select_many(
             headline = [
                 _fit_sentence(chosen, device, storage=f"counted against {storage_text}"),
                 f"in the plan with value {m.utility(chosen):.4g} (weight {m.weight:g} x "
-                f"{m.ranking.value(chosen)}); the plan's {files} file{'s' if files != 1 else ''} take "
-                f"{_size(best.size)} of {storage_text}",
+                f"{m.ranking.value(chosen)}); "
+                + ("the plan's 1 file takes " if files == 1 else f"the plan's {files} files take ")
+                + f"{_size(best.size)} of {storage_text}",
             ]
             choices[m.id] = _choice(chosen, m.candidates, m.ranking, headline, objective="best-accuracy", beaten=beaten)
     return Plan(choices, left_out, best.size, best.memory, best.value, budget)
@@ -1075,7 +1077,8 @@ def _left_out(m: _Model, plan: _Totals, storage_cap: float, memory_cap: float | 
         left += f" and {_mb(max(memory_cap - plan.memory, 0.0))} of memory"
     count = len(m.eligible)
     return (
-        f"none of its {count} eligible variant{'s' if count != 1 else ''} fits in the {left} the plan leaves "
+        (f"none of its {count} eligible variants fits" if count != 1 else "its one eligible variant does not fit")
+        + f" in the {left} the plan leaves "
         f"(the smallest is {smallest.id}, {_size(smallest.size)}, {_mb(smallest.estimate.memory_mb)} of RAM): "
         "the budget holds more value with the other models"
     )

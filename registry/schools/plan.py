@@ -342,15 +342,13 @@ def _wrap(text: str, width: int, lines: int = _WHY_LINES) -> list[str]:
     if len(wrapped) > lines:
         wrapped = wrapped[:lines]
         wrapped[-1] = textwrap.shorten(wrapped[-1] + " …", width, placeholder=" …")
-        if not wrapped[-1].endswith("…"):
-            wrapped[-1] = wrapped[-1][: width - 2] + " …"
     return wrapped
 
 
 def _budget_text(budget: Mapping[str, Any]) -> str:
     memory = budget.get("memory_mb")
     memory_text = f"{_mb(memory)} memory" if memory is not None else "no memory budget"
-    return f"{_mb(budget['storage_mb'])} storage, {memory_text}"
+    return f"{_size(budget['storage_mb'] * MB)} storage, {memory_text}"
 
 
 def render_plan(plan: Mapping[str, Any]) -> str:
@@ -418,7 +416,9 @@ def render_plan(plan: Mapping[str, Any]) -> str:
         f"device{'s' if totals['devices'] != 1 else ''}"
     )
     if lacking:
-        out.append(f"  problems: {lacking:,} group{'s' if lacking != 1 else ''} lack a required model (see above)")
+        out.append(
+            f"  problems: {lacking:,} group{' lacks' if lacking == 1 else 's lack'} a required model (see above)"
+        )
     out.append("  the full reasons are in the plan's JSON")
     return "\n".join(out) + "\n"
 
@@ -436,8 +436,13 @@ def _install_table(install: Sequence[Mapping[str, Any]]) -> list[str]:
     size_w = max(4, *(len(s) for s in sizes))
     lead = 2 + model_w + 2 + variant_w + 2 + size_w + 2
     why_w = max(40, _WIDTH - lead)
+    # A clause every row shares (the plan's total, usually) says nothing about one row: the
+    # group's footer carries the totals, plan.json every clause.
+    clauses = [item["why"].split("; ") for item in install]
+    common = set.intersection(*(set(c) for c in clauses)) if len(install) > 1 else set()
     rows = [f"  {'model':<{model_w}}  {'variant':<{variant_w}}  {'size':>{size_w}}  why"]
-    for item, size in zip(install, sizes, strict=True):
+    for item, size, parts in zip(install, sizes, clauses, strict=True):
         cells = f"  {item['model']:<{model_w}}  {item['variant']:<{variant_w}}  {size:>{size_w}}  "
-        rows += _indent(_wrap(item["why"], why_w), cells, " " * lead)
+        why = "; ".join(p for p in parts if p not in common) or item["why"]
+        rows += _indent(_wrap(why, why_w), cells, " " * lead)
     return rows
