@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 MAX_BYTES = 16 << 20
+MAX_PROBLEMS = 20  # listed in one error; the count says how many there are
 FLEET_CSV_COLUMNS = ("id", "profile", "count", "free_storage_mb", "memory_mb", "labels")
 
 
@@ -119,10 +120,14 @@ def _validator(name: str) -> Draft202012Validator:
 def _validate(doc: Any, schema: str, source: str) -> None:
     if not isinstance(doc, dict):
         raise ManifestError(f"invalid {source}: expected a JSON object, got {type(doc).__name__}")
-    problems = sorted({f"{e.json_path}: {e.message[:300]}" for e in _validator(schema).iter_errors(doc)})
+    errors = sorted(_validator(schema).iter_errors(doc), key=lambda e: [str(p).zfill(9) for p in e.absolute_path])
+    problems = list(dict.fromkeys(f"{e.json_path}: {e.message[:300]}" for e in errors))
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        raise ManifestError(f"invalid {source} ({count}):\n  " + "\n  ".join(problems))
+        shown = problems[:MAX_PROBLEMS] + (
+            [f"... and {len(problems) - MAX_PROBLEMS} more"] if len(problems) > MAX_PROBLEMS else []
+        )
+        raise ManifestError(f"invalid {source} ({count}):\n  " + "\n  ".join(shown))
 
 
 # -- catalogs ----------------------------------------------------------------------------------
@@ -131,7 +136,7 @@ def load_catalog(path: Path) -> Catalog:
     return parse_catalog(_read(path, "catalog"), source=str(path))
 
 
-def parse_catalog(data: bytes, *, source: str = "catalog") -> Catalog:
+def parse_catalog(data: bytes, *, source: str = "(document)") -> Catalog:
     doc = _json(data, source)
     _validate(doc, "catalog", f"catalog {source}")
     entries = []
@@ -167,7 +172,7 @@ def load_fleet(path: Path) -> Fleet:
     )
 
 
-def parse_fleet(data: bytes, *, source: str = "fleet", base_dir: Path | None = None, csv_format: bool = False) -> Fleet:
+def parse_fleet(data: bytes, *, source: str = "(document)", base_dir: Path | None = None, csv_format: bool = False) -> Fleet:
     doc = _csv_fleet(data, source) if csv_format else _json(data, source)
     _validate(doc, "fleet", f"fleet {source}")
     groups = []
