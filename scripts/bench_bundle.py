@@ -12,8 +12,9 @@ Everything runs on this machine, in a temporary folder that is removed at the en
    workers) holds one model version whose 8 variants add up to ``--size-mb``; a plan (written
    here in the plan.json format: one device group per variant) needs all of them. One bundle
    is written first to warm the client's cache; then ``write_bundle`` is timed into a new
-   folder each run: TUF refresh, every cached file re-hashed by the Puller, copied (temp name,
-   fsync, rename), metadata copied, every file read back and re-hashed, COMPLETE written. The
+   folder each run: TUF refresh and the signed length and sha256 of every file, each file
+   copied from the cache (temp name, fsync, rename), the metadata copied, every file read back
+   and checked against its signed sha256, COMPLETE written. The
    peer, in the same run, is ``cp -r`` of the same blobs folder followed by ``sha256sum`` of
    every copied file; a second peer hashes with Python's hashlib (OpenSSL) instead, as edzoo
    does. The ratio is a throughput ratio: peer time / edzoo time (1.0 = as fast; aim >= 0.8).
@@ -317,8 +318,9 @@ def report(b: dict[str, Any] | None, p: dict[str, Any] | None) -> str:
             )
         )
         out.append(
-            "edzoo: TUF refresh over HTTP, each cached blob re-hashed, copied with fsync and renamed, metadata "
-            "copied, every file re-hashed from disk, COMPLETE; the peers neither verify signatures nor fsync."
+            "edzoo: TUF refresh over HTTP, each file copied from the cache with fsync and renamed, metadata "
+            "copied, every file re-hashed from disk against its signed sha256, COMPLETE; the peers neither "
+            "verify signatures nor fsync."
         )
         out.append(f"\n== 2. Offline verification of the same bundle ({b['runs']} runs, medians) ==")
         out.append(

@@ -395,9 +395,34 @@ def test_since_writes_only_the_delta(school: School) -> None:
     fresh = env.tmp / "new-tablet"
     with pytest.raises(NotFoundError, match=f"delta on top of bundle {first.id[:12]}.*install that bundle first"):
         bundles.install_bundle(env.tmp / "oct", fresh, device=TABLETS, root=env.root)
-    assert not (fresh / "current").exists() and not (fresh / "trust" / "root.json").exists()
+    assert not fresh.exists(), "a failed first install left a device folder behind"
     ok = bundles.install_bundle(env.tmp / "oct", fresh, device=TABLETS, root=env.root, base_dir=env.tmp / "sept")
     assert ok.copied == 4
+
+
+def test_groups_sharing_a_profile_are_picked_with_group(school: School) -> None:
+    env = school.env
+    plan = school.plan(
+        "plan.json",
+        {
+            "room-1": (TABLETS, [("reader", "1.0.0", "int8")]),
+            "room-2": (TABLETS, [("reader", "1.0.0", "int8"), ("speller", "1.0.0", "int8")]),
+        },
+    )
+    made = school.bundle(plan, "bundle")
+    app = env.tmp / "tablet"
+    with pytest.raises(UsageError, match=r"several groups .*\(room-1, room-2\): pick one with --group"):
+        bundles.install_bundle(env.tmp / "bundle", app, device=TABLETS, root=env.root)
+    with pytest.raises(UsageError, match="group room-1 is planned for device profile android-go-1gb, not teacher"):
+        bundles.install_bundle(env.tmp / "bundle", app, device="teacher-laptop", group="room-1", root=env.root)
+    one = bundles.install_bundle(env.tmp / "bundle", app, device=TABLETS, group="room-1", root=env.root)
+    assert len(one.models) == 1 and one.release.name == made.id
+    # The same bundle for the other group: a release of its own; `current` never changes in place.
+    two = bundles.install_bundle(env.tmp / "bundle", app, device=TABLETS, group="room-2")
+    assert len(two.models) == 2 and two.release.name != made.id and two.release.name.startswith(made.id)
+    assert os.readlink(app / "current") == f"releases/{two.release.name}"
+    assert (app / "current/acme/speller/1.0.0/variants/int8.tflite").exists()
+    assert (one.release / "acme/reader/1.0.0/variants/int8.tflite").exists(), "the previous release is kept"
 
 
 # -- refused bundles ------------------------------------------------------------------------------

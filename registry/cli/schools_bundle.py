@@ -97,9 +97,10 @@ def bundle(
     edzoo bundle plan.json --out /media/usb/bundle-2025-09
     edzoo bundle plan.json --out /media/usb/bundle-2025-10 --since /media/usb/bundle-2025-09
 
-    Every file is downloaded and verified through TUF, stored by sha256, and read back; the folder is
-    marked COMPLETE only then. An interrupted run is resumed by running the same command again: what
-    is already there with the right sha256 is kept.
+    Every file is checked against the registry's signed metadata (TUF; what the cache lacks is
+    downloaded and verified), stored by sha256 and read back; the folder is marked COMPLETE only
+    then. An interrupted run is resumed by running the same command again: what is already there
+    with the right sha256 is kept.
     """
     from registry.schools.bundle import format_staleness, write_bundle
 

@@ -144,7 +144,7 @@ class OfflineVerifier:
             if md.signed.is_expired(self.at - self.grace):
                 raise SignatureError(
                     f"{role} metadata expired at {md.signed.expires.isoformat()}, beyond the "
-                    f"offline grace of {self.grace.days} days; connect to the registry to refresh"
+                    f"offline grace of {_duration(self.grace)}; connect to the registry to refresh"
                 )
             self.expired.append(role)
 
@@ -183,3 +183,10 @@ class OfflineVerifier:
         except exceptions.LengthOrHashMismatchError as e:
             raise SignatureError(f"{path}: the stored file does not match its signed hash: {e}") from e
         return info
+
+
+def _duration(d: timedelta) -> str:
+    hours = d.total_seconds() / 3600
+    if hours >= 24 and hours % 24 == 0:
+        return f"{int(hours // 24)} day{'s' if hours != 24 else ''}"
+    return f"{hours:g} hour{'s' if hours != 1 else ''}"

@@ -8,10 +8,12 @@
     DIR/bundle.json                what the folder holds: every file with its sha256 and size
     DIR/COMPLETE                   written last, after every file was written and read back
 
-Every file is downloaded and verified through TUF (a :class:`~registry.client.download.Puller`,
-whose cache makes a second bundle cheap), copied under a temp name, fsync'ed and renamed; a
-re-run after an interruption keeps what is already there with the right sha256. With a base
-bundle (``--since``) only files the base does not hold are copied.
+The signed length and sha256 of every file come from TUF through a
+:class:`~registry.client.download.Puller`, which downloads and verifies what its cache does not
+hold yet (so a second bundle is cheap). Each file is copied under a temp name, fsync'ed and
+renamed, then read back from the bundle and checked against the signed sha256; only then is the
+folder marked COMPLETE. A re-run after an interruption keeps what is already there with the right
+sha256. With a base bundle (``--since``) only files the base does not hold are copied.
 
 :func:`install_bundle` verifies a bundle on a device with no network, against the root the device
 already trusts: the root chain, every role's signatures and versions, expiry within a bounded
@@ -84,7 +86,7 @@ MAX_STALENESS = timedelta(days=365)
 MAX_PLAN_BYTES = 64 << 20  # a plan of 10,000 device groups is a few MB
 MAX_BUNDLE_JSON_BYTES = 64 << 20
 COPY_CHUNK = 8 << 20
-KEEP_TEMP_SUFFIX = ".tmp"
+TEMP_SUFFIX = ".tmp"
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
 _STALENESS_RE = re.compile(r"^\s*(\d{1,6})\s*([dh]?)\s*\Z")
@@ -131,12 +133,15 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _span(delta: timedelta) -> str:
+def _span(delta: timedelta, more: bool = False) -> str:
+    """``3 days``, ``5 hours``, ``1 minute`` (``3 more days`` with ``more``)."""
     if delta >= timedelta(days=1):
-        return _plural(delta.days, "day")
-    if delta >= timedelta(hours=1):
-        return _plural(int(delta.total_seconds() // 3600), "hour")
-    return _plural(max(1, int(delta.total_seconds() // 60)), "minute")
+        n, unit = delta.days, "day"
+    elif delta >= timedelta(hours=1):
+        n, unit = int(delta.total_seconds() // 3600), "hour"
+    else:
+        n, unit = max(1, int(delta.total_seconds() // 60)), "minute"
+    return _plural(n, f"more {unit}" if more else unit)
 
 
 def _blob_rel(sha256: str) -> str:
@@ -192,7 +197,7 @@ def _place(src: Path, dest: Path, *, hardlink: bool, update: ProgressUpdate | No
     """Put a copy of ``src`` at ``dest`` via a temp name and a rename (a hard link if asked for and
     possible)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=KEEP_TEMP_SUFFIX)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=TEMP_SUFFIX)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -698,7 +703,7 @@ class Freshness:
 
     def describe(self) -> str:
         if not self.expired:
-            return f"metadata valid for {_span(self.expires - self.at)} more"
+            return f"metadata valid for {_span(self.expires - self.at, more=True)}"
         return (
             f"metadata expired {_span(self.at - self.expires)} ago; accepted within the "
             f"{format_staleness(self.grace)} grace"
@@ -1114,31 +1119,48 @@ def install_bundle(
     bundle, app_dir = Path(bundle), Path(app_dir)
     spec = str(device) if not isinstance(device, dict) else str(device.get("id"))
     profile = profiles.load_profile(device)
-    with _locked(app_dir):
-        trusted, to_pin = _trusted_root(app_dir, root)
-        state = _load_state(app_dir)
-        opened = open_bundle(
-            bundle,
-            trusted_root=trusted,
-            max_staleness=max_staleness,
-            at=now,
-            device_registry=state.get("registry") if state else None,
-        )
-        if state is not None:
-            for role, have, got in (
-                ("timestamp", state.get("timestamp_version", 0), opened.timestamp_version),
-                ("snapshot", state.get("snapshot_version", 0), opened.snapshot_version),
-            ):
-                if isinstance(have, int) and got < have:
-                    raise SignatureError(
-                        f"this bundle is older than what this device already has ({role} v{got} < v{have}): a "
-                        "rollback is refused; install a newer bundle (make one with `edzoo bundle`)"
-                    )
-        chosen = _choose_group(opened.plan, profile, spec, group)
-        files = _group_files(opened, chosen)
-        return _install(
-            opened, app_dir, chosen, str(profile.get("id")), files, state, trusted, to_pin, base_dir, progress
-        )
+    # Everything is checked before the device folder is touched (a first install that fails leaves
+    # no folder behind), and the root and state again under the lock, in case another install ran.
+    trusted, _ = _trusted_root(app_dir, root)
+    state = _load_state(app_dir)
+    opened = open_bundle(
+        bundle,
+        trusted_root=trusted,
+        max_staleness=max_staleness,
+        at=now,
+        device_registry=state.get("registry") if state else None,
+    )
+    _check_rollback(opened, state)
+    chosen = _choose_group(opened.plan, profile, spec, group)
+    files = _group_files(opened, chosen)
+    fresh = not app_dir.exists()
+    try:
+        with _locked(app_dir):
+            trusted, to_pin = _trusted_root(app_dir, root)
+            state = _load_state(app_dir)
+            _check_rollback(opened, state)
+            return _install(
+                opened, app_dir, chosen, str(profile.get("id")), files, state, trusted, to_pin, base_dir, progress
+            )
+    except BaseException:
+        if fresh:
+            shutil.rmtree(app_dir, ignore_errors=True)
+        raise
+
+
+def _check_rollback(opened: OpenedBundle, state: dict[str, Any] | None) -> None:
+    """Never install metadata older than what the device has seen."""
+    if state is None:
+        return
+    for role, have, got in (
+        ("timestamp", state.get("timestamp_version", 0), opened.timestamp_version),
+        ("snapshot", state.get("snapshot_version", 0), opened.snapshot_version),
+    ):
+        if isinstance(have, int) and got < have:
+            raise SignatureError(
+                f"this bundle is older than what this device already has ({role} v{got} < v{have}): a "
+                "rollback is refused; install a newer bundle (make one with `edzoo bundle`)"
+            )
 
 
 def _source_for(
@@ -1231,7 +1253,7 @@ def _install(
                     continue
                 dest = app_dir / _blob_rel(sha)
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{sha}.", suffix=KEEP_TEMP_SUFFIX)
+                fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{sha}.", suffix=TEMP_SUFFIX)
                 os.close(fd)
                 tmp = Path(tmp_name)
                 try:

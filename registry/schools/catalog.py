@@ -172,7 +172,9 @@ def load_fleet(path: Path) -> Fleet:
     )
 
 
-def parse_fleet(data: bytes, *, source: str = "(document)", base_dir: Path | None = None, csv_format: bool = False) -> Fleet:
+def parse_fleet(
+    data: bytes, *, source: str = "(document)", base_dir: Path | None = None, csv_format: bool = False
+) -> Fleet:
     doc = _csv_fleet(data, source) if csv_format else _json(data, source)
     _validate(doc, "fleet", f"fleet {source}")
     groups = []
