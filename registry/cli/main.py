@@ -64,6 +64,18 @@ class _Group(click.Group):
             ctx.exit(130)
 
 
+def cache_option(help_text: str = "Cache folder [default: $EDZOO_CACHE or ~/.cache/edzoo].") -> Any:
+    return click.option(
+        "--cache", "cache_dir", type=click.Path(path_type=Path), envvar="EDZOO_CACHE", default=None, help=help_text
+    )
+
+
+def root_option(help_text: str) -> Any:
+    return click.option(
+        "--root", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help=help_text
+    )
+
+
 def _backend_options(f: Any) -> Any:
     """--db and --blobs: where a registry keeps its index and its objects."""
     f = click.option(
@@ -482,12 +494,7 @@ def zoo_build(model: str, profile: str, out: Path, seed: int, only: str | None, 
 @click.option(
     "--registry", "registry_url", envvar="EDZOO_REGISTRY", required=True, help="Registry URL [env EDZOO_REGISTRY]."
 )
-@click.option(
-    "--root",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=None,
-    help="Trusted root.json; needed the first time for a registry, then pinned in the cache.",
-)
+@root_option("Trusted root.json; needed the first time for a registry, then pinned in the cache.")
 @click.option("--variant", default=None, help="Variant id [default: chosen for --device, else the manifest's first].")
 @click.option(
     "--device",
@@ -501,14 +508,7 @@ def zoo_build(model: str, profile: str, out: Path, seed: int, only: str | None, 
     help="best-accuracy | smallest | smallest-download | fastest, or a policy .json [default: by device].",
 )
 @click.option("--offline", is_flag=True, help="Serve from the cache after verifying it; no network.")
-@click.option(
-    "--cache",
-    "cache_dir",
-    type=click.Path(path_type=Path),
-    envvar="EDZOO_CACHE",
-    default=None,
-    help="Cache folder [default: $EDZOO_CACHE or ~/.cache/edzoo].",
-)
+@cache_option("Cache folder [default: $EDZOO_CACHE or ~/.cache/edzoo].")
 @click.option(
     "--grace-days",
     default=14,
@@ -619,12 +619,7 @@ def _policy_arg(policy: str | None):  # type: ignore[no-untyped-def]
 @click.option("--device", required=True, help="A reference id, a profile .json, or `this`.")
 @click.option("--policy", default=None, help="A preset or a policy .json [default: by device].")
 @click.option("--registry", "registry_url", envvar="EDZOO_REGISTRY", required=True, help="Registry URL.")
-@click.option(
-    "--root",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=None,
-    help="Trusted root.json (first use of a registry).",
-)
+@root_option("Trusted root.json (first use of a registry).")
 @click.option("--offline", is_flag=True, help="Use the cached, verified manifest only.")
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path), envvar="EDZOO_CACHE", default=None)
 @click.option("--json", "as_json", is_flag=True)

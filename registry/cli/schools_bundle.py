@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from registry.cli.main import _progress, cli
+from registry.cli.main import _progress, cache_option, cli, root_option
 
 
 def _size(n: int) -> str:
@@ -42,20 +42,8 @@ def _staleness(value: str | None) -> timedelta | None:
     default=None,
     help="Registry URL [default: the one the plan was made against]; a mirror of the same registry works.",
 )
-@click.option(
-    "--root",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=None,
-    help="Trusted root.json [default: the root pinned in the cache for that registry].",
-)
-@click.option(
-    "--cache",
-    "cache_dir",
-    type=click.Path(path_type=Path),
-    envvar="EDZOO_CACHE",
-    default=None,
-    help="Download cache [default: $EDZOO_CACHE or ~/.cache/edzoo]; a warm cache makes the next bundle cheap.",
-)
+@root_option("Trusted root.json [default: the root pinned in the cache for that registry].")
+@cache_option("Download cache [default: $EDZOO_CACHE or ~/.cache/edzoo]; a warm cache makes the next bundle cheap.")
 @click.option(
     "--since",
     type=click.Path(path_type=Path, exists=True, file_okay=False),
@@ -156,12 +144,7 @@ def bundle(
     help="The app's model folder: APP_DIR/current/<namespace>/<model>/<version>/... is what the app reads.",
 )
 @click.option("--group", default=None, help="The plan's device group, when several use this profile.")
-@click.option(
-    "--root",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=None,
-    help="The registry's root.json: needed on the first install, then kept in APP_DIR/trust/root.json.",
-)
+@root_option("The registry's root.json: needed on the first install, then kept in APP_DIR/trust/root.json.")
 @click.option(
     "--max-staleness",
     default=None,

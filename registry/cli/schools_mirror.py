@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from registry.cli.main import _progress, cli
+from registry.cli.main import _progress, cli, root_option
 
 # Equal to registry.schools.mirror's (imported lazily, so `edzoo --help` stays fast).
 DEFAULT_MIRROR_PORT = 8471
@@ -31,12 +31,7 @@ DEFAULT_INTERVAL = 300
     required=True,
     help="The mirror's folder: its verified copy (www/), its cache and mirror.json.",
 )
-@click.option(
-    "--root",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=None,
-    help="The upstream's trusted root.json (`edzoo trust export`); needed on the first sync, then pinned.",
-)
+@root_option("The upstream's trusted root.json (`edzoo trust export`); needed on the first sync, then pinned.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on (all interfaces: the LAN).")
 @click.option("--port", default=DEFAULT_MIRROR_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option(

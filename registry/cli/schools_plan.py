@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from registry.cli.main import _progress, cli
+from registry.cli.main import _progress, cache_option, cli, root_option
 from registry.core.errors import UsageError
 
 
@@ -18,20 +18,8 @@ from registry.core.errors import UsageError
 @click.option(
     "--registry", "registry_url", envvar="EDZOO_REGISTRY", required=True, help="Registry URL [env EDZOO_REGISTRY]."
 )
-@click.option(
-    "--root",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=None,
-    help="Trusted root.json; needed the first time for a registry, then pinned in the cache.",
-)
-@click.option(
-    "--cache",
-    "cache_dir",
-    type=click.Path(path_type=Path),
-    envvar="EDZOO_CACHE",
-    default=None,
-    help="Cache folder [default: $EDZOO_CACHE or ~/.cache/edzoo].",
-)
+@root_option("Trusted root.json; needed the first time for a registry, then pinned in the cache.")
+@cache_option("Cache folder [default: $EDZOO_CACHE or ~/.cache/edzoo].")
 @click.option("--offline", is_flag=True, help="Plan from the verified cache only; no network.")
 @click.option(
     "--grace-days",
