@@ -187,6 +187,6 @@ class OfflineVerifier:
 
 def _duration(d: timedelta) -> str:
     hours = d.total_seconds() / 3600
-    if hours >= 24 and hours % 24 == 0:
+    if hours % 24 == 0:
         return f"{int(hours // 24)} day{'s' if hours != 24 else ''}"
     return f"{hours:g} hour{'s' if hours != 1 else ''}"
