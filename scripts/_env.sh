@@ -1,7 +1,8 @@
 # Shared set-up of scripts/demo, scripts/test and scripts/build_zoo: a venv in .venv with edzoo
 # and its extras, the Debian packages the zoo's datasets are made from: handwriting fonts
-# (letters), espeak-ng (spoken keywords) and wordnet-base (sentences), and PostgreSQL (the tests
-# start private clusters of it; the server itself needs it only where it is the index).
+# (letters), espeak-ng (spoken keywords) and wordnet-base (sentences), PostgreSQL (the tests
+# start private clusters of it; the server itself needs it only where it is the index) and
+# Chromium (the web catalog is tested in a real browser, driven by Playwright).
 # Sourced, not run. Re-running is cheap: it only installs what is missing or changed.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,7 +10,7 @@ VENV="${EDZOO_VENV:-$REPO/.venv}"
 PY="${PYTHON:-python3}"
 FONT_PACKAGES="fonts-breip fonts-bwht fonts-comic-neue fonts-dancingscript fonts-dkg-handwriting fonts-humor-sans fonts-rufscript"  # zoo/datasets/handwriting.py FONT_PACKAGES
 DATA_PACKAGES="espeak-ng wordnet-base"  # zoo/datasets/speech.py, zoo/datasets/grammar.py
-SERVICE_PACKAGES="postgresql"  # tests/services.py
+SERVICE_PACKAGES="postgresql chromium"  # tests/services.py; the web catalog's browser tests
 
 missing=""
 for pkg in $FONT_PACKAGES $DATA_PACKAGES $SERVICE_PACKAGES; do
