@@ -19,9 +19,12 @@ from registry.core.errors import (
     DownloadError,
     EdzooError,
     ManifestError,
+    NoCompatibleVariantError,
     NotFoundError,
+    OfflineError,
     SignatureError,
     StorageError,
+    UnavailableError,
     UsageError,
 )
 
@@ -80,14 +83,59 @@ class ProgressFetcher(Urllib3Fetcher):
             yield chunk
 
 
+# The API's error codes (the ErrorCode enum of registry/server/openapi.json) -> the exception a
+# client raises. An error answer is mapped by its code first, then by its status (_ERRORS).
+_CODE_ERRORS: dict[str, type[EdzooError]] = {
+    # registry.core.errors, each class's own code
+    "error": DownloadError,  # the root class: an unclassified failure of the registry
+    "bad_request": UsageError,
+    "invalid_manifest": ManifestError,
+    "unauthorized": AuthError,
+    "verification_failed": SignatureError,
+    "conflict": ConflictError,
+    "not_found": NotFoundError,
+    "storage_error": StorageError,
+    "unavailable": UnavailableError,
+    "download_failed": DownloadError,
+    "not_cached": OfflineError,
+    "no_compatible_variant": NoCompatibleVariantError,
+    # codes the server sets on those classes
+    "stale_role": ConflictError,  # another publish landed first: read the roles again and re-sign
+    "blob_missing": UsageError,
+    "length_required": UsageError,
+    "length_mismatch": UsageError,
+    "hash_mismatch": UsageError,
+    "disk_full": StorageError,
+    "blob_corrupt": StorageError,
+    # HTTP errors of the protocol layer
+    "forbidden": AuthError,
+    "method_not_allowed": UsageError,
+    "not_acceptable": UsageError,
+    "request_timeout": DownloadError,
+    "precondition_failed": UsageError,
+    "request_entity_too_large": UsageError,
+    "request_uri_too_large": UsageError,
+    "unsupported_media_type": UsageError,
+    "requested_range_not_satisfiable": UsageError,
+    "unprocessable_entity": UsageError,
+    "too_many_requests": UnavailableError,
+    "request_header_fields_too_large": UsageError,
+    "not_implemented": DownloadError,
+    "internal_error": DownloadError,
+}
+
+# For an answer without a known code (an older registry, a proxy's error page): by status.
 _ERRORS: dict[int, type[EdzooError]] = {
     400: UsageError,
     401: AuthError,
     403: SignatureError,
     404: NotFoundError,
+    405: UsageError,
     409: ConflictError,
+    411: UsageError,
     413: UsageError,
     422: ManifestError,
+    503: UnavailableError,
     507: StorageError,
 }
 
@@ -187,5 +235,7 @@ def _error_from(response: urllib3.BaseHTTPResponse, what: str) -> EdzooError:
         code, message = doc["error"], doc["message"]
     except (ValueError, KeyError, TypeError):
         code, message = "http_error", f"{what}: HTTP {response.status}"
-    cls = _ERRORS.get(response.status, DownloadError)
+    if not isinstance(code, str) or not isinstance(message, str):
+        code, message = "http_error", f"{what}: HTTP {response.status}"
+    cls = _CODE_ERRORS.get(code) or _ERRORS.get(response.status, DownloadError)
     return cls(f"registry refused ({response.status} {code}): {message}", code=code)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from registry.core import names, trust
-from registry.core.errors import AuthError, NotFoundError, UsageError
+from registry.core.errors import AuthError, EdzooError, ManifestError, NotFoundError, UsageError
 from registry.storage.objects import blob_key, ingest
 
 from . import registry_of
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _registry():  # type: ignore[no-untyped-def]
@@ -44,6 +47,27 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
+def _text_arg(name: str) -> str | None:
+    """A free-text query parameter; control characters (NUL above all, which databases
+    truncate at or refuse) are refused."""
+    raw = request.args.get(name)
+    if raw is not None and _CONTROL_RE.search(raw):
+        raise UsageError(f"query parameter {name!r} must not contain control characters")
+    return raw
+
+
+def _json_body(expected: str) -> dict[str, Any]:
+    """The request's JSON object; anything else (not JSON, nested too deep to parse, not an
+    object) is a UsageError quoting ``expected``."""
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        body = None
+    if not isinstance(body, dict):
+        raise UsageError(f"expected a JSON body {expected}")
+    return body
+
+
 @bp.get("/health")
 def health() -> Any:
     return jsonify(_registry().health())
@@ -57,11 +81,11 @@ def list_models() -> Any:
     if namespace:
         names.check_namespace(namespace)
     total, models = _registry().index.search(
-        request.args.get("q"),
+        _text_arg("q"),
         namespace=namespace,
-        task=request.args.get("task"),
-        subject=request.args.get("subject"),
-        grade=request.args.get("grade"),
+        task=_text_arg("task"),
+        subject=_text_arg("subject"),
+        grade=_text_arg("grade"),
         limit=limit,
         offset=offset,
     )
@@ -99,9 +123,7 @@ def resolve(namespace: str, name: str) -> Any:
     names.check_namespace(namespace)
     names.check_name(name, "model name")
     if request.method == "POST":
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise UsageError('expected a JSON body {"profile": {...}, "policy": ..., "version": ...}')
+        body = _json_body('{"profile": {...} | "device": "<id>", "policy": ..., "version": ...}')
     else:
         body = {k: request.args[k] for k in ("device", "policy", "version") if k in request.args}
     if "profile" in body:
@@ -109,25 +131,38 @@ def resolve(namespace: str, name: str) -> Any:
             raise UsageError("'profile' must be a device profile object")
         profile = profiles.load_profile(body["profile"])
     elif isinstance(body.get("device"), str):
-        profile = profiles.load_profile(body["device"])
+        # A reference profile id only: load_profile also reads paths, which are the server's files.
+        profile = profiles.load_profile(names.check_name(body["device"], "reference device id"))
     else:
         raise UsageError("name a reference device (device=<id>) or send a profile document")
-    policy_in = body.get("policy")
-    if policy_in is None:
-        policy_name, policy, why = select.policy_for_device(profile)
-    elif isinstance(policy_in, str):
-        if policy_in not in select.POLICIES:
-            raise UsageError(f"unknown policy {policy_in!r}; presets: {', '.join(select.POLICIES)}")
-        policy_name, policy, why = policy_in, select.POLICIES[policy_in], "asked for"
-    else:
-        policy_name, policy, why = "custom", select.Policy.from_dict(policy_in), "asked for"
-    index = _registry().index
-    version = body.get("version") or index.latest(namespace, name)
-    if not isinstance(version, str):
-        raise NotFoundError(f"{namespace}/{name} has no published version")
-    names.check_version(version)
-    doc = index.manifest(namespace, name, version)
-    choice = select.select(doc, profile, policy)
+    version = body.get("version")
+    if version is not None and not isinstance(version, str):
+        raise UsageError("'version' must be a version string like 1.2.0")
+    try:
+        policy_in = body.get("policy")
+        if policy_in is None:
+            policy_name, policy, why = select.policy_for_device(profile)
+        elif isinstance(policy_in, str):
+            if policy_in not in select.POLICIES:
+                raise UsageError(f"unknown policy {policy_in!r}; presets: {', '.join(select.POLICIES)}")
+            policy_name, policy, why = policy_in, select.POLICIES[policy_in], "asked for"
+        else:
+            policy_name, policy, why = "custom", select.Policy.from_dict(policy_in), "asked for"
+        index = _registry().index
+        version = version or index.latest(namespace, name)
+        if not isinstance(version, str):
+            raise NotFoundError(f"{namespace}/{name} has no published version")
+        names.check_version(version)
+        doc = index.manifest(namespace, name, version)
+        choice = select.select(doc, profile, policy)
+    except EdzooError:
+        raise
+    except (ArithmeticError, ValueError) as e:
+        # Figures a schema allows but arithmetic cannot use (1e308 cores, a 400-digit budget).
+        current_app.logger.warning("resolve %s/%s: cannot compute a choice: %r", namespace, name, e)
+        raise ManifestError(
+            "cannot choose a variant: the device profile or policy holds numbers out of any realistic range"
+        ) from e
     return jsonify(
         {
             "model": f"{namespace}/{name}",
@@ -174,9 +209,10 @@ def get_role(name: str) -> Any:
 @bp.post("/publish")
 def publish() -> Any:
     namespace = _namespace_from_token()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("roles"), dict):
-        raise UsageError('expected a JSON body {"roles": {"<role name>": <signed TUF metadata>}}')
+    expected = '{"roles": {"<role name>": <signed TUF metadata>}}'
+    body = _json_body(expected)
+    if not isinstance(body.get("roles"), dict):
+        raise UsageError(f"expected a JSON body {expected}")
     submitted: dict[str, bytes] = {}
     for role, md in body["roles"].items():
         if not isinstance(md, dict):

@@ -29,7 +29,8 @@ def metadata(name: str) -> Any:
     )
 
 
-@bp.get("/targets/<path:path>")
+# merge_slashes=False: a path with "//" is no target (404), not a redirect to another path.
+@bp.get("/targets/<path:path>", merge_slashes=False)
 def target(path: str) -> Any:
     # Consistent snapshots name a target file <sha256>.<name>; the bytes are the blob.
     m = _TARGET_RE.match(path)
