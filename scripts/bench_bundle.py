@@ -55,7 +55,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from benchlib import edzoo_server, log, table  # noqa: E402
+from benchlib import edzoo_server, int_list, log, table  # noqa: E402
 from builders import make_build_dir  # noqa: E402
 
 from registry.client import Puller, publish  # noqa: E402
@@ -372,16 +372,6 @@ def report(b: dict[str, Any] | None, p: dict[str, Any] | None) -> str:
             "Groups with the same profile and budgets are planned once; a growth of 10x per 10x groups is linear."
         )
     return "\n".join(out)
-
-
-def int_list(text: str) -> list[int]:
-    try:
-        values = sorted({int(v) for v in text.split(",") if v.strip()})
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
-    if not values or values[0] < 1:
-        raise argparse.ArgumentTypeError("group counts must be at least 1")
-    return values
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,7 +52,7 @@ import urllib3
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from benchlib import edzoo_server, log, table  # noqa: E402
+from benchlib import edzoo_server, int_list, log, table  # noqa: E402
 from builders import make_build_dir, manifest_for  # noqa: E402
 
 from registry.client import Puller, publish  # noqa: E402
@@ -315,16 +315,6 @@ def report(dl: dict[str, Any], catalog: list[dict[str, Any]]) -> str:
         f"({last['median_ms'] / first['median_ms']:.1f}x for {last['models'] / first['models']:.0f}x the models).",
     ]
     return "\n".join(out)
-
-
-def int_list(text: str) -> list[int]:
-    try:
-        values = sorted({int(v) for v in text.split(",") if v.strip()})
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
-    if not values or values[0] < 1:
-        raise argparse.ArgumentTypeError("counts must be at least 1")
-    return values
 
 
 def main(argv: list[str] | None = None) -> int:

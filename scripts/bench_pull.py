@@ -55,7 +55,7 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from benchlib import edzoo_server, free_port, log, stop, table, tail  # noqa: E402
+from benchlib import edzoo_server, free_port, int_list, log, stop, table, tail  # noqa: E402
 from builders import make_build_dir  # noqa: E402
 from tuf.api import exceptions as tuf_exceptions  # noqa: E402
 
@@ -676,16 +676,6 @@ def summary(pull_res: dict[str, Any], meta: dict[str, Any]) -> str:
 
 
 # -- main ----------------------------------------------------------------------------------------
-def int_list(text: str) -> list[int]:
-    try:
-        values = sorted({int(v) for v in text.split(",") if v.strip()})
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
-    if not values or values[0] < 1:
-        raise argparse.ArgumentTypeError("counts must be at least 1")
-    return values
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Time `edzoo pull` against nginx + sha256sum in the same run, and count the "

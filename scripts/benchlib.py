@@ -3,6 +3,7 @@ stopping it with its workers, and printing tables."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -117,3 +118,14 @@ def edzoo_server(data: Path, workdir: Path, *, workers: int = 2, threads: int = 
         yield url
     finally:
         stop(proc)
+
+
+def int_list(text: str) -> list[int]:
+    """An argparse type: "10,100,1000" -> [10, 100, 1000]."""
+    try:
+        values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError("counts must be at least 1")
+    return values
