@@ -32,18 +32,15 @@ Only medians are printed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import importlib.metadata
 import json
 import os
 import platform
 import shutil
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +49,8 @@ import urllib3
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from benchlib import edzoo_server, int_list, log, table  # noqa: E402
+from bench_pull import median_ms, timed  # noqa: E402
+from benchlib import cpu_name, edzoo_server, int_list, log, table  # noqa: E402
 from builders import make_build_dir, manifest_for  # noqa: E402
 
 from registry.client import Puller, publish  # noqa: E402
@@ -66,19 +64,9 @@ REPO_ID = f"{NS}/{NAME}"
 PATTERNS = ["manifest.json", "variants/*"]
 
 
-def median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
-
-
 def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "os": platform.platform(),
         "python": platform.python_version(),
@@ -86,12 +74,6 @@ def machine_info() -> dict[str, Any]:
         "huggingface_hub": importlib.metadata.version("huggingface_hub"),
         "tuf": importlib.metadata.version("tuf"),
     }
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    t0 = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - t0, result
 
 
 def sha256_file(path: Path) -> str:

@@ -55,7 +55,7 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from benchlib import edzoo_server, free_port, int_list, log, stop, table, tail  # noqa: E402
+from benchlib import cpu_name, edzoo_server, free_port, int_list, log, stop, table, tail  # noqa: E402
 from builders import make_build_dir  # noqa: E402
 from tuf.api import exceptions as tuf_exceptions  # noqa: E402
 
@@ -76,15 +76,9 @@ def median_ms(samples: list[float]) -> float:
 
 # -- the machine ---------------------------------------------------------------------------------
 def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "usable_cores": usable,
         "os": platform.platform(),
