@@ -113,6 +113,27 @@ class NoCompatibleVariantError(EdzooError):
     exit_code = 10
 
 
+class WithdrawnError(EdzooError):
+    """A version that its publisher (or the registry admin) withdrew by a signed change: asked
+    for by an explicit pin, without ``allow_withdrawn``. Carries what a caller needs to move on."""
+
+    code = "withdrawn"
+    http_status = 410
+    exit_code = 13
+
+    def __init__(
+        self, message: str, *, ref: str, version: str, reason: str, use: str | None, code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.ref, self.version, self.reason, self.use = ref, version, reason, use
+
+    def to_json(self) -> dict[str, str]:
+        out = {**super().to_json(), "version": self.version, "reason": self.reason}
+        if self.use:
+            out["use"] = self.use
+        return out
+
+
 __all__ = [
     "AuthError",
     "ConflictError",
@@ -126,4 +147,5 @@ __all__ = [
     "StorageError",
     "UnavailableError",
     "UsageError",
+    "WithdrawnError",
 ]

@@ -143,16 +143,9 @@ def add_publisher(
             if delegations is not None and delegations.roles and namespace in delegations.roles:
                 raise ConflictError(f"namespace {namespace!r} is already delegated to a publisher key")
             new = trust.delegate_namespace(targets_md, namespace, key, signers, registry.config.expiry)
-            registry.objects.put_bytes(f"tuf/{new.signed.version}.targets.json", trust.to_bytes(new))
-            new_snapshot = trust.update_snapshot(
-                snapshot, {"targets": new.signed.version}, registry._snapshot_signer, registry.config.expiry
-            )
-            registry.objects.put_bytes(f"tuf/{new_snapshot.signed.version}.snapshot.json", trust.to_bytes(new_snapshot))
-            new_ts = trust.update_timestamp(
-                registry.timestamp(), new_snapshot, registry._timestamp_signer, registry.config.expiry
-            )
             registry.index.add_publisher(session, namespace, key.keyid, key.to_dict(), token_hash(token))
-            registry.objects.put_bytes("tuf/timestamp.json", trust.to_bytes(new_ts))
+            session.flush()  # a constraint the index refuses fails here, before the timestamp moves
+            registry.commit_roles({"targets": new}, snapshot)
         return token
     finally:
         registry.close()

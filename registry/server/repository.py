@@ -177,6 +177,24 @@ class Registry:
             self.objects.put_bytes("tuf/timestamp.json", trust.to_bytes(new))
             log.info("timestamp renewed: version %d", new.signed.version)
 
+    def commit_roles(
+        self, roles: dict[str, Metadata[Targets]], snapshot: Metadata[Snapshot]
+    ) -> tuple[Metadata[Snapshot], Metadata[Timestamp]]:
+        """Inside :meth:`lock`: store new versions of targets roles (already signed), then the
+        snapshot that lists them, then the timestamp, last: a crash before it leaves the
+        previous consistent state. Returns the new snapshot and timestamp."""
+        for name, md in roles.items():
+            self.objects.put_bytes(f"tuf/{md.signed.version}.{name}.json", trust.to_bytes(md))
+        new_snapshot = trust.update_snapshot(
+            snapshot, {name: md.signed.version for name, md in roles.items()}, self._snapshot_signer, self.config.expiry
+        )
+        self.objects.put_bytes(f"tuf/{new_snapshot.signed.version}.snapshot.json", trust.to_bytes(new_snapshot))
+        new_timestamp = trust.update_timestamp(
+            self.timestamp(), new_snapshot, self._timestamp_signer, self.config.expiry
+        )
+        self.objects.put_bytes("tuf/timestamp.json", trust.to_bytes(new_timestamp))
+        return new_snapshot, new_timestamp
+
     # -- publishing ------------------------------------------------------------------------------
     def namespace_for_token(self, token: str) -> str | None:
         return self.index.publisher_for_token(token_hash(token))

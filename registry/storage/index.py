@@ -57,8 +57,21 @@ class Publisher(Base):
     namespace: Mapped[str] = mapped_column(String(40), primary_key=True)
     keyid: Mapped[str] = mapped_column(String(64))
     public_key: Mapped[dict] = mapped_column(JSON)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Token(Base):
+    """An upload token of a publisher, stored as the sha256 of the token."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    namespace: Mapped[str] = mapped_column(ForeignKey("publishers.namespace"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Model(Base):
@@ -106,6 +119,8 @@ class Version(Base):
     manifest_size: Mapped[int] = mapped_column(Integer)
     manifest: Mapped[dict] = mapped_column(JSON)
     files: Mapped[dict] = mapped_column(JSON)  # path within the version -> {sha256, size}
+    # {"reason", "use", "at", "by"} while the signed metadata withdraws this version, else None
+    withdrawn: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
     model: Mapped[Model] = relationship(back_populates="versions")
 
@@ -219,29 +234,144 @@ class Index:
             s.execute(update(WriterLock).where(WriterLock.id == 1).values(writes=WriterLock.writes + 1))
             yield s
 
-    # -- publishers ------------------------------------------------------------------------
-    def add_publisher(self, s: Session, namespace: str, keyid: str, public_key: dict, token_hash: str) -> None:
-        """Record a publisher in the writer transaction ``s``."""
+    # -- publishers and their upload tokens ------------------------------------------------
+    def add_publisher(
+        self,
+        s: Session,
+        namespace: str,
+        keyid: str,
+        public_key: dict,
+        token_hash: str,
+        *,
+        expires_at: datetime | None = None,
+    ) -> None:
+        """Record a publisher and its first token in the writer transaction ``s``. A revoked
+        publisher's namespace may be delegated again (to the same or another key)."""
         row = s.get(Publisher, namespace)
         if row is None:
-            s.add(Publisher(namespace=namespace, keyid=keyid, public_key=public_key, token_hash=token_hash))
+            s.add(Publisher(namespace=namespace, keyid=keyid, public_key=public_key))
             action = "add-publisher"
         else:
-            row.keyid, row.public_key, row.token_hash = keyid, public_key, token_hash
-            action = "rotate-publisher"
+            row.keyid, row.public_key, row.revoked_at = keyid, public_key, None
+            action = "re-add-publisher"
+        s.flush()
+        s.add(Token(namespace=namespace, token_hash=token_hash, label="first", expires_at=expires_at))
         s.add(LogEntry(namespace=namespace, action=action, subject=namespace, detail={"keyid": keyid}))
 
-    def publisher_for_token(self, token_hash: str) -> str | None:
+    def set_publisher_key(self, s: Session, namespace: str, keyid: str, public_key: dict) -> str:
+        """Record a rotated publisher key; returns the previous key id."""
+        row = self._publisher(s, namespace)
+        old, row.keyid, row.public_key = row.keyid, keyid, public_key
+        s.add(
+            LogEntry(
+                namespace=namespace, action="rotate-publisher", subject=namespace, detail={"old": old, "new": keyid}
+            )
+        )
+        return old
+
+    def revoke_publisher(self, s: Session, namespace: str, reason: str) -> int:
+        """Mark a publisher revoked and revoke all its tokens; returns how many tokens were live."""
+        row = self._publisher(s, namespace)
+        at = _utcnow()
+        row.revoked_at = at
+        live = 0
+        for token in s.scalars(select(Token).where(Token.namespace == namespace, Token.revoked_at.is_(None))):
+            token.revoked_at = at
+            live += 1
+        s.add(LogEntry(namespace=namespace, action="revoke-publisher", subject=namespace, detail={"reason": reason}))
+        return live
+
+    def add_token(
+        self, s: Session, namespace: str, token_hash: str, *, label: str = "", expires_at: datetime | None = None
+    ) -> int:
+        """A new upload token for a publisher; returns its id."""
+        publisher = self._publisher(s, namespace)
+        if publisher.revoked_at is not None:
+            raise ConflictError(f"publisher {namespace!r} is revoked; delegate the namespace again first")
+        token = Token(namespace=namespace, token_hash=token_hash, label=label[:100], expires_at=expires_at)
+        s.add(token)
+        s.flush()
+        s.add(
+            LogEntry(
+                namespace=namespace,
+                action="issue-token",
+                subject=namespace,
+                detail={"token": token.id, "expires_at": expires_at.isoformat() if expires_at else None},
+            )
+        )
+        return token.id
+
+    def revoke_tokens(self, s: Session, namespace: str, token_id: int | None = None) -> list[int]:
+        """Revoke one token of a publisher (by id), or all its live tokens; returns their ids."""
+        self._publisher(s, namespace)
+        stmt = select(Token).where(Token.namespace == namespace, Token.revoked_at.is_(None))
+        if token_id is not None:
+            stmt = stmt.where(Token.id == token_id)
+        revoked = []
+        for token in s.scalars(stmt):
+            token.revoked_at = _utcnow()
+            revoked.append(token.id)
+        if token_id is not None and not revoked:
+            raise NotFoundError(f"publisher {namespace!r} has no live token {token_id}")
+        s.add(LogEntry(namespace=namespace, action="revoke-token", subject=namespace, detail={"tokens": revoked}))
+        return revoked
+
+    def tokens(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Every token (never its hash): id, namespace, label, dates and state."""
+        now = _utcnow()
         with self.session() as s:
-            row = s.scalar(select(Publisher).where(Publisher.token_hash == token_hash))
-            return row.namespace if row else None
+            stmt = select(Token).order_by(Token.namespace, Token.id)
+            if namespace:
+                stmt = stmt.where(Token.namespace == namespace)
+            out = []
+            for t in s.scalars(stmt):
+                expires = _aware(t.expires_at)
+                state = "revoked" if t.revoked_at else ("expired" if expires and expires <= now else "live")
+                out.append(
+                    {
+                        "id": t.id,
+                        "namespace": t.namespace,
+                        "label": t.label,
+                        "created_at": _aware(t.created_at).isoformat() if t.created_at else None,
+                        "expires_at": expires.isoformat() if expires else None,
+                        "revoked_at": _aware(t.revoked_at).isoformat() if t.revoked_at else None,
+                        "state": state,
+                    }
+                )
+            return out
+
+    def publisher_for_token(self, token_hash: str) -> str | None:
+        """The namespace a live token (not revoked, not expired, of a publisher not revoked)
+        may publish to, else None."""
+        with self.session() as s:
+            row = s.execute(
+                select(Token.namespace, Token.expires_at)
+                .join(Publisher, Publisher.namespace == Token.namespace)
+                .where(Token.token_hash == token_hash, Token.revoked_at.is_(None), Publisher.revoked_at.is_(None))
+            ).first()
+            if row is None:
+                return None
+            expires = _aware(row.expires_at)
+            return None if expires is not None and expires <= _utcnow() else row.namespace
 
     def publishers(self) -> list[dict[str, Any]]:
         with self.session() as s:
             return [
-                {"namespace": p.namespace, "keyid": p.keyid, "created_at": p.created_at.isoformat()}
+                {
+                    "namespace": p.namespace,
+                    "keyid": p.keyid,
+                    "created_at": p.created_at.isoformat(),
+                    "revoked": p.revoked_at is not None,
+                }
                 for p in s.scalars(select(Publisher).order_by(Publisher.namespace))
             ]
+
+    @staticmethod
+    def _publisher(s: Session, namespace: str) -> Publisher:
+        row = s.get(Publisher, namespace)
+        if row is None:
+            raise NotFoundError(f"no publisher for namespace {namespace!r}")
+        return row
 
     # -- publishing --------------------------------------------------------------------------
     def record_publish(
@@ -404,6 +534,13 @@ class Index:
                 "versions": s.scalar(select(func.count()).select_from(Version)) or 0,
                 "publishers": s.scalar(select(func.count()).select_from(Publisher)) or 0,
             }
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes for timezone-aware columns: they were stored in UTC."""
+    if at is None or at.tzinfo is not None:
+        return at
+    return at.replace(tzinfo=UTC)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
