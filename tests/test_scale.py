@@ -148,7 +148,7 @@ def test_migrations_make_the_same_schema_on_both_engines(tmp_path: Path, postgre
     try:
         for index in (pg, lite):
             current, head = schema_revision(index.engine)
-            assert current == head == "0002"
+            assert current == head == "0003"
         tables = [sorted(inspect(i.engine).get_table_names()) for i in (pg, lite)]
         assert tables[0] == tables[1]
         assert {"publishers", "models", "versions", "publish_log", "writer_lock", "alembic_version"} <= set(tables[0])
@@ -158,14 +158,18 @@ def test_migrations_make_the_same_schema_on_both_engines(tmp_path: Path, postgre
 
 
 def test_an_index_made_before_migrations_is_upgraded_in_place(tmp_path: Path) -> None:
+    from alembic import command
     from sqlalchemy import create_engine, text
 
     from registry.storage import index as index_mod
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     engine = create_engine(url)
-    old_tables = [t for name, t in index_mod.Base.metadata.tables.items() if name != "writer_lock"]
-    index_mod.Base.metadata.create_all(engine, tables=old_tables)  # what the first release made
+    with engine.begin() as conn:  # what the first release made: schema 0001, no alembic_version
+        cfg = index_mod._alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(text("DROP TABLE alembic_version"))
     with engine.begin() as conn:
         conn.execute(
             text("INSERT INTO publishers VALUES ('old', 'k', '{}', 'h', '2026-01-01 00:00:00')"),
@@ -174,6 +178,7 @@ def test_an_index_made_before_migrations_is_upgraded_in_place(tmp_path: Path) ->
     index = Index(url)
     try:
         assert index.publishers()[0]["namespace"] == "old"  # the data survived
+        assert index.publisher_for_token("h") == "old"  # its token became a token row
         with index.writer():
             pass  # the lock row exists
     finally:

@@ -66,7 +66,7 @@ class Token(Base):
 
     __tablename__ = "tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    namespace: Mapped[str] = mapped_column(ForeignKey("publishers.namespace"), index=True)
+    namespace: Mapped[str] = mapped_column(String(40), index=True)  # a publisher's
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)

@@ -17,23 +17,21 @@ depends_on = None
 
 
 def upgrade() -> None:
-    tokens = op.create_table(
+    op.create_table(
         "tokens",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("namespace", sa.String(40), sa.ForeignKey("publishers.namespace"), nullable=False, index=True),
+        sa.Column("namespace", sa.String(40), nullable=False, index=True),
         sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("label", sa.String(100), nullable=False, server_default=""),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     )
-    conn = op.get_bind()
-    rows = conn.execute(sa.text("SELECT namespace, token_hash, created_at FROM publishers")).fetchall()
-    if rows:
-        op.bulk_insert(
-            tokens,
-            [{"namespace": ns, "token_hash": th, "label": "first", "created_at": at} for ns, th, at in rows],
-        )
+    # Each publisher's one token so far becomes its first token row.
+    op.execute(
+        "INSERT INTO tokens (namespace, token_hash, label, created_at) "
+        "SELECT namespace, token_hash, 'first', created_at FROM publishers"
+    )
     with op.batch_alter_table("publishers") as batch:
         batch.drop_column("token_hash")
         batch.add_column(sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
