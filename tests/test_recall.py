@@ -1,0 +1,215 @@
+"""Recall: withdrawn versions in the signed versions index and the registry admin's list, and
+every path that hands out a model honouring them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from registry.core import modelindex, recall
+from registry.core.errors import NotFoundError, UsageError, WithdrawnError
+from registry.core.recall import BY_PUBLISHER, BY_REGISTRY, Withdrawal
+
+AT = datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
+
+
+def _w(version: str, use: str | None = None, by: str = BY_PUBLISHER, reason: str = "wrong labels") -> Withdrawal:
+    return Withdrawal(version=version, reason=reason, use=use, at=AT, by=by)
+
+
+def _index(versions: list[str], aliases: dict[str, str] | None = None, withdrawn: dict | None = None) -> dict:
+    data = modelindex.build_index("acme", "reader", versions, aliases or {}, withdrawn)
+    return modelindex.parse_index(data, "acme", "reader")
+
+
+# -- the core: build, parse, resolve ---------------------------------------------------------------
+# (id, versions, publisher's withdrawals, registry's withdrawals, revision, allow, expected | error class)
+RESOLVE_CASES = [
+    ("latest-skips-withdrawn", ["1.0.0", "1.1.0"], {"1.1.0": "1.0.0"}, {}, None, False, "1.0.0"),
+    ("latest-word-skips-withdrawn", ["1.0.0", "1.1.0"], {"1.1.0": None}, {}, "latest", False, "1.0.0"),
+    ("latest-skips-registry-withdrawn", ["1.0.0", "1.1.0"], {}, {"1.1.0": None}, None, False, "1.0.0"),
+    ("latest-prefers-release-left", ["1.0.0", "2.0.0", "2.1.0-rc.1"], {"2.0.0": None}, {}, None, False, "1.0.0"),
+    ("latest-only-prereleases-left", ["1.0.0", "1.1.0-rc.1"], {"1.0.0": None}, {}, None, False, "1.1.0-rc.1"),
+    ("every-version-withdrawn", ["1.0.0", "1.1.0"], {"1.0.0": None}, {"1.1.0": None}, None, False, NotFoundError),
+    ("every-version-withdrawn-allow", ["1.0.0"], {}, {"1.0.0": None}, None, True, NotFoundError),
+    ("pin-withdrawn-refused", ["1.0.0", "1.0.1"], {"1.0.0": "1.0.1"}, {}, "1.0.0", False, WithdrawnError),
+    ("pin-registry-withdrawn-refused", ["1.0.0", "1.0.1"], {}, {"1.0.0": "1.0.1"}, "1.0.0", False, WithdrawnError),
+    ("pin-withdrawn-allowed", ["1.0.0", "1.0.1"], {"1.0.0": "1.0.1"}, {}, "1.0.0", True, "1.0.0"),
+    ("pin-not-withdrawn", ["1.0.0", "1.0.1"], {"1.0.0": "1.0.1"}, {}, "1.0.1", False, "1.0.1"),
+    ("alias-to-registry-withdrawn", ["1.0.0", "1.0.1"], {}, {"1.0.1": None}, "stable", False, WithdrawnError),
+    ("alias-to-registry-withdrawn-allow", ["1.0.0", "1.0.1"], {}, {"1.0.1": None}, "stable", True, "1.0.1"),
+    ("unknown-version", ["1.0.0"], {}, {}, "9.9.9", False, NotFoundError),
+]
+
+
+@pytest.mark.parametrize(
+    "versions,mine,admin,revision,allow,expected", [c[1:] for c in RESOLVE_CASES], ids=[c[0] for c in RESOLVE_CASES]
+)
+def test_resolve_honours_withdrawals(versions, mine, admin, revision, allow, expected):  # type: ignore[no-untyped-def]
+    aliases = {"stable": "1.0.1"} if "1.0.1" in versions and "1.0.1" not in mine else {}
+    doc = _index(versions, aliases, {v: _w(v, use) for v, use in mine.items()})
+    registry = {"acme/reader": {v: _w(v, use, BY_REGISTRY) for v, use in admin.items()}}
+    withdrawn = recall.withdrawn_versions(doc, registry, "acme/reader")
+    if isinstance(expected, str):
+        assert modelindex.resolve(doc, revision, withdrawn=withdrawn, allow_withdrawn=allow) == expected
+        return
+    with pytest.raises(expected) as info:
+        modelindex.resolve(doc, revision, withdrawn=withdrawn, allow_withdrawn=allow)
+    if expected is WithdrawnError:
+        e = info.value
+        assert e.exit_code == 13 and e.http_status == 410
+        assert e.reason == "wrong labels" and e.version in versions
+        assert e.use == (mine.get(e.version) or admin.get(e.version))
+        assert "\n" not in e.message and "wrong labels" in e.message and "--allow-withdrawn" in e.message
+        if e.use:
+            assert f"use acme/reader@{e.use} instead" in e.message
+
+
+def test_pin_refused_names_reason_and_use():  # type: ignore[no-untyped-def]
+    doc = _index(["1.0.0", "1.0.1"], {}, {"1.0.0": _w("1.0.0", "1.0.1")})
+    with pytest.raises(WithdrawnError) as info:
+        modelindex.resolve(doc, "1.0.0")
+    assert info.value.to_json() == {
+        "error": "withdrawn",
+        "message": info.value.message,
+        "version": "1.0.0",
+        "reason": "wrong labels",
+        "use": "1.0.1",
+    }
+    assert info.value.message.startswith(
+        "acme/reader@1.0.0 was withdrawn by its publisher on 2026-12-02 07:00 UTC: wrong labels; "
+        "use acme/reader@1.0.1 instead"
+    )
+
+
+def test_withdrawing_moves_aliases_to_use_or_removes_them():  # type: ignore[no-untyped-def]
+    aliases = {"stable": "1.0.0", "edu": "1.0.0", "beta": "1.1.0"}
+    doc = _index(["1.0.0", "1.0.1", "1.1.0"], aliases, {"1.0.0": _w("1.0.0", "1.0.1"), "1.1.0": _w("1.1.0")})
+    assert doc["aliases"] == {"stable": "1.0.1", "edu": "1.0.1"}
+    assert doc["schema_version"] == 2 and doc["versions"] == ["1.0.0", "1.0.1", "1.1.0"]
+    assert doc["withdrawn"]["1.0.0"] == {"reason": "wrong labels", "use": "1.0.1", "at": "2026-12-02T07:00:00Z"}
+    assert _index(["1.0.0"])["schema_version"] == 1 and "withdrawn" not in _index(["1.0.0"])
+
+
+def test_withdrawn_versions_merges_and_follows_replacements():  # type: ignore[no-untyped-def]
+    doc = _index(["1.0.0", "1.0.1", "1.0.2"], {}, {"1.0.0": _w("1.0.0", "1.0.1")})
+    merged = recall.withdrawn_versions(
+        doc, {"acme/reader": {"1.0.1": _w("1.0.1", "1.0.2", BY_REGISTRY)}}, "acme/reader"
+    )
+    assert merged["1.0.0"].use == "1.0.2" and merged["1.0.0"].by == BY_PUBLISHER
+    assert merged["1.0.1"].by == BY_REGISTRY
+    cycle = recall.withdrawn_versions(doc, {"acme/reader": {"1.0.1": _w("1.0.1", "1.0.0", BY_REGISTRY)}}, "acme/reader")
+    assert cycle["1.0.0"].use is None and cycle["1.0.1"].use is None
+    assert recall.withdrawn_versions(doc, None, "acme/reader")["1.0.0"].use == "1.0.1"
+
+
+def _doc(**changes: object) -> bytes:
+    doc: dict = {
+        "schema_version": 2,
+        "namespace": "acme",
+        "name": "reader",
+        "versions": ["1.0.0", "1.0.1"],
+        "aliases": {},
+        "withdrawn": {"1.0.0": {"reason": "wrong labels", "use": "1.0.1", "at": "2026-12-02T07:00:00Z"}},
+    }
+    for key, value in changes.items():
+        if key.startswith("w_"):
+            entry = doc["withdrawn"]["1.0.0"]
+            if value is None:
+                del entry[key[2:]]
+            else:
+                entry[key[2:]] = value
+        else:
+            doc[key] = value
+    return json.dumps(doc).encode()
+
+
+# (id, document) — every one refused with one UsageError line
+BAD_INDEXES = [
+    ("schema-1-with-withdrawals", _doc(schema_version=1)),
+    ("schema-3", _doc(schema_version=3)),
+    ("withdrawn-not-object", _doc(withdrawn=["1.0.0"])),
+    (
+        "withdrawn-unlisted-version",
+        _doc(withdrawn={"2.0.0": {"reason": "x", "use": None, "at": "2026-12-02T07:00:00Z"}}),
+    ),
+    ("withdrawn-not-semver", _doc(withdrawn={"one": {"reason": "x", "use": None, "at": "2026-12-02T07:00:00Z"}})),
+    ("entry-not-object", _doc(withdrawn={"1.0.0": "wrong labels"})),
+    ("reason-missing", _doc(w_reason=None)),
+    ("reason-empty", _doc(w_reason="")),
+    ("reason-blank", _doc(w_reason="   ")),
+    ("reason-two-lines", _doc(w_reason="wrong\nlabels")),
+    ("reason-control-char", _doc(w_reason="wrong\x1b[31m labels")),
+    ("reason-too-long", _doc(w_reason="x" * 501)),
+    ("reason-not-string", _doc(w_reason=42)),
+    ("use-unlisted", _doc(w_use="9.9.9")),
+    ("use-itself", _doc(w_use="1.0.0")),
+    ("use-not-string", _doc(w_use=1)),
+    (
+        "use-withdrawn-too",
+        _doc(
+            withdrawn={
+                "1.0.0": {"reason": "x", "use": "1.0.1", "at": "2026-12-02T07:00:00Z"},
+                "1.0.1": {"reason": "y", "use": None, "at": "2026-12-02T07:00:00Z"},
+            }
+        ),
+    ),
+    ("at-missing", _doc(w_at=None)),
+    ("at-not-utc", _doc(w_at="2026-12-02T07:00:00+01:00")),
+    ("at-no-zone", _doc(w_at="2026-12-02T07:00:00")),
+    ("at-date-only", _doc(w_at="2026-12-02")),
+    ("at-impossible", _doc(w_at="2026-13-45T07:00:00Z")),
+    ("at-number", _doc(w_at=1764658800)),
+    ("unknown-field", _doc(w_by="registry")),
+    ("alias-to-withdrawn", _doc(aliases={"stable": "1.0.0"})),
+]
+
+
+@pytest.mark.parametrize("data", [c[1] for c in BAD_INDEXES], ids=[c[0] for c in BAD_INDEXES])
+def test_bad_index_documents_are_refused(data: bytes) -> None:
+    with pytest.raises(UsageError) as info:
+        modelindex.parse_index(data, "acme", "reader")
+    assert "\n" not in info.value.message and "acme/reader/versions.json" in info.value.message
+
+
+def test_good_index_documents_parse() -> None:
+    assert modelindex.parse_index(_doc(), "acme", "reader")["withdrawn"]["1.0.0"]["use"] == "1.0.1"
+    assert modelindex.parse_index(_doc(w_use=None, w_reason="x" * 500), "acme", "reader")
+    assert modelindex.parse_index(_doc(withdrawn={}), "acme", "reader")["versions"] == ["1.0.0", "1.0.1"]
+
+
+# (id, withdrawals.json bytes)
+BAD_WITHDRAWALS = [
+    ("not-json", b"{"),
+    ("schema-2", b'{"schema_version": 2, "withdrawn": {}}'),
+    ("withdrawn-missing", b'{"schema_version": 1}'),
+    ("model-not-id", b'{"schema_version": 1, "withdrawn": {"reader": {}}}'),
+    ("model-bad-namespace", b'{"schema_version": 1, "withdrawn": {"Acme/reader": {}}}'),
+    ("model-empty", b'{"schema_version": 1, "withdrawn": {"acme/reader": {}}}'),
+    (
+        "reason-two-lines",
+        b'{"schema_version": 1, "withdrawn": {"acme/reader": {"1.0.0": {"reason": "a\\nb", "use": null, '
+        b'"at": "2026-12-02T07:00:00Z"}}}}',
+    ),
+    ("deep", b'{"schema_version": 1, "withdrawn": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+]
+
+
+@pytest.mark.parametrize("data", [c[1] for c in BAD_WITHDRAWALS], ids=[c[0] for c in BAD_WITHDRAWALS])
+def test_bad_withdrawals_documents_are_refused(data: bytes) -> None:
+    with pytest.raises(UsageError):
+        recall.parse_withdrawals(data)
+
+
+def test_withdrawals_round_trip() -> None:
+    entries = {"acme/reader": {"1.0.0": _w("1.0.0", "1.0.1", BY_REGISTRY)}, "acme/empty": {}}
+    data = recall.build_withdrawals(entries)
+    assert recall.parse_withdrawals(data) == {"acme/reader": entries["acme/reader"]}
+    assert json.loads(data)["withdrawn"] == {
+        "acme/reader": {"1.0.0": {"reason": "wrong labels", "use": "1.0.1", "at": "2026-12-02T07:00:00Z"}}
+    }
+    w = entries["acme/reader"]["1.0.0"]
+    assert Withdrawal.from_json("1.0.0", w.to_json()) == w
+    assert "by the registry admin" in w.message("acme/reader")
