@@ -218,6 +218,12 @@ def registry_init(
     default=None,
     help="Write the upload token to this file (mode 0600) instead of printing it.",
 )
+@click.option(
+    "--token-expires-days",
+    type=click.IntRange(1, 3650),
+    default=None,
+    help="The token's life in days [default: until revoked].",
+)
 @_backend_options
 def registry_add_publisher(
     data_dir: Path,
@@ -225,19 +231,29 @@ def registry_add_publisher(
     public_key: Path,
     keys_dir: Path | None,
     token_file: Path | None,
+    token_expires_days: int | None,
     database_url: str | None,
     blobs: str | None,
 ) -> None:
     """Delegate NAMESPACE to the publisher key PUBLIC_KEY and issue an upload token.
 
     Signs the top-level targets role with the offline targets key. A namespace is delegated
-    once; the token is shown once (or written to --token-file).
+    once (re-key it with `rotate-publisher`); the token is shown once (or written to
+    --token-file). More tokens: `edzoo registry token issue`.
     """
     from registry.core._internal.files import atomic_write
     from registry.server import admin
 
     keys_dir = keys_dir or data_dir.with_name(data_dir.name + "-keys")
-    token = admin.add_publisher(data_dir, keys_dir, namespace, public_key, database_url=database_url, blobs=blobs)
+    token = admin.add_publisher(
+        data_dir,
+        keys_dir,
+        namespace,
+        public_key,
+        database_url=database_url,
+        blobs=blobs,
+        token_expires_in=timedelta(days=token_expires_days) if token_expires_days else None,
+    )
     if token_file:
         atomic_write(token_file, (token + "\n").encode(), mode=0o600)
         click.echo(f"namespace {namespace} delegated; upload token written to {token_file}")
@@ -766,4 +782,10 @@ def main() -> None:
 
 
 # -- schools: plan, bundle, install-bundle, mirror (each in its own module) ------------------------
-from registry.cli import schools_bundle, schools_mirror, schools_plan  # noqa: E402,F401
+from registry.cli import (  # noqa: E402,F401
+    recall,  # noqa: E402,F401
+    registry_keys,  # noqa: E402,F401
+    schools_bundle,
+    schools_mirror,
+    schools_plan,
+)

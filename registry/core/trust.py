@@ -18,8 +18,9 @@ Nothing here does I/O: functions take and return :class:`Metadata` objects or by
 
 from __future__ import annotations
 
+import copy
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -53,13 +54,17 @@ __all__ = [
     "init_metadata",
     "namespace_paths",
     "new_namespace_role",
+    "next_root",
     "now",
     "parse_metadata",
     "plan_publish",
+    "replace_role_keys",
     "sign",
+    "sign_root",
     "to_bytes",
     "update_snapshot",
     "update_timestamp",
+    "without_delegation",
 ]
 
 DEFAULT_BIN_BITS = 8
@@ -223,8 +228,15 @@ def update_timestamp(
 
 
 def new_namespace_role(
-    namespace: str, key: Key, bits: int = DEFAULT_BIN_BITS, expiry: Expiry = Expiry()
+    namespace: str, key: Key, bits: int | None = None, expiry: Expiry = Expiry()
 ) -> Metadata[Targets]:
+    """Version 1 of a namespace role delegating to ``2**bits`` bins (default
+    ``DEFAULT_BIN_BITS``) signed by ``key``.
+
+    Its bins do not exist until they are published: :func:`plan_publish` creates all of them
+    with the namespace role (unsigned; the publisher signs every role it uploads).
+    """
+    bits = DEFAULT_BIN_BITS if bits is None else bits
     targets = Targets(expires=now() + expiry.publisher)
     succinct = SuccinctRoles(keyids=[], threshold=1, bit_length=bits, name_prefix=bin_prefix(namespace))
     targets.delegations = Delegations(keys={}, succinct_roles=succinct)
@@ -238,14 +250,19 @@ def plan_publish(
     files: Mapping[str, TargetFile],
     *,
     key: Key,
+    existing: Collection[str] | None = None,
     expiry: Expiry = Expiry(),
 ) -> tuple[dict[str, Metadata[Targets]], list[str]]:
     """Add ``files`` (target path → TargetFile) to the publisher's roles.
 
-    ``namespace_md``/``bins`` are the publisher's current roles (None/absent before the first
-    publish). Returns ``(roles to sign and upload, paths that are new)``; both empty when every
-    file is already published with the same bytes. Raises ConflictError when a published file
-    would change (the versions index is the one file that may change).
+    ``namespace_md``/``bins`` are the publisher's current namespace role (None before the first
+    publish) and the bins it read: at least those that will hold ``files``. ``existing`` names
+    every bin the registry holds, read or not (default: the keys of ``bins``). Every bin of the
+    namespace that does not exist yet is created, empty: a client looks a path up in the bin its
+    hash names, and the snapshot must list that bin for the lookup to say "not found". Returns
+    ``(roles to sign and upload, paths that are new)``; both empty when every file is already
+    published with the same bytes and no bin is missing. Raises ConflictError when a published
+    file would change (the versions index is the one file that may change).
     """
     changed: dict[str, Metadata[Targets]] = {}
     created: set[str] = set()
@@ -255,17 +272,19 @@ def plan_publish(
         namespace_md = new_namespace_role(namespace, key, expiry=expiry)
         changed[namespace] = namespace_md
         created.add(namespace)
+        existing = ()
     succinct = _succinct(namespace_md)
+    held = set(bins) | set(bins if existing is None else existing)
+    for name in succinct.get_roles():
+        if name not in held:
+            changed[name] = Metadata(Targets(expires=now() + expiry.publisher))
+            created.add(name)
     new_paths = []
     for path, info in sorted(files.items()):
         name = succinct.get_role_for_target(path)
         md = changed.get(name) or bins.get(name)
         if md is None:
-            # Bins come into being with their first file: the snapshot lists only bins in
-            # use, so it grows with what is published, not by 2**bits per namespace.
-            md = Metadata(Targets(expires=now() + expiry.publisher))
-            changed[name] = md
-            created.add(name)
+            raise UsageError(f"bin {name} of the namespace role was not read before publishing {path}")
         old = md.signed.targets.get(path)
         if old is not None and (old.length, old.hashes) == (info.length, info.hashes):
             continue
@@ -276,7 +295,7 @@ def plan_publish(
             changed[name] = md
         md.signed.targets[path] = info
         new_paths.append(path)
-    if not new_paths:
+    if not new_paths and not created:
         return {}, []
     for name, md in changed.items():
         if name not in created:
@@ -358,6 +377,17 @@ def check_publish(
         ns_md = new_ns
     if ns_md is None:
         raise UsageError(f"the first publish to {namespace!r} must include role {namespace!r}")
+    if namespace not in result.roles:
+        # The stored role must still verify under the current delegation: after the admin
+        # re-keys a namespace, bins signed by the old key are refused until the publisher
+        # re-signs the namespace role with the new key.
+        try:
+            targets_md.signed.verify_delegate(namespace, ns_md.signed_bytes, ns_md.signatures)
+        except UnsignedMetadataError as e:
+            raise SignatureError(
+                f"role {namespace!r} on the registry is signed by a key no longer registered for it; re-sign it "
+                f"with the new key: edzoo publisher renew {namespace} --key NEW.pem --previous-key OLD.pub.json"
+            ) from e
     succinct = _succinct(ns_md)
 
     for name, md in parsed.items():
@@ -433,3 +463,65 @@ def _check_target(namespace: str, succinct: SuccinctRoles, role: str, path: str,
         raise UsageError(f"{path}: a lowercase sha256 hash is required")
     if info.length <= 0:
         raise UsageError(f"{path}: empty files are not published")
+
+
+# ---------------------------------------------------------------------------------------------
+# Key rotation (TUF spec 6.1: a new root is signed by a threshold of the old and of the new keys)
+
+
+def next_root(root_md: Metadata[Root], expiry: Expiry = Expiry()) -> Metadata[Root]:
+    """An unsigned copy of ``root_md`` at the next version with a fresh expiry."""
+    root = Root.from_dict(copy.deepcopy(root_md.signed.to_dict()))  # from_dict keeps nested lists
+    root.version += 1
+    root.expires = now() + expiry.root
+    return Metadata(root)
+
+
+def replace_role_keys(root: Root, role: str, new_keys: Sequence[Key], threshold: int) -> list[str]:
+    """Make ``new_keys`` the only keys of top-level ``role`` with ``threshold``; returns the key
+    ids that were removed. Raises UsageError for an impossible threshold."""
+    if not 1 <= threshold <= len(new_keys):
+        raise UsageError(f"{role} threshold {threshold} needs at least as many keys (got {len(new_keys)})")
+    removed = [keyid for keyid in root.roles[role].keyids if keyid not in {k.keyid for k in new_keys}]
+    for keyid in removed:
+        root.revoke_key(keyid, role)
+    for key in new_keys:
+        root.add_key(key, role)
+    root.roles[role].threshold = threshold
+    return removed
+
+
+def sign_root(new_md: Metadata[Root], trusted: Metadata[Root], signers: Iterable[Signer]) -> Metadata[Root]:
+    """Sign ``new_md`` with every signer that the trusted or the new root lists for root, then
+    check that both thresholds are met, as a client updating from ``trusted`` checks them.
+    Raises SignatureError naming what is missing."""
+    wanted = set(trusted.signed.roles[Root.type].keyids) | set(new_md.signed.roles[Root.type].keyids)
+    new_md.signatures.clear()
+    for signer in signers:
+        if signer.public_key.keyid in wanted and signer.public_key.keyid not in new_md.signatures:
+            new_md.sign(signer, append=True)
+    for what, delegator in (("the current", trusted.signed), ("the new", new_md.signed)):
+        try:
+            delegator.verify_delegate(Root.type, new_md.signed_bytes, new_md.signatures)
+        except UnsignedMetadataError as e:
+            threshold = delegator.roles[Root.type].threshold
+            raise SignatureError(
+                f"root version {new_md.signed.version} needs {threshold} signature(s) of {what} root keys: {e}"
+            ) from e
+    return new_md
+
+
+def without_delegation(targets_md: Metadata[Targets], namespace: str, expiry: Expiry = Expiry()) -> Metadata[Targets]:
+    """The next version of the top-level targets role with ``namespace``'s delegation and its
+    keys removed, unsigned. Raises UsageError if ``namespace`` is not delegated."""
+    md: Metadata[Targets] = Metadata.from_dict(copy.deepcopy(targets_md.to_dict()))
+    targets = md.signed
+    roles = targets.delegations.roles if targets.delegations is not None else None
+    if not roles or namespace not in roles:
+        raise UsageError(f"namespace {namespace!r} is not delegated to any publisher")
+    for keyid in list(roles[namespace].keyids):
+        targets.revoke_key(keyid, namespace)
+    del roles[namespace]
+    targets.version += 1
+    targets.expires = now() + expiry.targets
+    return md

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tuf.api.metadata import Metadata, Targets
 
 from registry.core import keys, names, trust
-from registry.core.errors import ConflictError, NotFoundError, UsageError
+from registry.core.errors import ConflictError, UsageError
 from registry.storage.index import Index
 
+from .keyadmin import new_token, offline_signers
 from .repository import FORMAT, Registry, ServerConfig, token_hash
 
 __all__ = ["InitResult", "add_publisher", "init"]
@@ -110,10 +111,8 @@ def _without_password(url: str) -> str:
 
 
 def _offline_signers(keys_dir: Path, role: str) -> list:
-    paths = sorted(Path(keys_dir).glob(f"{role}-*.pem"))
-    if not paths:
-        raise NotFoundError(f"no {role} keys ({role}-N.pem) in {keys_dir}")
-    return [keys.load_signer(p) for p in paths]
+    """The offline keys of ``role`` that the current root trusts (see keyadmin.offline_signers)."""
+    return offline_signers(keys_dir, role)
 
 
 def add_publisher(
@@ -124,26 +123,31 @@ def add_publisher(
     *,
     database_url: str | None = None,
     blobs: str | None = None,
+    token_expires_in: timedelta | None = None,
 ) -> str:
-    """Delegate ``namespace`` to the publisher's key and return a new upload token. Signs the
-    top-level targets role with the offline keys. A namespace is delegated once: rotating a
-    publisher key also needs the publisher to re-sign its roles, which is not supported yet."""
+    """Delegate ``namespace`` to the publisher's key and return a new upload token (valid for
+    ``token_expires_in``, or until revoked). Signs the top-level targets role with the offline
+    keys. A namespace is delegated once; `edzoo registry rotate-publisher` re-keys it and
+    `revoke-publisher` removes it (after which it may be delegated again)."""
     names.check_namespace(namespace)
     key = keys.load_public_key(public_key_path)
-    signers = _offline_signers(keys_dir, "targets")
     registry = Registry(ServerConfig.from_env(Path(data_dir), dict(os.environ), database_url=database_url, blobs=blobs))
     try:
-        token = "edzoo_" + secrets.token_urlsafe(32)
+        token = new_token()
+        expires_at = datetime.now(UTC) + token_expires_in if token_expires_in else None
         with registry.lock() as session:
             snapshot, _ = registry.snapshot()
             found = registry.role("targets", snapshot)
             assert found is not None
             targets_md = Metadata[Targets].from_bytes(found[1])
+            signers = offline_signers(keys_dir, "targets", registry.current_root())
             delegations = targets_md.signed.delegations
             if delegations is not None and delegations.roles and namespace in delegations.roles:
                 raise ConflictError(f"namespace {namespace!r} is already delegated to a publisher key")
             new = trust.delegate_namespace(targets_md, namespace, key, signers, registry.config.expiry)
-            registry.index.add_publisher(session, namespace, key.keyid, key.to_dict(), token_hash(token))
+            registry.index.add_publisher(
+                session, namespace, key.keyid, key.to_dict(), token_hash(token), expires_at=expires_at
+            )
             session.flush()  # a constraint the index refuses fails here, before the timestamp moves
             registry.commit_roles({"targets": new}, snapshot)
         return token

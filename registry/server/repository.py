@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,17 +30,19 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
-from tuf.api.metadata import Metadata, Snapshot, TargetFile, Targets, Timestamp
+from tuf.api.metadata import Metadata, Root, Snapshot, TargetFile, Targets, Timestamp
 
-from registry.core import keys, manifest, modelindex, names, trust
+from registry.core import keys, manifest, modelindex, names, recall, trust
 from registry.core._internal import faults
 from registry.core.errors import (
     ConflictError,
     NotFoundError,
     SignatureError,
     StorageError,
+    UnavailableError,
     UsageError,
 )
+from registry.core.recall import Withdrawal
 from registry.storage.index import Index
 from registry.storage.objects import ObjectStore, blob_key, open_store
 
@@ -48,6 +51,7 @@ __all__ = ["Registry", "ServerConfig"]
 log = logging.getLogger("edzoo.registry")
 
 FORMAT = 1
+ONLINE_ROLES = ("snapshot", "timestamp")
 _META_NAME_RE = re.compile(r"^(?:timestamp|root|[0-9]{1,10}\.[a-z0-9][a-z0-9.-]{0,60})\.json$")
 
 
@@ -59,6 +63,11 @@ class ServerConfig:
     database_url: str | None = None  # default: what registry.json names, else SQLite in the data folder
     blobs: str | None = None  # a folder or s3://bucket/prefix; default: registry.json's, else DATA_DIR/objects
     max_upload_bytes: int = 2 << 30
+    # Every other body is small JSON: refused (413) above this, before it is read.
+    max_json_bytes: int = 1 << 20
+    # A publish carries signed roles: ~100 KB for a first publish (a namespace role and 256
+    # bins), ~2 MB to re-sign every bin of a 10,000-file namespace. The token is checked first.
+    max_publish_bytes: int = 64 << 20
     expiry: trust.Expiry = trust.Expiry()
     redirect_blobs: bool = False  # answer target downloads with a 302 to a presigned store URL
     redirect_expiry_s: int = 600
@@ -72,6 +81,8 @@ class ServerConfig:
                 database_url=env.get("EDZOO_DATABASE_URL") or None,
                 blobs=env.get("EDZOO_BLOBS") or None,
                 max_upload_bytes=int(env.get("EDZOO_MAX_UPLOAD_BYTES", 2 << 30)),
+                max_json_bytes=int(env.get("EDZOO_MAX_JSON_BYTES", 1 << 20)),
+                max_publish_bytes=int(env.get("EDZOO_MAX_PUBLISH_BYTES", 64 << 20)),
                 redirect_blobs=env.get("EDZOO_REDIRECT_BLOBS", "").lower() in {"1", "true", "yes"},
                 redirect_expiry_s=int(env.get("EDZOO_REDIRECT_EXPIRY", 600)),
                 env=tuple(sorted((k, v) for k, v in env.items() if k.startswith(("EDZOO_", "AWS_")))),
@@ -122,8 +133,42 @@ class Registry:
         blobs = config.blobs or self.info.get("blobs") or str(config.data_dir / "objects")
         self.objects = objects or open_store(blobs, dict(config.env) or None)
         self.index = Index(config.database_url or self.info.get("database_url") or config.db_url)
-        self._snapshot_signer = online_signer(config, "snapshot")
-        self._timestamp_signer = online_signer(config, "timestamp")
+        self._online = {role: online_signer(config, role) for role in ONLINE_ROLES}
+        self._online_lock = threading.Lock()
+
+    # -- online keys: reloaded after a rotation, never used once retired ----------------------
+    def signer(self, role: str) -> Any:
+        """The online signer of ``role`` (snapshot or timestamp), checked against the current
+        root before every use. A key the root no longer lists is reloaded from its source, so a
+        running server signs with the new key after `edzoo registry rotate-keys`; if the source
+        still holds a retired key the server refuses to sign (503 retired_key) rather than
+        publish metadata that clients would reject."""
+        root = self.current_root()
+        trusted = root.signed.roles[role].keyids
+        with self._online_lock:
+            if self._online[role].public_key.keyid not in trusted:
+                self._online[role] = online_signer(self.config, role)
+            signer = self._online[role]
+        if signer.public_key.keyid not in trusted:
+            raise UnavailableError(
+                f"the registry's {role} key {signer.public_key.keyid[:12]}… is retired by root version "
+                f"{root.signed.version}; install the new key ({self.config.data_dir / 'keys' / f'{role}.pem'} or "
+                f"EDZOO_{role.upper()}_KEY): this server signs nothing with a retired key",
+                code="retired_key",
+            )
+        return signer
+
+    @property
+    def _snapshot_signer(self) -> Any:
+        return self.signer("snapshot")
+
+    @property
+    def _timestamp_signer(self) -> Any:
+        return self.signer("timestamp")
+
+    def current_root(self) -> Metadata[Root]:
+        """The newest root, as the store's ``tuf/root.json`` holds it."""
+        return Metadata.from_bytes(self.objects.get_bytes("tuf/root.json"))
 
     # -- locking: one writer at a time, across threads, processes and machines -----------------
     @contextlib.contextmanager
@@ -236,6 +281,7 @@ class Registry:
                 return {"status": "unchanged", "versions": [], "roles": [], "reindexed": repaired}
             ns_md = check.roles.get(namespace) or current[namespace]
             versions, indexes = self._check_contents(namespace, ns_md, check.new_targets, snapshot)
+            withdrawn = self._withdrawn_of(namespace, indexes, snapshot)
 
             for name, md in check.roles.items():
                 self.objects.put_bytes(f"tuf/{md.signed.version}.{name}.json", submitted[name])
@@ -256,7 +302,7 @@ class Registry:
                 "files": len(check.new_targets),
                 "snapshot": new_snapshot.signed.version,
             }
-            self.index.record_publish(session, namespace, versions, indexes, detail)
+            self.index.record_publish(session, namespace, versions, indexes, detail, withdrawn=withdrawn)
             session.flush()  # a constraint the index refuses fails here, before the timestamp moves
             # The timestamp is the commit point for clients. If the index commit fails after it,
             # the versions are published but not searchable until `_reindex` (on a retry of the
@@ -344,11 +390,13 @@ class Registry:
             doc = modelindex.parse_index(self.objects.get_bytes(blob_key(info.hashes["sha256"])), namespace, model)
             old_info = stored_target(path)
             old_versions: set[str] = set()
+            old_withdrawn: set[str] = set()
             if old_info is not None:
                 old_doc = modelindex.parse_index(
                     self.objects.get_bytes(blob_key(old_info.hashes["sha256"])), namespace, model
                 )
                 old_versions = set(old_doc["versions"])
+                old_withdrawn = set(old_doc.get("withdrawn", {}))
             listed = set(doc["versions"])
             if not old_versions <= listed:
                 raise ConflictError(f"{path} drops published versions: {', '.join(sorted(old_versions - listed))}")
@@ -358,8 +406,77 @@ class Registry:
             missing = new_versions_by_model[model] - listed
             if missing:
                 raise UsageError(f"{path} does not list the new versions {', '.join(sorted(missing))}")
+            restored = old_withdrawn - set(doc.get("withdrawn", {}))
+            if restored and new_versions_by_model[model]:
+                # An index written by a client that does not know withdrawals would restore them
+                # silently; a restore is a change of its own (`edzoo unyank`).
+                raise ConflictError(
+                    f"{path} would restore the withdrawn versions {', '.join(sorted(restored))} while publishing "
+                    f"{', '.join(sorted(new_versions_by_model[model]))}: publish with an edzoo that keeps "
+                    "withdrawals, and restore a version with `edzoo unyank`"
+                )
             indexes[model] = doc
         return versions, indexes
+
+    # -- withdrawals --------------------------------------------------------------------------------
+    def registry_withdrawals(self, snapshot: Metadata[Snapshot] | None = None) -> dict[str, dict[str, Withdrawal]]:
+        """The registry admin's emergency list (``withdrawals.json``, a target of the top-level
+        targets role, signed with the offline targets keys): model id → version → Withdrawal."""
+        found = self.role("targets", snapshot)
+        info = found[0].signed.targets.get(recall.WITHDRAWALS_PATH) if found else None
+        if info is None:
+            return {}
+        return recall.parse_withdrawals(self.objects.get_bytes(blob_key(info.hashes["sha256"])))
+
+    def _withdrawn_of(
+        self, namespace: str, indexes: dict[str, dict[str, Any]], snapshot: Metadata[Snapshot]
+    ) -> dict[str, dict[str, Withdrawal]]:
+        """Model name → its withdrawn versions (the publisher's and the registry admin's)."""
+        if not indexes:
+            return {}
+        admin = self.registry_withdrawals(snapshot)
+        return {m: recall.withdrawn_versions(doc, admin, f"{namespace}/{m}") for m, doc in indexes.items()}
+
+    def sync_withdrawals(
+        self,
+        session: Session,
+        namespace: str,
+        snapshot: Metadata[Snapshot],
+        models: set[str] | None = None,
+        *,
+        targets: dict[str, TargetFile] | None = None,
+    ) -> list[str]:
+        """Inside :meth:`lock`: record in the index what the signed metadata (``snapshot``)
+        withdraws, for the indexed models of ``namespace`` (or only ``models``). ``targets``
+        are the namespace's signed targets when the caller has read them. Returns the
+        versions whose state changed."""
+        have = self.index.indexed_versions(namespace)
+        wanted = sorted(set(have) if models is None else set(models) & set(have))
+        if not wanted:
+            return []
+        admin = self.registry_withdrawals(snapshot)
+        succinct = None
+        if targets is None:
+            found = self.role(namespace, snapshot)
+            if found is None:
+                return []
+            succinct = found[0].signed.delegations.succinct_roles  # type: ignore[union-attr]
+        changed = []
+        for model in wanted:
+            path = names.index_path(namespace, model)
+            if targets is not None:
+                info = targets.get(path)
+            else:
+                assert succinct is not None
+                bin_md = self.role(succinct.get_role_for_target(path), snapshot)
+                info = bin_md[0].signed.targets.get(path) if bin_md else None
+            if info is None:
+                continue
+            doc = modelindex.parse_index(self.objects.get_bytes(blob_key(info.hashes["sha256"])), namespace, model)
+            withdrawn = recall.withdrawn_versions(doc, admin, f"{namespace}/{model}")
+            for version in self.index.record_withdrawals(session, namespace, model, doc, withdrawn):
+                changed.append(f"{namespace}/{model}@{version}")
+        return changed
 
     # -- repair -----------------------------------------------------------------------------------
     def reconcile(self) -> list[str]:
@@ -410,6 +527,8 @@ class Registry:
                     "files": {f: {"sha256": i.hashes["sha256"], "size": i.length} for f, i in sorted(files.items())},
                 }
             )
+        # Withdrawals are derived state too: recorded again from the signed metadata.
+        self.sync_withdrawals(session, namespace, snapshot, targets=targets)
         if not versions:
             return []
         indexes: dict[str, dict[str, Any]] = {}
@@ -425,6 +544,7 @@ class Registry:
             indexes,
             {"repaired": True, "snapshot": snapshot.signed.version},
             action="reindex",
+            withdrawn=self._withdrawn_of(namespace, indexes, snapshot),
         )
         return [f"{namespace}/{v['manifest']['name']}@{v['manifest']['version']}" for v in versions]
 

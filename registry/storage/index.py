@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from registry.core import names
+from registry.core import modelindex, names
 from registry.core.errors import ConflictError, NotFoundError, StorageError, UnavailableError, UsageError
+from registry.core.recall import Withdrawal
 
 __all__ = ["Index", "migrate"]
 
@@ -105,6 +106,12 @@ class Model(Base):
             "latest": self.latest,
             "aliases": self.aliases,
             "versions": sorted((v.version for v in self.versions), key=names.version_key),
+            # version -> {"reason", "use", "at", "by"}: what the signed metadata withdraws
+            "withdrawn": {
+                v.version: v.withdrawn
+                for v in sorted(self.versions, key=lambda v: names.version_key(v.version))
+                if v.withdrawn
+            },
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
         }
 
@@ -131,6 +138,7 @@ class Version(Base):
             "manifest": {"sha256": self.manifest_sha256, "size": self.manifest_size},
             "files": self.files,
             "published_at": self.published_at.isoformat() if self.published_at else None,
+            "withdrawn": self.withdrawn or None,
             "variants": [_variant_summary(v) for v in self.manifest.get("variants", [])],
         }
         if manifest:
@@ -274,6 +282,8 @@ class Index:
         row = self._publisher(s, namespace)
         at = _utcnow()
         row.revoked_at = at
+        for model in s.scalars(select(Model).where(Model.namespace == namespace)):
+            model.latest = None  # out of search and the catalog; its versions stay on record
         live = 0
         for token in s.scalars(select(Token).where(Token.namespace == namespace, Token.revoked_at.is_(None))):
             token.revoked_at = at
@@ -325,16 +335,16 @@ class Index:
                 stmt = stmt.where(Token.namespace == namespace)
             out = []
             for t in s.scalars(stmt):
-                expires = _aware(t.expires_at)
+                expires, created, revoked = _aware(t.expires_at), _aware(t.created_at), _aware(t.revoked_at)
                 state = "revoked" if t.revoked_at else ("expired" if expires and expires <= now else "live")
                 out.append(
                     {
                         "id": t.id,
                         "namespace": t.namespace,
                         "label": t.label,
-                        "created_at": _aware(t.created_at).isoformat() if t.created_at else None,
+                        "created_at": created.isoformat() if created else None,
                         "expires_at": expires.isoformat() if expires else None,
-                        "revoked_at": _aware(t.revoked_at).isoformat() if t.revoked_at else None,
+                        "revoked_at": revoked.isoformat() if revoked else None,
                         "state": state,
                     }
                 )
@@ -366,6 +376,10 @@ class Index:
                 for p in s.scalars(select(Publisher).order_by(Publisher.namespace))
             ]
 
+    def log_event(self, s: Session, action: str, subject: str, detail: dict[str, Any], namespace: str = "") -> None:
+        """Append an administrative event (a key rotation, a renewal) to the log in ``s``."""
+        s.add(LogEntry(namespace=namespace, action=action, subject=subject[:200], detail=detail))
+
     @staticmethod
     def _publisher(s: Session, namespace: str) -> Publisher:
         row = s.get(Publisher, namespace)
@@ -383,11 +397,14 @@ class Index:
         detail: dict[str, Any],
         *,
         action: str = "publish",
+        withdrawn: Mapping[str, Mapping[str, Withdrawal]] | None = None,
     ) -> None:
         """Add published versions (``{"manifest", "sha256", "size", "files"}``) and the
         models' signed version indexes (model name → versions.json document) in the writer
         transaction ``s``. A version already indexed with the same manifest is skipped (a
-        retried publish); with another manifest it is a conflict."""
+        retried publish); with another manifest it is a conflict. ``withdrawn`` (model name →
+        version → Withdrawal) holds each indexed model's withdrawals, the publisher's and the
+        registry admin's (default: what its index lists itself)."""
         for item in versions:
             doc = item["manifest"]
             model = self._model(s, doc["namespace"], doc["name"], create=True)
@@ -423,7 +440,11 @@ class Index:
             )
         for model_name, index_doc in indexes.items():
             model = self._model(s, namespace, model_name, create=True)
-            model.latest = names.latest_of(index_doc["versions"])
+            model_withdrawn = (withdrawn or {}).get(model_name)
+            if model_withdrawn is None:
+                model_withdrawn = modelindex.publisher_withdrawals(index_doc)
+            s.flush()
+            self.record_withdrawals(s, namespace, model_name, index_doc, model_withdrawn)
             model.aliases = dict(index_doc.get("aliases", {}))
             s.add(
                 LogEntry(
@@ -434,6 +455,38 @@ class Index:
                 )
             )
         s.flush()
+
+    def record_withdrawals(
+        self,
+        s: Session,
+        namespace: str,
+        name: str,
+        index_doc: Mapping[str, Any],
+        withdrawn: Mapping[str, Withdrawal],
+    ) -> list[str]:
+        """Set which versions of a model are withdrawn (``withdrawn``: version → Withdrawal, the
+        publisher's and the registry admin's) and its latest, the newest version not withdrawn
+        (None when every one is: the model leaves search and the catalog). Logs each change;
+        returns the versions whose state changed."""
+        model = self._model(s, namespace, name, create=True)
+        model.latest = modelindex.latest_version(index_doc, withdrawn)
+        changed = []
+        for row in s.scalars(select(Version).where(Version.model_id == model.id)):
+            w = withdrawn.get(row.version)
+            new = w.to_json() if w is not None else None
+            if row.withdrawn == new:
+                continue
+            row.withdrawn = new
+            changed.append(row.version)
+            s.add(
+                LogEntry(
+                    namespace=namespace,
+                    action="withdraw" if new else "restore",
+                    subject=f"{namespace}/{name}@{row.version}",
+                    detail=new or {},
+                )
+            )
+        return changed
 
     def indexed_versions(self, namespace: str) -> dict[str, set[str]]:
         """Model name → the versions the index holds, for one namespace."""
