@@ -208,3 +208,34 @@ def test_tokens_are_reissued_revoked_and_expire(env) -> None:  # type: ignore[no
         keyadmin.revoke_tokens(env.data, "acme", token_id=99)
     with pytest.raises(NotFoundError):
         keyadmin.issue_token(env.data, "nobody")
+
+
+# -- the commands ----------------------------------------------------------------------------------
+def test_key_commands(env) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from registry.cli.main import cli
+
+    def run(*args: str) -> tuple[int, str]:
+        r = CliRunner().invoke(cli, list(args))
+        return r.exit_code, r.output
+
+    data, k = str(env.data), str(env.keys_dir)
+    code, out = run("registry", "rotate-keys", data, "--role", "timestamp", "--keys", k)
+    assert code == 0 and "root version 2" in out and "retired" in out, out
+    code, out = run("registry", "rotate-keys", data, "--role", "release", "--keys", k)
+    assert code == 2 and "release" in out
+    code, out = run("registry", "rotate-keys", data, "--role", "root", "--keys", str(env.tmp / "nowhere"))
+    assert code == 6 and "no root keys" in out, out
+    token_file = env.tmp / "ci.token"
+    code, out = run("registry", "token", "issue", data, "acme", "--expires-days", "30", "--token-file", str(token_file))
+    assert code == 0 and "for 30 days" in out and _token_works(env, token_file.read_text().strip())
+    code, out = run("registry", "token", "list", data, "acme", "--json")
+    assert code == 0 and [t["state"] for t in json.loads(out)] == ["live", "live"]
+    code, out = run("registry", "token", "revoke", data, "acme")
+    assert code == 2 and "exactly one of --id N and --all" in out
+    code, out = run("registry", "token", "revoke", data, "acme", "--all")
+    assert code == 0 and "revoked 2 token(s)" in out
+    assert not _token_works(env, env.token)
+    code, out = run("registry", "revoke-publisher", data, "acme", "--reason", "gone", "--keys", k)
+    assert code == 0 and "namespace acme revoked" in out

@@ -107,6 +107,7 @@ _CODE_ERRORS: dict[str, type[EdzooError]] = {
     "hash_mismatch": UsageError,
     "disk_full": StorageError,
     "blob_corrupt": StorageError,
+    "retired_key": UnavailableError,  # the server holds a retired online key: it signs nothing
     # HTTP errors of the protocol layer
     "forbidden": AuthError,
     "method_not_allowed": UsageError,
