@@ -213,3 +213,195 @@ def test_withdrawals_round_trip() -> None:
     w = entries["acme/reader"]["1.0.0"]
     assert Withdrawal.from_json("1.0.0", w.to_json()) == w
     assert "by the registry admin" in w.message("acme/reader")
+
+
+# -- the publisher: yank and unyank --------------------------------------------------------------
+def _yank(env, ref: str, **kw):  # type: ignore[no-untyped-def]
+    from registry.client.recall import yank
+
+    return yank(ref, registry=env.url, key_path=env.key, token=env.token, **kw)
+
+
+def _unyank(env, ref: str):  # type: ignore[no-untyped-def]
+    from registry.client.recall import unyank
+
+    return unyank(ref, registry=env.url, key_path=env.key, token=env.token)
+
+
+def _api(env, path: str) -> dict:  # type: ignore[no-untyped-def]
+    import urllib3
+
+    response = urllib3.request("GET", env.url + path)
+    return json.loads(response.data)
+
+
+@pytest.fixture
+def published(env):  # type: ignore[no-untyped-def]
+    """acme/reader 1.0.0 and 1.0.1, alias stable -> 1.0.1."""
+    env.publish(env.build(version="1.0.0"))
+    env.publish(env.build(version="1.0.1"), aliases=["stable"])
+    return env
+
+
+def test_yank_moves_latest_and_aliases_back_and_unyank_restores(published):  # type: ignore[no-untyped-def]
+    env = published
+    result = _yank(env, "acme/reader@1.0.1", reason="mislabels the letter Q", use="1.0.0")
+    assert (result.status, result.latest, result.aliases) == ("withdrawn", "1.0.0", {"stable": "1.0.0"})
+    assert _yank(env, "acme/reader@1.0.1", reason="mislabels the letter Q", use="1.0.0").status == "unchanged"
+    model = _api(env, "/api/v1/models/acme/reader")
+    assert model["latest"] == "1.0.0" and model["aliases"] == {"stable": "1.0.0"}
+    assert model["withdrawn"]["1.0.1"]["reason"] == "mislabels the letter Q"
+    assert model["withdrawn"]["1.0.1"]["by"] == "publisher"
+    version = _api(env, "/api/v1/models/acme/reader/versions/1.0.1")
+    assert version["withdrawn"] == {**model["withdrawn"]["1.0.1"], "use": "1.0.0"}
+    assert _api(env, "/api/v1/models/acme/reader/versions/1.0.0")["withdrawn"] is None
+    assert env.pull("acme/reader").version == "1.0.0"
+
+    # A new version keeps the withdrawal; unyank restores 1.0.1 (aliases stay where they moved).
+    env.publish(env.build(version="1.0.2"))
+    assert _api(env, "/api/v1/models/acme/reader")["withdrawn"].keys() == {"1.0.1"}
+    assert _unyank(env, "acme/reader@1.0.1").status == "restored"
+    model = _api(env, "/api/v1/models/acme/reader")
+    assert (model["latest"], model["withdrawn"], model["aliases"]) == ("1.0.2", {}, {"stable": "1.0.0"})
+    assert _unyank(env, "acme/reader@1.0.1").status == "unchanged"
+    actions = [e["action"] for e in _api(env, "/api/v1/log")["entries"]]
+    assert actions.count("withdraw") == 1 and actions.count("restore") == 1
+
+
+# (id, ref, options, error class)
+BAD_YANKS = [
+    ("no-version", "acme/reader", {"reason": "x"}, UsageError),
+    ("alias-not-version", "acme/reader@stable", {"reason": "x"}, UsageError),
+    ("unknown-version", "acme/reader@9.9.9", {"reason": "x"}, NotFoundError),
+    ("unknown-model", "acme/nothing@1.0.0", {"reason": "x"}, NotFoundError),
+    ("empty-reason", "acme/reader@1.0.0", {"reason": ""}, UsageError),
+    ("two-line-reason", "acme/reader@1.0.0", {"reason": "a\nb"}, UsageError),
+    ("use-itself", "acme/reader@1.0.0", {"reason": "x", "use": "1.0.0"}, UsageError),
+    ("use-unpublished", "acme/reader@1.0.0", {"reason": "x", "use": "2.0.0"}, UsageError),
+    ("use-not-semver", "acme/reader@1.0.0", {"reason": "x", "use": "stable"}, UsageError),
+]
+
+
+def test_bad_yanks_are_refused_and_change_nothing(published):  # type: ignore[no-untyped-def]
+    before = _api(published, "/api/v1/models/acme/reader")
+    for case, ref, kw, error in BAD_YANKS:
+        with pytest.raises(error):
+            _yank(published, ref, **kw)
+        assert _api(published, "/api/v1/models/acme/reader") == before, case
+
+
+def test_yank_with_use_withdrawn_too_is_refused(published):  # type: ignore[no-untyped-def]
+    _yank(published, "acme/reader@1.0.0", reason="old")
+    with pytest.raises(UsageError, match="withdrawn too"):
+        _yank(published, "acme/reader@1.0.1", reason="new", use="1.0.0")
+
+
+def test_yank_signed_with_another_key_is_refused(published, tmp_path):  # type: ignore[no-untyped-def]
+    from registry.client.recall import yank
+    from registry.core import keys
+    from registry.core.errors import SignatureError
+
+    other = tmp_path / "mallory.pem"
+    keys.save_key_pair(keys.generate(), other, tmp_path / "mallory.pub.json")
+    with pytest.raises(SignatureError, match="not signed by your key"):
+        yank("acme/reader@1.0.1", reason="x", registry=published.url, key_path=other, token=published.token)
+    assert _api(published, "/api/v1/models/acme/reader")["withdrawn"] == {}
+
+
+def _post_index(env, index: bytes, signer, extra: dict | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Sign and post a versions index of acme/reader as a publisher would, but with any bytes
+    and any key: what the registry itself must refuse."""
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    from tuf.api.metadata import TargetFile
+
+    from registry.client import upload
+    from registry.client.http import ApiClient
+    from registry.core import trust
+
+    api = ApiClient(env.url, token=env.token)
+    key = keys_of(env).public_key
+    ns_md = upload._own_role(api, "acme", key)
+    succinct = ns_md.signed.delegations.succinct_roles
+    path = "acme/reader/versions.json"
+    files = {path: TargetFile(len(index), {"sha256": hashlib.sha256(index).hexdigest()}, path), **(extra or {})}
+    names_ = {succinct.get_role_for_target(p) for p in files}
+    bins = {n: upload._own_role(api, n, key) for n in names_}
+    existing = upload._listed_roles(api) & set(succinct.get_roles())
+    changed, new_paths = trust.plan_publish(ns_md, bins, files, key=key, existing=existing)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / "versions.json"
+        local.write_bytes(index)
+        upload.upload_blobs(api, [path], files, {path: local})
+    upload.sign_and_post(api, changed, signer, "acme/reader")
+
+
+def keys_of(env):  # type: ignore[no-untyped-def]
+    from registry.core import keys
+
+    return keys.load_signer(env.key)
+
+
+def test_registry_refuses_forged_or_lossy_indexes(published, tmp_path):  # type: ignore[no-untyped-def]
+    from registry.core import keys
+    from registry.core.errors import ConflictError, SignatureError
+
+    env = published
+    _yank(env, "acme/reader@1.0.0", reason="old")
+    mallory = keys.generate()
+    withdrawn = {"1.0.0": _w("1.0.0")}
+    cases = [
+        ("drops-a-version", modelindex.build_index("acme", "reader", ["1.0.1"], {}), keys_of(env), ConflictError),
+        (
+            "another-key",
+            modelindex.build_index("acme", "reader", ["1.0.0", "1.0.1"], {}, withdrawn),
+            mallory,
+            SignatureError,
+        ),
+        (
+            "unlisted-version",
+            modelindex.build_index("acme", "reader", ["1.0.0", "1.0.1", "3.0.0"], {}, withdrawn),
+            keys_of(env),
+            UsageError,
+        ),
+    ]
+    before = _api(env, "/api/v1/models/acme/reader")
+    for case, index, signer, error in cases:
+        with pytest.raises(error):
+            _post_index(env, index, signer)
+        assert _api(env, "/api/v1/models/acme/reader") == before, case
+
+
+def test_publishing_a_version_cannot_restore_withdrawn_ones(published):  # type: ignore[no-untyped-def]
+    """An index written by a client that does not know withdrawals drops them: refused while
+    it publishes a new version (a restore is `edzoo unyank`, an index-only change)."""
+    import hashlib
+
+    from tuf.api.metadata import TargetFile
+
+    from registry.core.errors import ConflictError
+
+    env = published
+    _yank(env, "acme/reader@1.0.0", reason="old")
+    build = env.build(version="1.1.0")
+    files = {}
+    for f in sorted(build.rglob("*")):
+        if f.is_file():
+            data, path = f.read_bytes(), f"acme/reader/1.1.0/{f.relative_to(build).as_posix()}"
+            files[path] = TargetFile(len(data), {"sha256": hashlib.sha256(data).hexdigest()}, path)
+            _upload(env, f)
+    lossy = modelindex.build_index("acme", "reader", ["1.0.0", "1.0.1", "1.1.0"], {"stable": "1.0.1"})
+    with pytest.raises(ConflictError, match="would restore the withdrawn versions 1.0.0"):
+        _post_index(env, lossy, keys_of(env), files)
+    assert _api(env, "/api/v1/models/acme/reader")["versions"] == ["1.0.0", "1.0.1"]
+
+
+def _upload(env, f) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    from registry.client.http import ApiClient
+
+    data = f.read_bytes()
+    ApiClient(env.url, token=env.token).upload_blob(f, hashlib.sha256(data).hexdigest(), len(data))

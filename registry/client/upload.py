@@ -13,14 +13,15 @@ import hashlib
 import random
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from securesystemslib.exceptions import UnverifiedSignatureError
 from securesystemslib.signer import Key
-from tuf.api.metadata import Metadata, TargetFile, Targets
+from tuf.api.exceptions import LengthOrHashMismatchError
+from tuf.api.metadata import Metadata, SuccinctRoles, TargetFile, Targets
 
 from registry.core import keys, modelindex, names, trust
 from registry.core import manifest as manifests
@@ -28,10 +29,11 @@ from registry.core.errors import ConflictError, SignatureError, UsageError
 
 from .http import ApiClient, ClientConfig
 
-__all__ = ["PublishResult", "publish"]
+__all__ = ["PublishResult", "current_index", "publish", "retry_stale", "sign_and_post", "upload_blobs"]
 
 ProgressFactory = Callable[[str, int], Any]
 STALE_RETRIES = 8
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -82,16 +84,77 @@ def publish(
     alias_names = [names.check_alias(a) for a in aliases]
     signer = keys.load_signer(Path(key_path))
     api = ApiClient(registry, token=token, config=config)
-    # Another publish in the same namespace can land between reading the roles and posting the
-    # new ones: the registry answers 409 stale_role, and the roles are read and signed again.
-    for attempt in range(STALE_RETRIES + 1):
+    return retry_stale(lambda: _publish_once(api, build, signer, alias_names, progress))
+
+
+def retry_stale(attempt: Callable[[], T]) -> T:
+    """Run ``attempt`` (read the roles, sign, post) again while the registry answers 409
+    stale_role: another publish in the same namespace landed between reading the roles and
+    posting the new ones, so they are read and signed again."""
+    for n in range(STALE_RETRIES + 1):
         try:
-            return _publish_once(api, build, signer, alias_names, progress)
+            return attempt()
         except ConflictError as e:
-            if e.code != "stale_role" or attempt == STALE_RETRIES:
+            if e.code != "stale_role" or n == STALE_RETRIES:
                 raise
-            time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+            time.sleep(random.uniform(0.05, 0.2) * (n + 1))
     raise AssertionError("unreachable")
+
+
+def current_index(
+    api: ApiClient, ns: str, model: str, bins: Mapping[str, Metadata[Targets]], succinct: SuccinctRoles
+) -> dict[str, Any] | None:
+    """The model's versions index as the publisher's own roles (``bins``, read with
+    :func:`_own_role`) sign it, or None before its first version. Raises SignatureError when
+    the registry's bytes differ from the signed ones."""
+    index_path = names.index_path(ns, model)
+    index_bin = bins.get(succinct.get_role_for_target(index_path))
+    info = index_bin.signed.targets.get(index_path) if index_bin else None
+    if info is None:
+        return None
+    data = api.get_bytes_raw(f"/tuf/targets/{ns}/{model}/{info.hashes['sha256']}.{names.INDEX_FILE}")
+    try:
+        info.verify_length_and_hashes(data)
+    except LengthOrHashMismatchError as e:
+        raise SignatureError(f"the registry sent {index_path} with other bytes than your role signs: {e}") from e
+    return modelindex.parse_index(data, ns, model)
+
+
+def upload_blobs(
+    api: ApiClient,
+    paths: Iterable[str],
+    files: Mapping[str, TargetFile],
+    local: Mapping[str, Path],
+    progress: ProgressFactory | None = None,
+) -> list[str]:
+    """Upload the blobs of ``paths`` the registry lacks; returns the paths whose blob was sent."""
+    uploaded = []
+    for path in paths:
+        info = files[path]
+        sha = info.hashes["sha256"]
+        if api.has_blob(sha, info.length):
+            continue
+        if progress is not None:
+            with progress(path.rsplit("/", 1)[-1], info.length) as bar:
+                api.upload_blob(local[path], sha, info.length, bar.update)
+        else:
+            api.upload_blob(local[path], sha, info.length)
+        uploaded.append(path)
+    return uploaded
+
+
+def sign_and_post(api: ApiClient, changed: Mapping[str, Metadata[Targets]], signer: Any, what: str) -> dict[str, Any]:
+    """Sign ``changed`` with the publisher key and POST them to /publish; returns the answer.
+    A ConflictError keeps its code (stale_role) and names ``what``."""
+    roles = {}
+    for name, md in changed.items():
+        trust.sign(md, [signer])
+        roles[name] = md.to_dict()
+    try:
+        result: dict[str, Any] = api.post_json("/publish", {"roles": roles})
+    except ConflictError as e:
+        raise ConflictError(f"{what}: {e.message}", code=e.code) from e
+    return result
 
 
 def _publish_once(
@@ -124,15 +187,11 @@ def _publish_once(
             md = _own_role(api, name, key)
             if md is not None:  # absent: a bin that holds no file yet
                 bins[name] = md
-        index_bin = bins.get(succinct.get_role_for_target(index_path))
-        info = index_bin.signed.targets.get(index_path) if index_bin else None
-        if info is not None:
-            data = api.get_bytes_raw(f"/tuf/targets/{ns}/{model}/{info.hashes['sha256']}.{names.INDEX_FILE}")
-            info.verify_length_and_hashes(data)
-            old_index = modelindex.parse_index(data, ns, model)
+        old_index = current_index(api, ns, model, bins, succinct)
     versions = set(old_index["versions"]) if old_index else set()
     new_aliases = {**(old_index or {}).get("aliases", {}), **{a: version for a in alias_names}}
-    index_bytes = modelindex.build_index(ns, model, [*versions, version], new_aliases)
+    withdrawn = modelindex.publisher_withdrawals(old_index) if old_index else {}
+    index_bytes = modelindex.build_index(ns, model, [*versions, version], new_aliases, withdrawn)
     files[index_path] = TargetFile(len(index_bytes), {"sha256": hashlib.sha256(index_bytes).hexdigest()}, index_path)
 
     changed, new_paths = trust.plan_publish(ns_md, bins, files, key=key)
@@ -140,32 +199,16 @@ def _publish_once(
     if not changed:
         return PublishResult(ref.split("@")[0], version, "unchanged", (), (), new_aliases)
 
-    uploaded = []
     with tempfile.TemporaryDirectory() as tmp:
         index_file = Path(tmp) / names.INDEX_FILE
         index_file.write_bytes(index_bytes)
         local[index_path] = index_file
-        for path in new_paths:
-            info = files[path]
-            sha = info.hashes["sha256"]
-            if api.has_blob(sha, info.length):
-                continue
-            if progress is not None:
-                with progress(path.rsplit("/", 1)[-1], info.length) as bar:
-                    api.upload_blob(local[path], sha, info.length, bar.update)
-            else:
-                api.upload_blob(local[path], sha, info.length)
-            uploaded.append(path)
+        uploaded = upload_blobs(api, new_paths, files, local, progress)
 
-    roles = {}
-    for name, md in changed.items():
-        trust.sign(md, [signer])
-        roles[name] = md.to_dict()
-    try:
-        result = api.post_json("/publish", {"roles": roles})
-    except ConflictError as e:
-        raise ConflictError(f"{ref}: {e.message}", code=e.code) from e
-    return PublishResult(f"{ns}/{model}", version, result["status"], tuple(uploaded), tuple(sorted(roles)), new_aliases)
+    result = sign_and_post(api, changed, signer, ref)
+    return PublishResult(
+        f"{ns}/{model}", version, result["status"], tuple(uploaded), tuple(sorted(changed)), new_aliases
+    )
 
 
 def check_build(build_dir: Path) -> manifests.BuildDir:

@@ -17,7 +17,7 @@ from . import names
 from .errors import NotFoundError, UsageError, WithdrawnError
 from .recall import BY_PUBLISHER, Withdrawal, withdrawn_versions
 
-__all__ = ["build_index", "parse_index", "resolve"]
+__all__ = ["build_index", "latest_version", "parse_index", "publisher_withdrawals", "resolve"]
 
 SCHEMA_VERSIONS = (1, 2)
 
@@ -101,6 +101,11 @@ def parse_index(data: bytes, namespace: str, model: str) -> dict[str, Any]:
     return doc
 
 
+def publisher_withdrawals(doc: Mapping[str, Any]) -> dict[str, Withdrawal]:
+    """The versions a parsed index withdraws itself (its publisher's entries)."""
+    return {v: Withdrawal.from_dict(v, d, by=BY_PUBLISHER) for v, d in (doc.get("withdrawn") or {}).items()}
+
+
 def _check_withdrawal(model_id: str, w: Withdrawal, versions: list[str], withdrawn: Mapping[str, Withdrawal]) -> None:
     if w.version not in versions:
         raise UsageError(f"{model_id}@{w.version} is withdrawn but not a published version")
@@ -109,6 +114,14 @@ def _check_withdrawal(model_id: str, w: Withdrawal, versions: list[str], withdra
             raise UsageError(f"{model_id}@{w.version}: the version to use, {w.use}, is not published")
         if w.use in withdrawn:
             raise UsageError(f"{model_id}@{w.version}: the version to use, {w.use}, is withdrawn too")
+
+
+def latest_version(doc: Mapping[str, Any], withdrawn: Mapping[str, Withdrawal] | None = None) -> str | None:
+    """The newest release that neither the index nor ``withdrawn`` withdraws (the newest
+    pre-release when no release is left), or None when every version is withdrawn."""
+    out = publisher_withdrawals(doc)
+    out.update(withdrawn or {})
+    return names.latest_of([v for v in doc["versions"] if v not in out])
 
 
 def resolve(
@@ -130,7 +143,7 @@ def resolve(
     out.update(withdrawn or {})
     versions = doc["versions"]
     if revision in (None, "latest"):
-        latest = names.latest_of([v for v in versions if v not in out])
+        latest = latest_version(doc, out)
         if latest is None:
             raise NotFoundError(
                 f"every version of {model_id} is withdrawn ({_reasons(out)}); "

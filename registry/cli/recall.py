@@ -1,0 +1,95 @@
+"""`edzoo yank` / `edzoo unyank` (the publisher) and `edzoo registry withdraw` / `unwithdraw`
+(the registry admin, with the offline targets keys): recall a published model version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from registry.cli.main import cli
+from registry.core.errors import UsageError
+
+_REGISTRY_HELP = "Registry URL [env EDZOO_REGISTRY]."
+_KEY_HELP = "Your private key, the one the namespace is delegated to (from `edzoo keys new`)."
+
+
+def _publisher_options(f):  # type: ignore[no-untyped-def]
+    f = click.option("--token-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None)(f)
+    f = click.option("--token", envvar="EDZOO_TOKEN", default=None, help="Upload token [env EDZOO_TOKEN].")(f)
+    f = click.option("--key", "key_path", type=click.Path(path_type=Path), required=True, help=_KEY_HELP)(f)
+    return click.option("--registry", "registry_url", envvar="EDZOO_REGISTRY", required=True, help=_REGISTRY_HELP)(f)
+
+
+def _token(token: str | None, token_file: Path | None) -> str:
+    if token_file:
+        token = token_file.read_text().strip()
+    if not token:
+        raise UsageError("an upload token is required: --token, --token-file or EDZOO_TOKEN")
+    return token
+
+
+@cli.command()
+@click.argument("ref", metavar="NAMESPACE/MODEL@VERSION")
+@click.option("--reason", required=True, help="Why, in one line (at most 500 characters); every client shows it.")
+@click.option("--use", "use", default=None, metavar="VERSION", help="The version to use instead [default: none].")
+@_publisher_options
+def yank(
+    ref: str,
+    reason: str,
+    use: str | None,
+    registry_url: str,
+    key_path: Path,
+    token: str | None,
+    token_file: Path | None,
+) -> None:
+    """Withdraw a published version: a change of the signed versions index, nothing deleted.
+
+    \b
+    edzoo yank acme/reader@1.0.0 --reason "mislabels the letter Q" --use 1.0.1 \\
+      --registry https://models.example.org --key acme.pem --token-file acme.token
+
+    From then on `latest` and aliases skip the version (aliases that pointed to it move to
+    --use, or are removed), a pin of it is refused with the reason and the replacement (exit
+    13) unless `--allow-withdrawn`, and plans, bundles and mirrors drop it. Devices offline
+    learn it with their next metadata. Yanking again replaces the reason; `edzoo unyank`
+    restores the version.
+    """
+    from registry.client.recall import yank as do_yank
+
+    result = do_yank(
+        ref, reason=reason, use=use, registry=registry_url, key_path=key_path, token=_token(token, token_file)
+    )
+    _report(result)
+
+
+@cli.command()
+@click.argument("ref", metavar="NAMESPACE/MODEL@VERSION")
+@_publisher_options
+def unyank(ref: str, registry_url: str, key_path: Path, token: str | None, token_file: Path | None) -> None:
+    """Restore a version you withdrew with `edzoo yank` (a signed change of the versions index).
+
+    \b
+    edzoo unyank acme/reader@1.0.0 --registry https://models.example.org --key acme.pem --token-file acme.token
+
+    `latest` may resolve to it again; aliases that moved away stay where they are. A
+    withdrawal by the registry admin stays until `edzoo registry unwithdraw`.
+    """
+    from registry.client.recall import unyank as do_unyank
+
+    _report(do_unyank(ref, registry=registry_url, key_path=key_path, token=_token(token, token_file)))
+
+
+def _report(result) -> None:  # type: ignore[no-untyped-def]
+    ref = f"{result.model}@{result.version}"
+    if result.status == "unchanged":
+        state = "withdrawn" if result.withdrawal else "not withdrawn by its publisher"
+        click.echo(f"{ref} is already {state}; nothing to sign")
+    elif result.status == "withdrawn":
+        click.echo(f"withdrew {ref}: {result.withdrawal.reason}")
+        click.echo(f"  use instead: {result.withdrawal.use or '(none named)'}")
+    else:
+        click.echo(f"restored {ref}")
+    click.echo(f"  latest: {result.latest or '(none: every version is withdrawn)'}")
+    for alias, version in sorted(result.aliases.items()):
+        click.echo(f"  alias {alias} -> {version}")
