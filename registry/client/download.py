@@ -91,10 +91,6 @@ def _map_tuf_error(e: Exception, what: str) -> EdzooError:
     return DownloadError(f"{what}: {e}")
 
 
-# How python-tuf reports a delegated role absent from the snapshot (tests pin both texts).
-_ROLE_NOT_IN_SNAPSHOT = ("is not part of snapshot", "Snapshot does not contain information for")
-
-
 class _Online:
     def __init__(
         self, reg: RegistryCache, bootstrap: bytes, config: ClientConfig, progress: ProgressFactory | None
@@ -121,12 +117,7 @@ class _Online:
     def fetch(self, path: str) -> tuple[Path, TargetFile, bool]:
         try:
             info = self.updater.get_targetinfo(path)
-        except tuf_exceptions.RepositoryError as e:
-            if any(m in str(e) for m in _ROLE_NOT_IN_SNAPSHOT):
-                # The bin that would list this path holds no file yet: nothing is published there.
-                raise NotFoundError(f"{path} is not published in {self.reg.url}") from e
-            raise _map_tuf_error(e, path) from e
-        except tuf_exceptions.DownloadError as e:
+        except (tuf_exceptions.RepositoryError, tuf_exceptions.DownloadError) as e:
             raise _map_tuf_error(e, path) from e
         if info is None:
             raise NotFoundError(f"{path} is not published in {self.reg.url}")

@@ -2,8 +2,10 @@
 
 1. read and validate the build directory (manifest, every file's sha256 and size);
 2. fetch the publisher's current namespace role and the bins that will change, and check they
-   carry the publisher's own signature (a registry cannot slip in other content);
-3. add the files and the updated versions index, bump versions, sign with the publisher key;
+   carry the publisher's own signature (a registry cannot slip in other content); the snapshot
+   tells which bins exist;
+3. add the files and the updated versions index, bump versions, create every bin that does not
+   exist yet (all of them on a first publish), sign with the publisher key;
 4. upload the blobs the registry lacks, then the signed roles. The server checks it all again.
 """
 
@@ -21,7 +23,7 @@ from typing import Any, TypeVar
 from securesystemslib.exceptions import UnverifiedSignatureError
 from securesystemslib.signer import Key
 from tuf.api.exceptions import LengthOrHashMismatchError
-from tuf.api.metadata import Metadata, SuccinctRoles, TargetFile, Targets
+from tuf.api.metadata import Metadata, Snapshot, SuccinctRoles, TargetFile, Targets, Timestamp
 
 from registry.core import keys, modelindex, names, trust
 from registry.core import manifest as manifests
@@ -62,6 +64,17 @@ def _own_role(api: ApiClient, name: str, key: Key) -> Metadata[Targets] | None:
     except UnverifiedSignatureError as e:
         raise SignatureError(f"the registry returned role {name} with a bad signature") from e
     return md
+
+
+def _listed_roles(api: ApiClient) -> set[str]:
+    """Names of the roles the registry's current snapshot lists. Read without verification: it
+    only tells which bins exist, and the registry checks every role it is sent again."""
+    timestamp = trust.parse_metadata(api.get_bytes_raw("/tuf/metadata/timestamp.json"), "timestamp", Timestamp.type)
+    version = timestamp.signed.snapshot_meta.version
+    snapshot = trust.parse_metadata(
+        api.get_bytes_raw(f"/tuf/metadata/{version}.snapshot.json"), "snapshot", Snapshot.type
+    )
+    return {name.removesuffix(".json") for name in snapshot.signed.meta}
 
 
 def publish(
@@ -179,13 +192,17 @@ def _publish_once(
     # The bins that will hold this version's files and the model's versions index.
     index_path = names.index_path(ns, model)
     bins: dict[str, Metadata[Targets]] = {}
+    existing: set[str] = set()
     old_index = None
     if ns_md is not None:
         succinct = ns_md.signed.delegations.succinct_roles  # type: ignore[union-attr]
         assert succinct is not None
-        for name in {succinct.get_role_for_target(p) for p in [*files, index_path]}:
+        # A namespace first published before every bin was created lacks some: plan_publish
+        # creates the bins the snapshot does not list.
+        existing = _listed_roles(api) & set(succinct.get_roles())
+        for name in {succinct.get_role_for_target(p) for p in [*files, index_path]} & existing:
             md = _own_role(api, name, key)
-            if md is not None:  # absent: a bin that holds no file yet
+            if md is not None:
                 bins[name] = md
         old_index = current_index(api, ns, model, bins, succinct)
     versions = set(old_index["versions"]) if old_index else set()
@@ -194,7 +211,7 @@ def _publish_once(
     index_bytes = modelindex.build_index(ns, model, [*versions, version], new_aliases, withdrawn)
     files[index_path] = TargetFile(len(index_bytes), {"sha256": hashlib.sha256(index_bytes).hexdigest()}, index_path)
 
-    changed, new_paths = trust.plan_publish(ns_md, bins, files, key=key)
+    changed, new_paths = trust.plan_publish(ns_md, bins, files, key=key, existing=existing)
     ref = f"{ns}/{model}@{version}"
     if not changed:
         return PublishResult(ref.split("@")[0], version, "unchanged", (), (), new_aliases)
