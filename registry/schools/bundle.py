@@ -435,8 +435,6 @@ def _signed_info(puller: Puller, path: str) -> TargetFile:
     except tuf_exceptions.DownloadError as e:
         raise DownloadError(f"{path}: download of metadata failed: {e.__cause__ or e}") from e
     except tuf_exceptions.RepositoryError as e:
-        if "snapshot" in str(e):  # the bin that would list the path does not exist yet
-            raise NotFoundError(f"{path} is not published in {puller.reg.url}") from e
         raise SignatureError(f"{path}: metadata failed verification: {e}") from e
     if info is None:
         raise NotFoundError(f"{path} is not published in {puller.reg.url}")
