@@ -239,3 +239,64 @@ def test_key_commands(env) -> None:  # type: ignore[no-untyped-def]
     assert not _token_works(env, env.token)
     code, out = run("registry", "revoke-publisher", data, "acme", "--reason", "gone", "--keys", k)
     assert code == 0 and "namespace acme revoked" in out
+
+
+# -- rotations reach devices behind a school mirror and through a USB bundle ------------------------
+def test_a_root_rotation_reaches_devices_behind_a_mirror_and_a_bundle(env) -> None:  # type: ignore[no-untyped-def]
+    from conftest import ServerThread
+
+    from registry.schools.mirror import create_mirror_app, sync
+
+    _publish_and_pull(env)
+    catalog = env.tmp / "catalog.json"
+    catalog.write_text(
+        json.dumps({"schema_version": 1, "id": "s", "title": "S", "models": [{"model": "acme/reader", "priority": 1}]})
+    )
+    mirror_dir = env.tmp / "mirror"
+    sync(env.url, catalog, mirror_dir, root=env.root)
+    server = ServerThread(create_mirror_app(mirror_dir))
+    try:
+        assert env.pull("acme/reader@1.0.0", cache="behind-mirror", url=server.url).version == "1.0.0"
+        keyadmin.rotate_keys(env.data, env.keys_dir, "root")
+        keyadmin.rotate_keys(env.data, env.keys_dir, "timestamp")
+        sync(env.url, catalog, mirror_dir)
+        # a device that pinned root v1 walks to root v3 through the mirror
+        assert env.pull("acme/reader@1.0.0", cache="behind-mirror", url=server.url).version == "1.0.0"
+        assert env.pull("acme/reader@1.0.0", cache="new-device", url=server.url).version == "1.0.0"
+    finally:
+        server.stop()
+
+
+def test_a_device_that_pinned_root_v1_installs_a_bundle_made_after_root_rotations(env) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    edzoo = [sys.executable, "-m", "registry.cli"]
+    _publish_and_pull(env)
+    keyadmin.rotate_keys(env.data, env.keys_dir, "root")
+    keyadmin.rotate_keys(env.data, env.keys_dir, "targets")
+    catalog, fleet = env.tmp / "catalog.json", env.tmp / "fleet.json"
+    catalog.write_text(
+        json.dumps({"schema_version": 1, "id": "s", "title": "S", "models": [{"model": "acme/reader", "priority": 1}]})
+    )
+    fleet.write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "id": "f",
+                "groups": [{"id": "tablets", "profile": "android-go-2gb", "count": 3, "free_storage_mb": 100}],
+            }
+        )
+    )
+    cache = ["--cache", str(env.tmp / "it-cache")]
+    steps = [
+        [*edzoo, "plan", str(catalog), str(fleet), "--registry", env.url, "--root", str(env.root), "-o",
+         str(env.tmp / "plan.json"), *cache],
+        [*edzoo, "bundle", str(env.tmp / "plan.json"), "--out", str(env.tmp / "usb"), "--quiet", *cache],
+        [*edzoo, "install-bundle", str(env.tmp / "usb"), "--device", "android-go-2gb", "--into",
+         str(env.tmp / "app"), "--root", str(env.root), "--quiet"],
+    ]  # fmt: skip
+    for argv in steps:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (argv[3], done.stderr)
+    assert list((env.tmp / "app").rglob("*.tflite"))
