@@ -405,3 +405,25 @@ def _upload(env, f) -> None:  # type: ignore[no-untyped-def]
 
     data = f.read_bytes()
     ApiClient(env.url, token=env.token).upload_blob(f, hashlib.sha256(data).hexdigest(), len(data))
+
+
+# -- the registry admin: an emergency withdrawal with the offline targets keys --------------------
+def test_admin_withdraws_with_the_offline_key_when_the_publisher_is_gone(published):  # type: ignore[no-untyped-def]
+    from registry.server import keyadmin, recall_admin
+
+    env = published
+    keyadmin.revoke_tokens(env.data, "acme")  # the publisher cannot be reached: no yank will come
+    result = recall_admin.withdraw(env.data, env.keys_dir, "acme/reader@1.0.1", reason="harmful output", use="1.0.0")
+    assert (result.status, result.withdrawal.by) == ("withdrawn", BY_REGISTRY)
+    model = _api(env, "/api/v1/models/acme/reader")
+    assert model["latest"] == "1.0.0" and model["withdrawn"]["1.0.1"]["by"] == "registry"
+    assert model["aliases"] == {"stable": "1.0.1"}  # the publisher's signed alias; resolving it is refused
+    again = recall_admin.withdraw(env.data, env.keys_dir, "acme/reader@1.0.1", reason="harmful output", use="1.0.0")
+    assert again.status == "unchanged"
+    with pytest.raises(UsageError, match="withdrawn too"):
+        recall_admin.withdraw(env.data, env.keys_dir, "acme/reader@1.0.0", reason="x", use="1.0.1")
+    with pytest.raises(NotFoundError):
+        recall_admin.withdraw(env.data, env.keys_dir, "acme/reader@9.0.0", reason="x")
+    restored = recall_admin.unwithdraw(env.data, env.keys_dir, "acme/reader@1.0.1")
+    assert restored.status == "restored"
+    assert _api(env, "/api/v1/models/acme/reader")["latest"] == "1.0.1"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from registry.cli.main import cli
+from registry.cli.main import _backend_options, cli, registry
 from registry.core.errors import UsageError
 
 _REGISTRY_HELP = "Registry URL [env EDZOO_REGISTRY]."
@@ -93,3 +93,76 @@ def _report(result) -> None:  # type: ignore[no-untyped-def]
     click.echo(f"  latest: {result.latest or '(none: every version is withdrawn)'}")
     for alias, version in sorted(result.aliases.items()):
         click.echo(f"  alias {alias} -> {version}")
+
+
+_KEYS_HELP = "The offline keys folder (targets-N.pem) [default: DATA_DIR-keys]."
+
+
+@registry.command("withdraw")
+@click.argument("data_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("ref", metavar="NAMESPACE/MODEL@VERSION")
+@click.option("--reason", required=True, help="Why, in one line (at most 500 characters); every client shows it.")
+@click.option("--use", "use", default=None, metavar="VERSION", help="The version to use instead [default: none].")
+@click.option("--keys", "keys_dir", type=click.Path(path_type=Path), default=None, help=_KEYS_HELP)
+@_backend_options
+def registry_withdraw(
+    data_dir: Path,
+    ref: str,
+    reason: str,
+    use: str | None,
+    keys_dir: Path | None,
+    database_url: str | None,
+    blobs: str | None,
+) -> None:
+    """Emergency recall: withdraw a version with the OFFLINE targets keys, without its publisher.
+
+    \b
+    edzoo registry withdraw ./reg acme/reader@1.0.0 --reason "harmful output reported" \\
+      --use 1.0.1 --keys /media/usb/reg-keys
+
+    Signs a new top-level targets role listing `withdrawals.json` (the registry's own list,
+    which no publisher key can sign); clients honour it as they honour `edzoo yank`. For a
+    publisher who can be reached, `edzoo yank` is the usual way. Undo: `registry unwithdraw`.
+    """
+    from registry.server import recall_admin
+
+    keys_dir = keys_dir or data_dir.with_name(data_dir.name + "-keys")
+    result = recall_admin.withdraw(
+        data_dir, keys_dir, ref, reason=reason, use=use, database_url=database_url, blobs=blobs
+    )
+    _report_admin(result)
+
+
+@registry.command("unwithdraw")
+@click.argument("data_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("ref", metavar="NAMESPACE/MODEL@VERSION")
+@click.option("--keys", "keys_dir", type=click.Path(path_type=Path), default=None, help=_KEYS_HELP)
+@_backend_options
+def registry_unwithdraw(
+    data_dir: Path, ref: str, keys_dir: Path | None, database_url: str | None, blobs: str | None
+) -> None:
+    """Lift a withdrawal made with `edzoo registry withdraw` (signed with the offline targets keys).
+
+    \b
+    edzoo registry unwithdraw ./reg acme/reader@1.0.0 --keys /media/usb/reg-keys
+
+    A withdrawal by the publisher itself (`edzoo yank`) stays until `edzoo unyank`.
+    """
+    from registry.server import recall_admin
+
+    keys_dir = keys_dir or data_dir.with_name(data_dir.name + "-keys")
+    _report_admin(recall_admin.unwithdraw(data_dir, keys_dir, ref, database_url=database_url, blobs=blobs))
+
+
+def _report_admin(result) -> None:  # type: ignore[no-untyped-def]
+    ref = f"{result.model}@{result.version}"
+    if result.status == "unchanged":
+        state = "withdrawn by the registry" if result.withdrawal else "not withdrawn by the registry"
+        click.echo(f"{ref} is already {state}; nothing to sign")
+    elif result.status == "withdrawn":
+        click.echo(f"withdrew {ref} (targets version {result.targets_version}): {result.withdrawal.reason}")
+        click.echo(f"  use instead: {result.withdrawal.use or '(none named)'}")
+    else:
+        click.echo(f"lifted the registry's withdrawal of {ref} (targets version {result.targets_version})")
+    if result.still_withdrawn_by_publisher:
+        click.echo(f"  {ref} stays withdrawn by its publisher (`edzoo unyank` restores it)")
