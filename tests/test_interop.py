@@ -5,7 +5,8 @@ and tuf-js (npm, ``tests/js/tuf_client.mjs``). Each scenario is a test that take
 ``published`` (the ``env`` registry with ``acme/reader@1.0.0`` published) and ``client``
 (parametrized over both clients): ``client(path)`` refreshes the metadata, looks ``path`` up and
 downloads it when found, keeping its metadata folder between calls like a device, and returns
-a :class:`Found`. Adding a scenario is one short test function.
+a :class:`Found`. Adding a scenario is one short test function. Scenarios: refresh, download
+and hash check, missing paths (a named table), key rotations (root, timestamp, targets).
 """
 
 from __future__ import annotations
@@ -206,6 +207,25 @@ def test_missing_path_is_not_found(published: Published, client: Client) -> None
         found = client(make_path(published))
         assert found.error is None, (case, found.error)
         assert not found.found and found.file is None, case
+
+
+# A client that pinned root v1 (and refreshed once) walks to root v2 and keeps verifying, with
+# metadata signed by the new keys.
+ROTATED_ROLES = ("root", "timestamp", "targets")
+
+
+def test_key_rotation_is_followed(published: Published, client: Client) -> None:
+    from registry.server import keyadmin
+
+    assert client(names.index_path("acme", "reader")).root_version == 1
+    env = published.env
+    for n, role in enumerate(ROTATED_ROLES, start=1):
+        keyadmin.rotate_keys(env.data, env.keys_dir, role)  # type: ignore[attr-defined]
+        version = f"1.{n}.0"
+        env.publish(env.build(version=version))  # type: ignore[attr-defined]
+        found = client(names.target_path("acme", "reader", version, "manifest.json"))
+        assert found.error is None, (role, found.error)
+        assert found.found and found.root_version == n + 1, role
 
 
 # -- the metadata itself -------------------------------------------------------------------------
