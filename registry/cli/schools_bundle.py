@@ -89,6 +89,11 @@ def bundle(
     downloaded and verified), stored by sha256 and read back; the folder is marked COMPLETE only
     then. An interrupted run is resumed by running the same command again: what is already there
     with the right sha256 is kept.
+
+    A withdrawn (recalled) version is never written: when PLAN was made before the withdrawal,
+    it is dropped from the bundle (one "dropped" line each, with the reason and the version to
+    use), and the bundle carries the signed versions indexes, so devices that installed it get it
+    removed by `edzoo install-bundle`.
     """
     from registry.schools.bundle import format_staleness, write_bundle
 
@@ -127,6 +132,8 @@ def bundle(
     )
     if result.replaced:
         click.echo(f"  replaced  bundle {result.replaced[:12]} (--force)")
+    for d in result.dropped:
+        click.echo(f"  dropped   {d.message}")
 
 
 @cli.command("install-bundle")
@@ -177,6 +184,8 @@ def install_bundle(
     Checks, with no network, against the root the device trusts: signatures, every file's length and
     sha256, rollback (never older metadata than the device saw), and expiry within the grace window.
     The switch to the new models is atomic: a pulled stick or a full disk leaves the previous install.
+    A model version installed earlier that the bundle's signed metadata withdraws (recalls) is not
+    in the new install and is deleted from the device; a "removed" line says which and why.
     """
     from registry.schools.bundle import install_bundle as do_install
 
@@ -200,6 +209,8 @@ def install_bundle(
         click.echo("  (the plan installs no model for this group)")
     for problem in result.problems:
         click.echo(f"  problem: {problem}")
+    for d in result.removed:
+        click.echo(f"  removed: {d.message}")
     if not result.unchanged:
         click.echo(
             f"  copied {result.copied} files, {_size(result.copied_bytes)}; {result.reused} already on the device"

@@ -74,6 +74,11 @@ def mirror(
     When the registry is unreachable, the mirror keeps serving its copy; /mirror/status and
     `edzoo mirror-status` say how fresh it is (devices refuse it once the registry's timestamp,
     valid one day, has expired).
+
+    Withdrawn (recalled) versions are not mirrored: a model without a version gets its newest
+    version that is not withdrawn, a catalog pin to a withdrawn version is "not mirrored" with
+    the reason, and files of a version withdrawn after they were synced are deleted and answered
+    404 naming the withdrawal. The sync summary and `edzoo mirror-status` list them.
     """
     from registry.schools import mirror as mirrorlib
     from registry.schools.catalog import load_catalog
@@ -111,7 +116,8 @@ def mirror(
 @click.option("--check", is_flag=True, help="Exit with 1 when the copy is not fresh (for monitoring).")
 @click.pass_context
 def mirror_status(ctx: click.Context, data_dir: Path, as_json: bool, check: bool) -> None:
-    """Show how fresh a mirror's copy is, from its mirror.json (no network).
+    """Show how fresh a mirror's copy is, from its mirror.json (no network): what it serves, the
+    withdrawn versions it does not serve, and the last sync's error.
 
     \b
     Example:
@@ -143,6 +149,10 @@ def _print_sync(result: Any) -> None:
         )
     for u in result.unavailable:
         click.echo(f"  not mirrored: {u.model}: {u.reason}")
+    for w in result.withdrawn:
+        click.echo(f"  withdrawn, not served: {w.message}")
+    if result.removed_files:
+        click.echo(f"removed {result.removed_files} files of withdrawn versions from {result.www}")
     click.echo(
         f"fetched {result.fetched_files} files ({_size(result.fetched_bytes)}) and {_size(result.metadata_bytes)} "
         f"of metadata; skipped {result.skipped_files} files ({_size(result.skipped_bytes)}) already held"
@@ -167,6 +177,8 @@ def _print_status(report: dict[str, Any], models: bool = False) -> None:
             click.echo(f"  {m['model']} {m['version']}: variants {', '.join(m['variants'])}")
         for u in report.get("unavailable", []):
             click.echo(f"  not mirrored: {u['model']}: {u['reason']}")
+        for w in report.get("withdrawn", []):
+            click.echo(f"  withdrawn, not served: {w['message']}")
     if report.get("last_error"):
         click.echo(f"last attempt {report.get('last_attempt')} failed: {report['last_error']}")
     if report["fresh"]:

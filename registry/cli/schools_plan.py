@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from registry.cli.main import _progress, cache_option, cli, root_option
-from registry.core.errors import UsageError
+from registry.core.errors import UsageError, WithdrawnError
 
 
 @cli.command(name="plan")
@@ -40,7 +40,8 @@ from registry.core.errors import UsageError
 @click.option(
     "--strict",
     is_flag=True,
-    help="Exit with code 2 when a group lacks a required model (the plan is still written and printed).",
+    help="Exit with code 13 when the catalog pins a withdrawn version, else with code 2 when a group lacks a "
+    "required model (the plan is still written and printed).",
 )
 def plan(
     catalog_path: Path,
@@ -71,6 +72,12 @@ def plan(
 
     A required model that some group cannot get is listed under that group's problems; the
     command still exits 0 unless --strict is given, then it exits 2 (after writing the plan).
+
+    Withdrawn (recalled) versions are never planned: a model listed without a version, or
+    with an alias, gets the newest version that is not withdrawn. A catalog entry pinned to a
+    withdrawn version is dropped, with one line under "withdrawn:" (who withdrew it, why, and
+    the version to use instead); with --strict the command then exits 13 (after writing the
+    plan), so IT staff update the catalog.
 
     \b
     Example:
@@ -116,6 +123,17 @@ def plan(
     else:
         click.echo(render_plan(result), nl=False)
     click.echo(f"wrote {output}", err=True)
+    if strict and result["withdrawn"]:
+        first, n = result["withdrawn"][0], len(result["withdrawn"])
+        raise WithdrawnError(
+            f"the catalog pins {n} withdrawn version{'' if n == 1 else 's'} "
+            f"({', '.join(w['model'] + '@' + w['version'] for w in result['withdrawn'])}): "
+            f"{result['warnings'][0]}" + (f"; {n - 1} more in {output}" if n > 1 else ""),
+            ref=f"{first['model']}@{first['version']}",
+            version=first["version"],
+            reason=first["reason"],
+            use=first["use"] or first["latest"],
+        )
     lacking = [g["id"] for g in result["groups"] if g["problems"]]
     if strict and lacking:
         shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")

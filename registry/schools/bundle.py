@@ -4,7 +4,10 @@
 
     DIR/metadata/...               the registry's TUF metadata, as python-tuf's updater stores it
     DIR/blobs/sha256/<aa>/<sha>    each target file the plan needs, by content
-    DIR/plan.json                  the plan, byte for byte
+    DIR/indexes/<ns>/<model>/versions.json, DIR/indexes/withdrawals.json
+                                   the signed versions index of every model the plan names, and
+                                   the registry's list of withdrawals (when it has one)
+    DIR/plan.json                  the plan, byte for byte (less any withdrawn version)
     DIR/bundle.json                what the folder holds: every file with its sha256 and size
     DIR/COMPLETE                   written last, after every file was written and read back
 
@@ -15,13 +18,19 @@ renamed, then read back from the bundle and checked against the signed sha256; o
 folder marked COMPLETE. A re-run after an interruption keeps what is already there with the right
 sha256. With a base bundle (``--since``) only files the base does not hold are copied.
 
+Withdrawn (recalled) versions never go into a bundle: a plan made before a withdrawal still
+names the version, and :func:`write_bundle` drops it (from the plan it writes too) and says so.
+The versions indexes and the withdrawals list always travel in the bundle (a delta too), with
+metadata fresh from the registry that signs them, so a device sees the withdrawal offline.
+
 :func:`install_bundle` verifies a bundle on a device with no network, against the root the device
 already trusts: the root chain, every role's signatures and versions, expiry within a bounded
 grace window, rollback against the versions the device saw before, and each installed file's
 signed length and sha256. It installs atomically: files go to a content store, a release folder
 is built from hard links, and one ``os.replace`` of the ``current`` symlink switches to it; a
 failure before that switch (a full disk, a pulled USB stick) leaves the previous install as it
-was.
+was. A model version the bundle's signed indexes withdraw is never installed, and one the device
+already has is left out of the new release (and deleted from the old one), with the reason.
 
 ``bundle.json`` and ``COMPLETE`` are not signed: they only detect an incomplete or damaged copy
 early and with a clear message. Trust comes from the TUF metadata alone.
@@ -49,7 +58,7 @@ from tuf.api.metadata import Metadata, TargetFile
 
 from registry.client.download import ProgressFactory, Puller
 from registry.client.http import ClientConfig
-from registry.core import names, profiles
+from registry.core import modelindex, names, profiles, recall
 from registry.core._internal.files import atomic_write, sha256_file
 from registry.core.errors import (
     DownloadError,
@@ -62,12 +71,16 @@ from registry.core.errors import (
     UsageError,
 )
 from registry.core.offline import OfflineVerifier
+from registry.core.recall import Withdrawal
 from registry.core.trust import now as _now
+
+from .plan import plan_bytes as _plan_bytes
 
 __all__ = [
     "DEFAULT_MAX_STALENESS",
     "MAX_STALENESS",
     "BundleResult",
+    "Dropped",
     "Freshness",
     "InstallResult",
     "InstalledFile",
@@ -91,7 +104,7 @@ TEMP_SUFFIX = ".tmp"
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
 _STALENESS_RE = re.compile(r"^\s*(\d{1,6})\s*([dh]?)\s*\Z")
 _EXPIRED_RE = re.compile(r"^(\S+) metadata expired at (\S+), beyond")  # OfflineVerifier's words
-_BUNDLE_ENTRIES = frozenset({"metadata", "blobs", "plan.json", "bundle.json", "COMPLETE"})
+_BUNDLE_ENTRIES = frozenset({"metadata", "blobs", "indexes", "plan.json", "bundle.json", "COMPLETE"})
 _NO_FAST_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.ETXTBSY}
 
 ProgressUpdate = Callable[[int], object]
@@ -146,6 +159,10 @@ def _span(delta: timedelta, more: bool = False) -> str:
 
 def _blob_rel(sha256: str) -> str:
     return f"blobs/sha256/{sha256[:2]}/{sha256}"
+
+
+def _index_rel(target: str) -> str:
+    return f"indexes/{target}"
 
 
 def _canonical(doc: Any) -> bytes:
@@ -255,22 +272,42 @@ def _read_json(path: Path, limit: int, what: str, fix: str) -> tuple[bytes, Any]
 def _check_file_entry(item: Any, where: str) -> tuple[str, str, int]:
     if not isinstance(item, dict):
         raise ManifestError(f"{where}: expected an object with target, sha256 and size")
-    target, sha, size = item.get("target"), item.get("sha256"), item.get("size")
+    target = item.get("target")
     if not isinstance(target, str):
         raise ManifestError(f"{where}.target: expected a target path")
     try:
         names.TargetName.parse(target)
     except UsageError as e:
         raise ManifestError(f"{where}.target: {e.message}") from e
+    return (target, *_check_sha_size(item, where))
+
+
+def _check_index_entry(item: Any, where: str) -> None:
+    """An entry of bundle.json's ``indexes``: a model's versions index or the withdrawals list."""
+    if not isinstance(item, dict):
+        raise ManifestError(f"{where}: expected an object with target, sha256 and size")
+    target = item.get("target")
+    ok = target == recall.WITHDRAWALS_PATH
+    if not ok and isinstance(target, str):
+        with contextlib.suppress(UsageError):
+            ok = names.TargetName.parse(target).is_index
+    if not ok:
+        raise ManifestError(f"{where}.target: expected NAMESPACE/MODEL/{names.INDEX_FILE} or {recall.WITHDRAWALS_PATH}")
+    _check_sha_size(item, where)
+
+
+def _check_sha_size(item: dict[str, Any], where: str) -> tuple[str, int]:
+    sha, size = item.get("sha256"), item.get("size")
     if not isinstance(sha, str) or not _SHA256_RE.match(sha):
         raise ManifestError(f"{where}.sha256: expected 64 lowercase hex digits")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise ManifestError(f"{where}.size: expected a byte count")
-    return target, sha, size
+    return sha, size
 
 
-def _parse_plan(data: bytes, doc: Any, source: str) -> dict[str, Any]:
-    """Check the parts of a plan a bundle relies on; return it."""
+def _parse_plan(data: bytes, doc: Any, source: str, *, in_bundle: bool = False) -> dict[str, Any]:
+    """Check the parts of a plan a bundle relies on; return it. The plan in a bundle may list no
+    file (every model it named was withdrawn: the bundle then only removes them from devices)."""
     fix = "make it with `edzoo plan CATALOG FLEET`"
     if not isinstance(doc, dict) or doc.get("kind") != "edzoo-plan":
         raise ManifestError(f'{source} is not an edzoo plan (no "kind": "edzoo-plan"): {fix}')
@@ -280,7 +317,7 @@ def _parse_plan(data: bytes, doc: Any, source: str) -> dict[str, Any]:
     if not isinstance(registry, dict) or not isinstance(registry.get("url"), str):
         raise ManifestError(f"{source}: $.registry.url is missing: {fix}")
     targets = doc.get("targets")
-    if not isinstance(targets, list) or not targets:
+    if not isinstance(targets, list) or (not targets and not in_bundle):
         raise ManifestError(f"{source}: $.targets lists no files: nothing to bundle")
     signed: dict[str, tuple[str, int]] = {}
     for i, item in enumerate(targets):
@@ -306,6 +343,96 @@ def _parse_plan(data: bytes, doc: Any, source: str) -> dict[str, Any]:
         if not isinstance(model, dict) or not isinstance(model.get("manifest_target"), str):
             raise ManifestError(f"{source}: $.models[{i}]: expected a model with a manifest_target")
     return doc
+
+
+def _plan_models(plan: dict[str, Any]) -> list[names.ModelRef]:
+    """Every model a plan names (its models, and the models of its groups' files), in order."""
+    seen: dict[str, names.ModelRef] = {}
+    found = [str(m.get("model")) for m in plan.get("models") or []]
+    found += [str(i.get("model")) for g in plan["groups"] for i in g.get("install") or []]
+    for t in plan["targets"]:
+        name = names.TargetName.parse(t["target"])
+        found.append(f"{name.namespace}/{name.model}")
+    for model in found:
+        if model not in seen:
+            try:
+                seen[model] = names.ModelRef.parse(model)
+            except UsageError as e:
+                raise ManifestError(f"the plan names a model {model!r} that is not NAMESPACE/MODEL: {e.message}") from e
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A withdrawn model version left out of a bundle (or of a device's install), and why."""
+
+    model: str
+    version: str
+    message: str  # one line: who withdrew it when, why, what to use instead
+
+    def to_json(self) -> dict[str, str]:
+        return {"model": self.model, "version": self.version, "message": self.message}
+
+
+def _drop_withdrawn(
+    plan: dict[str, Any], withdrawn: dict[str, dict[str, Withdrawal]]
+) -> tuple[dict[str, Any], list[Dropped]]:
+    """``plan`` without the files of withdrawn versions, and what was dropped (the plan is
+    returned unchanged, the same object, when nothing is withdrawn)."""
+
+    def hit(model: str, version: str) -> Withdrawal | None:
+        return withdrawn.get(model, {}).get(version)
+
+    dropped: dict[tuple[str, str], Dropped] = {}
+
+    def drop(model: str, version: str) -> bool:
+        w = hit(model, version)
+        if w is not None and (model, version) not in dropped:
+            line = f"{w.message(model)}; left out of this bundle (the plan was made before the withdrawal)"
+            dropped[(model, version)] = Dropped(model, version, line)
+        return w is not None
+
+    def target_hit(target: str) -> bool:
+        name = names.TargetName.parse(target)
+        return name.version is not None and drop(f"{name.namespace}/{name.model}", name.version)
+
+    kept_targets = [t for t in plan["targets"] if not target_hit(t["target"])]
+    kept_models = [m for m in plan.get("models") or [] if not drop(str(m.get("model")), str(m.get("version")))]
+    groups = []
+    for g in plan["groups"]:
+        install = [i for i in g.get("install") or [] if not target_hit(i["target"])]
+        if len(install) == len(g.get("install") or []):
+            groups.append(g)
+            continue
+        per_device = sum(int(i["size"]) for i in install)
+        count = g.get("count") if isinstance(g.get("count"), int) else 0
+        groups.append({**g, "install": install, "bytes_per_device": per_device, "bytes_total": per_device * count})
+    if not dropped:
+        return plan, []
+    required = {str(m.get("model")) for m in plan.get("models") or [] if m.get("required")}
+    missing = [f"required model {d.model} is unavailable: {d.message}" for d in dropped.values() if d.model in required]
+    groups = [{**g, "problems": [*(g.get("problems") or []), *missing]} if missing else g for g in groups]
+    doc = {
+        **plan,
+        "models": kept_models,
+        "groups": groups,
+        "targets": kept_targets,
+        "withdrawn": [
+            *(plan.get("withdrawn") or []),
+            *(
+                {"model": d.model, **withdrawn[d.model][d.version].to_json(), "version": d.version}
+                for d in dropped.values()
+            ),
+        ],
+        "warnings": [*(plan.get("warnings") or []), *(d.message for d in dropped.values())],
+    }
+    if isinstance(plan.get("totals"), dict):
+        doc["totals"] = {
+            **plan["totals"],
+            "unique_bytes": sum(int(t["size"]) for t in kept_targets),
+            "device_bytes": sum(int(g.get("bytes_total") or 0) for g in groups),
+        }
+    return doc, list(dropped.values())
 
 
 def load_plan(path: Path) -> tuple[bytes, dict[str, Any]]:
@@ -356,6 +483,11 @@ def _read_complete_bundle(path: Path, fix: str) -> tuple[bytes, dict[str, Any]]:
     for rel, info in metadata.items():
         if not _safe_rel(rel) or not isinstance(info, dict) or not isinstance(info.get("sha256"), str):
             raise ManifestError(f"{path}/bundle.json: $.metadata[{rel!r}]: expected a relative path with a sha256")
+    indexes = doc.setdefault("indexes", [])  # absent in bundles made before withdrawals existed
+    if not isinstance(indexes, list):
+        raise ManifestError(f"{path}/bundle.json: $.indexes: expected a list of signed files: {fix}")
+    for i, item in enumerate(indexes):
+        _check_index_entry(item, f"{path}/bundle.json: $.indexes[{i}]")
     return data, doc
 
 
@@ -389,9 +521,11 @@ class BundleResult:
     expires: datetime  # the earliest expiry of the top-level metadata
     max_staleness: timedelta
     replaced: str | None = None  # the id of a complete bundle this run replaced (--force)
+    dropped: tuple[Dropped, ...] = ()  # withdrawn versions the plan named, left out
+    indexes: int = 0  # signed versions indexes (and the withdrawals list) carried for devices
 
 
-def _inspect_out(out: Path, plan_sha: str, force: bool) -> str | None:
+def _inspect_out(out: Path, plan_shas: set[str], force: bool) -> str | None:
     """Check that ``out`` may receive this bundle. Returns the id of a COMPLETE bundle already there
     (decided once the new id is known), raises for a folder that holds something else."""
     if not out.exists():
@@ -412,7 +546,7 @@ def _inspect_out(out: Path, plan_sha: str, force: bool) -> str | None:
             raise UsageError(f"{out} holds a damaged bundle: use --force to replace it, or give a new folder")
         return complete
     plan = out / "plan.json"
-    if plan.exists() and sha256_file(plan)[0] != plan_sha and not force:
+    if plan.exists() and sha256_file(plan)[0] not in plan_shas and not force:
         raise UsageError(
             f"{out} holds an unfinished bundle of another plan: use --force to replace it, or give a new folder"
         )
@@ -439,6 +573,50 @@ def _signed_info(puller: Puller, path: str) -> TargetFile:
     if info is None:
         raise NotFoundError(f"{path} is not published in {puller.reg.url}")
     return info  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class _Index:
+    """A signed list a device reads to see withdrawals: a versions index or withdrawals.json."""
+
+    target: str
+    sha256: str
+    size: int
+    data: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "sha256": self.sha256, "size": self.size}
+
+
+def _signed_lists(
+    puller: Puller, models: list[names.ModelRef]
+) -> tuple[list[_Index], dict[str, dict[str, Withdrawal]]]:
+    """The versions index of each model and the registry's withdrawals list, fetched and
+    verified through TUF, and every withdrawn version of those models. A model whose index is
+    not published is skipped (its files are refused below, saying so)."""
+    lists: list[_Index] = []
+
+    def get(path: str) -> bytes | None:
+        try:
+            blob, info, _ = puller.source.fetch(path)
+        except NotFoundError:
+            return None
+        data = blob.read_bytes()
+        lists.append(_Index(path, info.hashes["sha256"], info.length, data))
+        return data
+
+    registry_data = get(recall.WITHDRAWALS_PATH)
+    registry_list = recall.parse_withdrawals(registry_data) if registry_data is not None else {}
+    withdrawn: dict[str, dict[str, Withdrawal]] = {}
+    for ref in models:
+        data = get(names.index_path(ref.namespace, ref.model))
+        if data is None:
+            continue
+        doc = modelindex.parse_index(data, ref.namespace, ref.model)
+        found = recall.withdrawn_versions(doc, registry_list, ref.id)
+        if found:
+            withdrawn[ref.id] = found
+    return sorted(lists, key=lambda i: i.target), withdrawn
 
 
 def _metadata_files(folder: Path) -> dict[str, bytes]:
@@ -504,7 +682,7 @@ def write_bundle(
     out = Path(out)
     _check_staleness(max_staleness, "the bundle's max staleness")
     plan_bytes, plan_doc = load_plan(Path(plan))
-    plan_sha = hashlib.sha256(plan_bytes).hexdigest()
+    given_sha = hashlib.sha256(plan_bytes).hexdigest()
     url = (registry or plan_doc["registry"]["url"]).rstrip("/")
     base_id: str | None = None
     base_shas: set[str] = set()
@@ -512,12 +690,26 @@ def write_bundle(
         if Path(since).resolve() == out.resolve():
             raise UsageError("--since names the output folder itself: give the folder of the previous bundle")
         base_id, base_shas = _read_base(Path(since))
-    existing = _inspect_out(out, plan_sha, force)
+    _inspect_out(out, {given_sha}, True)  # a folder holding other files is refused before any download
+
+    # 0. The signed versions indexes and withdrawals list (fresh metadata: they prove a withdrawal to
+    # devices); a withdrawn version the plan names is dropped from the plan this bundle carries.
+    puller = Puller(url, root=root, cache_dir=cache_dir, config=config)
+    try:
+        lists, withdrawn = _signed_lists(puller, _plan_models(plan_doc))
+    except UsageError as e:
+        raise ManifestError(
+            f"{url} signs a versions index or withdrawals list this edzoo cannot read: {e.message}"
+        ) from e
+    plan_doc, dropped = _drop_withdrawn(plan_doc, withdrawn)
+    if dropped:
+        plan_bytes = _plan_bytes(plan_doc)
+    plan_sha = hashlib.sha256(plan_bytes).hexdigest()
+    existing = _inspect_out(out, {plan_sha, given_sha}, force)
 
     # 1. The signed length and sha256 of every file (TUF); download into the cache what is not there.
     # A file already cached is not re-hashed here: its copy in the bundle is hashed below, and a
     # mismatch is repaired from a verified source then.
-    puller = Puller(url, root=root, cache_dir=cache_dir, config=config)
     targets: list[dict[str, Any]] = []
     sources: dict[str, Path] = {}
     target_of: dict[str, str] = {}
@@ -558,7 +750,7 @@ def write_bundle(
     trusted = (puller.reg.root / "pinned-root.json").read_bytes()
     try:
         verifier = OfflineVerifier(_dict_reader(meta_files), trusted, grace=timedelta(0), at=now)
-        for t in targets:
+        for t in [*targets, *(i.to_json() for i in lists)]:
             info = verifier.target_info(t["target"])
             if info.hashes.get("sha256") != t["sha256"] or info.length != t["size"]:
                 raise SignatureError(f"{t['target']}: the stored metadata signs other bytes than the registry did")
@@ -593,6 +785,11 @@ def write_bundle(
             if not dest.is_file() or dest.read_bytes() != data:
                 atomic_write(dest, data)
         _prune(out / "metadata", {f"metadata/{rel}" for rel in meta_files}, out)
+        for index in lists:
+            dest = out / _index_rel(index.target)
+            if not dest.is_file() or dest.read_bytes() != index.data:
+                atomic_write(dest, index.data)
+        _prune(out / "indexes", {_index_rel(i.target) for i in lists}, out)
 
         unique = {t["sha256"]: t["size"] for t in targets if t["in_bundle"]}
         kept: set[str] = set()  # blobs an earlier run left, of the right size (their sha256 is checked below)
@@ -620,6 +817,8 @@ def write_bundle(
             "base": {"id": base_id} if base_id else None,
             "metadata": metadata,
             "targets": targets,
+            "indexes": [i.to_json() for i in lists],
+            "dropped": [d.to_json() for d in dropped],
         }
         bundle_bytes = _pretty(doc)
         atomic_write(out / "bundle.json", bundle_bytes)
@@ -627,6 +826,7 @@ def write_bundle(
         # Read back every file the bundle lists: what is on the stick, not what was meant to be.
         listed: dict[str, str] = {"plan.json": plan_sha}
         listed |= {f"metadata/{k}": str(v["sha256"]) for k, v in metadata.items()}
+        listed |= {_index_rel(i.target): i.sha256 for i in lists}
         listed |= {_blob_rel(sha): sha for sha in unique}
         with _bar(progress, "re-hashing", sum(unique.values())) as update:
             for rel, sha in listed.items():
@@ -677,6 +877,8 @@ def write_bundle(
         expires=_top_expiry(verifier),
         max_staleness=max_staleness,
         replaced=existing if existing not in (None, bundle_id) else None,
+        dropped=tuple(dropped),
+        indexes=len(lists),
     )
 
 
@@ -719,10 +921,16 @@ class OpenedBundle:
     freshness: Freshness
     timestamp_version: int
     snapshot_version: int
+    # model id -> version -> withdrawal, from the signed indexes the bundle carries
+    withdrawn: dict[str, dict[str, Withdrawal]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
         return str(self.doc["id"])
+
+    def withdrawal(self, model: str, version: str) -> Withdrawal | None:
+        """The withdrawal of ``model@version`` the bundle's signed metadata proves, if any."""
+        return self.withdrawn.get(model, {}).get(version)
 
     def target(self, path: str) -> dict[str, Any]:
         for t in self.doc["targets"]:
@@ -757,15 +965,16 @@ def _check_listing(path: Path, doc: dict[str, Any]) -> dict[str, bytes]:
     (metadata with the listed sha256). Returns the metadata files by relative path."""
     expected_blobs = {_blob_rel(t["sha256"]) for t in doc["targets"] if t["in_bundle"]}
     expected_meta = {f"metadata/{rel}" for rel in doc["metadata"]}
-    for sub in ("blobs", "metadata"):
+    expected_indexes = {_index_rel(i["target"]) for i in doc["indexes"]}
+    for sub in ("blobs", "metadata", "indexes"):
         folder = path / sub
         for p in sorted(folder.rglob("*")) if folder.exists() else []:
             if p.is_dir() and not p.is_symlink():
                 continue
             rel = p.relative_to(path).as_posix()
-            if rel not in expected_blobs and rel not in expected_meta:
+            if rel not in expected_blobs and rel not in expected_meta and rel not in expected_indexes:
                 raise SignatureError(f"{path}: {rel} is not listed in bundle.json (an extra file): {ALTERED}")
-    for rel in sorted(expected_blobs):
+    for rel in sorted(expected_blobs | expected_indexes):
         if not (path / rel).is_file():
             raise SignatureError(f"{path}: {rel} is missing from the bundle: {ALTERED}")
     metadata: dict[str, bytes] = {}
@@ -856,7 +1065,7 @@ def open_bundle(
     plan_bytes, plan_doc = _read_json(path / "plan.json", MAX_PLAN_BYTES, "plan", ALTERED)
     if hashlib.sha256(plan_bytes).hexdigest() != doc.get("plan_sha256"):
         raise SignatureError(f"{path}: plan.json differs from what bundle.json lists: {ALTERED}")
-    _parse_plan(plan_bytes, plan_doc, f"{path}/plan.json")
+    _parse_plan(plan_bytes, plan_doc, f"{path}/plan.json", in_bundle=True)
     read = _dict_reader(_check_listing(path, doc))
     at = at or _now()
     registry = doc.get("registry") if isinstance(doc.get("registry"), str) else None
@@ -869,9 +1078,16 @@ def open_bundle(
                     f"bundle.json lists {t['target']} with sha256 {t['sha256'][:12]}…, the signed metadata with "
                     f"{info.hashes.get('sha256', '?')[:12]}…"
                 )
+        lists: dict[str, bytes] = {}
+        for i in doc["indexes"]:
+            with open(path / _index_rel(i["target"]), "rb") as f:
+                verifier.verify_file(i["target"], f)
+                f.seek(0)
+                lists[i["target"]] = f.read()
     except EdzooError as e:
         other_root = _root_differs(trusted_root, read)
         raise _metadata_error(e, path, registry, device_registry, other_root, grace=max_staleness, at=at) from e
+    withdrawn = _read_withdrawals(path, lists)
     freshness = Freshness(_top_expiry(verifier), at, max_staleness, tuple(verifier.expired))
     return OpenedBundle(
         path=path,
@@ -881,7 +1097,32 @@ def open_bundle(
         freshness=freshness,
         timestamp_version=verifier.timestamp.signed.version,
         snapshot_version=verifier.snapshot.signed.version,
+        withdrawn=withdrawn,
     )
+
+
+def _read_withdrawals(path: Path, lists: dict[str, bytes]) -> dict[str, dict[str, Withdrawal]]:
+    """Every withdrawn version of the bundle's models, from its verified indexes and list."""
+    try:
+        data = lists.get(recall.WITHDRAWALS_PATH)
+        registry_list = recall.parse_withdrawals(data) if data is not None else {}
+        out: dict[str, dict[str, Withdrawal]] = {}
+        for target, data in lists.items():
+            if target == recall.WITHDRAWALS_PATH:
+                continue
+            name = names.TargetName.parse(target)
+            doc = modelindex.parse_index(data, name.namespace, name.model)
+            found = recall.withdrawn_versions(doc, registry_list, f"{name.namespace}/{name.model}")
+            if found:
+                out[f"{name.namespace}/{name.model}"] = found
+        for model in registry_list.keys() - out.keys():  # models the bundle carries no index of
+            out[model] = recall.withdrawn_versions({}, registry_list, model)
+    except UsageError as e:
+        raise UsageError(
+            f"{path}: this edzoo cannot read the bundle's signed list of versions ({e.message}): update edzoo on "
+            "this device, then install the bundle again"
+        ) from e
+    return out
 
 
 def verify_bundle(
@@ -943,6 +1184,7 @@ class InstallResult:
     previous: str | None  # the bundle installed before
     unchanged: bool = False  # this bundle was already installed with these files
     problems: tuple[str, ...] = field(default=())  # what the plan says did not fit
+    removed: tuple[Dropped, ...] = field(default=())  # withdrawn versions this install took off the device
 
     @property
     def models(self) -> list[InstalledFile]:
@@ -1130,7 +1372,8 @@ def install_bundle(
     )
     _check_rollback(opened, state)
     chosen = _choose_group(opened.plan, profile, spec, group)
-    files = _group_files(opened, chosen)
+    files, refused = _without_withdrawn(opened, _group_files(opened, chosen))
+    chosen["problems"] = [*(chosen.get("problems") or []), *(d.message for d in refused)]
     fresh = not app_dir.exists()
     try:
         with _locked(app_dir):
@@ -1144,6 +1387,32 @@ def install_bundle(
         if fresh:
             shutil.rmtree(app_dir, ignore_errors=True)
         raise
+
+
+def _without_withdrawn(opened: OpenedBundle, files: list[InstalledFile]) -> tuple[list[InstalledFile], list[Dropped]]:
+    """The files of versions the bundle's signed metadata does not withdraw, and those it does
+    (a plan inside a bundle names none, unless the bundle was made by hand)."""
+    kept, refused = [], {}
+    for f in files:
+        w = opened.withdrawal(f.model, f.version)
+        if w is None:
+            kept.append(f)
+        else:
+            refused[(f.model, f.version)] = Dropped(f.model, f.version, f"{w.message(f.model)}; not installed")
+    return kept, list(refused.values())
+
+
+def _withdrawn_on_device(opened: OpenedBundle, state: dict[str, Any] | None) -> list[Dropped]:
+    """The model versions installed on the device that the bundle's signed metadata withdraws."""
+    out: dict[tuple[str, str], Dropped] = {}
+    for item in (state or {}).get("installed", []):
+        if not isinstance(item, dict) or item.get("variant") is None:
+            continue
+        model, version = str(item.get("model")), str(item.get("version"))
+        w = opened.withdrawal(model, version)
+        if w is not None and (model, version) not in out:
+            out[(model, version)] = Dropped(model, version, f"{w.message(model)}; removed from this device")
+    return list(out.values())
 
 
 def _check_rollback(opened: OpenedBundle, state: dict[str, Any] | None) -> None:
@@ -1204,6 +1473,7 @@ def _install(
     installed = [f.to_json() for f in files]
     previous_release = _current_release(app_dir)
     previous = state.get("bundle") if state else None
+    removed = _withdrawn_on_device(opened, state)
     release = app_dir / "releases" / opened.id
     common = {
         "app_dir": app_dir,
@@ -1216,6 +1486,7 @@ def _install(
         "snapshot_version": opened.snapshot_version,
         "previous": previous,
         "problems": tuple(str(p) for p in chosen.get("problems") or []),
+        "removed": tuple(removed),
     }
     # The release is named by the bundle; the same bundle installed for another group gets a name of its
     # own, so the folder `current` points to never changes under a running app.
@@ -1265,6 +1536,7 @@ def _install(
                 copied, copied_bytes = copied + 1, copied_bytes + f.size
         if partial.exists():
             shutil.rmtree(partial)
+        partial.mkdir(parents=True)  # a release may hold no file (every model withdrawn)
         for f in files:
             _link_or_copy(app_dir / _blob_rel(f.sha256), partial / f.target)
         if release.exists():  # an earlier, unused install of this bundle
@@ -1306,7 +1578,8 @@ def _finish(
     pin: bytes | None,
     previous_release: Path | None,
 ) -> None:
-    """Record what the device now has (after the switch), and drop what no release needs."""
+    """Record what the device now has (after the switch), and drop what no release needs; the
+    previous release is kept (a running app may still read it), less any withdrawn version."""
     new_state = {
         "registry": opened.doc.get("registry"),
         "timestamp_version": opened.timestamp_version,
@@ -1326,5 +1599,25 @@ def _finish(
         ) from e
     keep = {release.name} | ({previous_release.name} if previous_release is not None else set())
     keep_blobs = {str(i["sha256"]) for i in installed}
-    keep_blobs |= {str(i.get("sha256")) for i in (state or {}).get("installed", []) if isinstance(i, dict)}
+    for i in (state or {}).get("installed", []):
+        if not isinstance(i, dict):
+            continue
+        model, version = str(i.get("model")), str(i.get("version"))
+        if opened.withdrawal(model, version) is None:
+            keep_blobs.add(str(i.get("sha256")))
+        elif previous_release is not None and previous_release != release:
+            _remove_version(previous_release, model, version)
     _collect_garbage(app_dir, keep, keep_blobs)
+
+
+def _remove_version(release: Path, model: str, version: str) -> None:
+    """Delete ``<ns>/<model>/<version>/`` from a release, and the folders it leaves empty."""
+    try:
+        ref = names.ModelRef.parse(f"{model}@{names.check_version(version)}")
+    except UsageError:
+        return  # a damaged state names no folder to remove
+    folder = release / ref.namespace / ref.model / version
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in (folder.parent, folder.parent.parent):
+        with contextlib.suppress(OSError):
+            parent.rmdir()  # only when empty

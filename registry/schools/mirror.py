@@ -18,6 +18,12 @@ Data folder::
 
 ``www/`` is a plain static tree: any web server can serve it. :func:`create_mirror_app` adds
 the status endpoint and the freshness header, and :func:`run_mirror` serves it while re-syncing.
+
+Withdrawn (recalled) versions, from each model's signed versions index and the registry's signed
+``withdrawals.json`` (which the mirror serves too), are never synced: ``latest`` is the newest
+version that is not withdrawn, and a catalog pin to a withdrawn version is reported unavailable.
+Files of a withdrawn version the mirror already held are deleted from ``www/`` and answered 404
+with the withdrawal; mirror.json lists every withdrawn version of the catalog's models.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +49,7 @@ from tuf.api.metadata import Metadata, Snapshot, TargetFile, Timestamp
 from registry.client.download import ProgressFactory, Puller
 from registry.client.http import ClientConfig
 from registry.core import manifest as manifests
-from registry.core import modelindex, names
+from registry.core import modelindex, names, recall
 from registry.core._internal.files import atomic_write, sha256_file
 from registry.core.errors import (
     DownloadError,
@@ -53,8 +59,10 @@ from registry.core.errors import (
     SignatureError,
     StorageError,
     UsageError,
+    WithdrawnError,
 )
 from registry.core.offline import OfflineVerifier
+from registry.core.recall import Withdrawal
 
 from .catalog import Catalog, CatalogEntry, load_catalog
 
@@ -65,6 +73,7 @@ __all__ = [
     "SyncLoop",
     "SyncResult",
     "Unavailable",
+    "WithdrawnVersion",
     "create_mirror_app",
     "describe_sync",
     "format_size",
@@ -139,6 +148,26 @@ class Unavailable:
 
 
 @dataclass(frozen=True)
+class WithdrawnVersion:
+    """A withdrawn version of a catalog model (or one the registry admin withdrew): the mirror
+    does not sync or serve its files."""
+
+    model: str
+    withdrawal: Withdrawal
+
+    @property
+    def version(self) -> str:
+        return self.withdrawal.version
+
+    @property
+    def message(self) -> str:
+        return self.withdrawal.message(self.model)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "version": self.version, **self.withdrawal.to_json(), "message": self.message}
+
+
+@dataclass(frozen=True)
 class SyncResult:
     """What one :func:`sync` did and what the mirror now serves."""
 
@@ -158,6 +187,8 @@ class SyncResult:
     started: datetime
     seconds: float
     www: Path = field(repr=False, default=Path("."))
+    withdrawn: tuple[WithdrawnVersion, ...] = ()  # of the catalog's models, and all the registry admin's
+    removed_files: int = 0  # files of withdrawn versions deleted from www/ by this sync
 
 
 # -- status (mirror.json) ------------------------------------------------------------------------
@@ -251,6 +282,7 @@ def _success_doc(result: SyncResult, cat: Catalog, interval: float) -> dict[str,
         "timestamp_expires": _iso(result.timestamp_expires),
         "models": [m.to_json() for m in result.models],
         "unavailable": [{"model": u.model, "reason": u.reason} for u in result.unavailable],
+        "withdrawn": [w.to_json() for w in result.withdrawn],
         "last_sync": {
             "fetched_files": result.fetched_files,
             "fetched_bytes": result.fetched_bytes,
@@ -258,6 +290,7 @@ def _success_doc(result: SyncResult, cat: Catalog, interval: float) -> dict[str,
             "skipped_bytes": result.skipped_bytes,
             "metadata_bytes": result.metadata_bytes,
             "written_files": result.written_files,
+            "removed_files": result.removed_files,
             "seconds": round(result.seconds, 3),
         },
     }
@@ -409,16 +442,37 @@ def _sync(
             fetched[path] = _Fetched(path, blob, info, downloaded)
         return fetched[path]
 
+    try:
+        registry_file: _Fetched | None = get(recall.WITHDRAWALS_PATH)
+    except NotFoundError:
+        registry_file = None  # the registry admin withdrew nothing
+    registry_list = recall.parse_withdrawals(registry_file.blob.read_bytes()) if registry_file else {}
+    withdrawn: dict[tuple[str, str], WithdrawnVersion] = {
+        (model, v): WithdrawnVersion(model, w) for model, found in registry_list.items() for v, w in found.items()
+    }
     models: list[MirroredModel] = []
     unavailable: list[Unavailable] = []
+    indexes: list[str] = []  # served even when no version is mirrored: they tell devices of withdrawals
     for entry in cat.entries:
         try:
-            models.append(_mirror_model(entry, get, upstream))
+            doc = _index(entry, get, upstream)
+            indexes.append(names.index_path(*entry.model.split("/", 1)))
+            found = recall.withdrawn_versions(doc, registry_list, entry.model)
+            withdrawn.update({(entry.model, v): WithdrawnVersion(entry.model, w) for v, w in found.items()})
+            models.append(_mirror_model(entry, doc, found, get))
+        except WithdrawnError as e:  # the catalog pins a withdrawn version
+            known = withdrawn.get((entry.model, e.version))
+            line = known.message if known is not None else e.message
+            unavailable.append(Unavailable(entry.model, f"{line}; pin another version in the catalog"))
         except (NotFoundError, UsageError) as e:  # not offered, or offered unusable: not a failed sync
             unavailable.append(Unavailable(entry.model, e.message))
 
     served = {path: fetched[path] for m in models for path in m.targets}
+    served |= {path: fetched[path] for path in indexes}
+    if registry_file is not None:
+        served[registry_file.path] = registry_file  # devices read it through the mirror too
     www = data_dir / "www"
+    removed = _remove_withdrawn(www, withdrawn.values())
     pinned = puller.reg.root / "pinned-root.json"
     written, timestamp = _publish(puller.reg.metadata_dir, www, served, pinned.read_bytes())
     new = [f for f in fetched.values() if f.downloaded]
@@ -443,19 +497,36 @@ def _sync(
         started=started,
         seconds=time.monotonic() - clock,
         www=www,
+        withdrawn=tuple(withdrawn[k] for k in sorted(withdrawn, key=lambda k: (k[0], names.version_key(k[1])))),
+        removed_files=removed,
     )
 
 
-def _mirror_model(entry: CatalogEntry, get: Callable[[str], _Fetched], upstream: str) -> MirroredModel:
-    """Fetch (and verify) everything of one catalog model; NotFoundError when it is not offered."""
+def _index(entry: CatalogEntry, get: Callable[[str], _Fetched], upstream: str) -> dict[str, Any]:
+    """The verified versions index of a catalog model; NotFoundError when it is not published."""
+    ref = names.ModelRef.parse(entry.model)
+    try:
+        index = get(names.index_path(ref.namespace, ref.model))
+    except NotFoundError as e:
+        raise NotFoundError(f"not published in {upstream}") from e
+    return modelindex.parse_index(index.blob.read_bytes(), ref.namespace, ref.model)
+
+
+def _mirror_model(
+    entry: CatalogEntry, doc: dict[str, Any], withdrawn: dict[str, Withdrawal], get: Callable[[str], _Fetched]
+) -> MirroredModel:
+    """Fetch (and verify) everything of one catalog model's version: the catalog's version or
+    alias, or the newest that is not withdrawn. NotFoundError when it is not offered,
+    WithdrawnError when the catalog pins a withdrawn version."""
     ref = names.ModelRef.parse(entry.model)
     index_target = names.index_path(ref.namespace, ref.model)
     try:
-        index = get(index_target)
-    except NotFoundError as e:
-        raise NotFoundError(f"not published in {upstream}") from e
-    doc = modelindex.parse_index(index.blob.read_bytes(), ref.namespace, ref.model)
-    version = modelindex.resolve(doc, entry.version)
+        version = modelindex.resolve(doc, entry.version, withdrawn=withdrawn)
+    except WithdrawnError as e:
+        if entry.version == e.version:
+            raise
+        # An alias that points to a withdrawn version: mirror what the withdrawal names instead.
+        version = withdrawn[e.version].use or modelindex.resolve(doc, None, withdrawn=withdrawn)
     manifest_target = names.target_path(ref.namespace, ref.model, version, names.MANIFEST_FILE)
     try:
         manifest_file = get(manifest_target)
@@ -517,6 +588,19 @@ def _put_blob(dest: Path, blob: Path, sha256: str) -> bool:
             tmp.unlink()
         raise
     return True
+
+
+def _remove_withdrawn(www: Path, withdrawn: Iterable[WithdrawnVersion]) -> int:
+    """Delete the files of withdrawn versions from ``www`` (synced before the withdrawal);
+    returns how many. Their signed metadata stays: it is what tells devices of the withdrawal."""
+    removed = 0
+    for w in withdrawn:
+        ns, model = w.model.split("/", 1)
+        folder = www / "tuf" / "targets" / names.version_prefix(ns, model, w.version)
+        if folder.is_dir():
+            removed += sum(1 for p in folder.rglob("*") if not p.is_dir())
+            shutil.rmtree(folder)
+    return removed
 
 
 def _served_target(www: Path, path: str, sha256: str) -> Path:
@@ -628,6 +712,8 @@ def _duration(seconds: float) -> str:
 def describe_sync(result: SyncResult) -> str:
     """One line for a log: what a sync fetched and what the mirror now serves."""
     missing = f", {len(result.unavailable)} unavailable" if result.unavailable else ""
+    if result.withdrawn:
+        missing += f", {len(result.withdrawn)} withdrawn version{'' if len(result.withdrawn) == 1 else 's'} not served"
     return (
         f"{_iso(_now())} sync ok from {result.upstream}: snapshot {result.snapshot_version}, "
         f"{len(result.models)} models{missing}; fetched {result.fetched_files} files "
@@ -748,8 +834,9 @@ def create_mirror_app(data_dir: Path) -> Any:
 
     ``GET /tuf/metadata/<name>`` and ``GET /tuf/targets/<dir>/<sha256>.<file>`` as a registry
     serves them (``no-cache`` for the timestamp and roots, ``immutable`` for versioned files and
-    targets); ``GET /mirror/status`` and ``GET /api/v1/health``: the status with ``age_seconds``
-    and ``fresh``; any other ``/api/v1/...`` is 404 JSON (a device then makes its own choice).
+    targets; a file of a withdrawn version that mirror.json lists is 404 with the withdrawal);
+    ``GET /mirror/status`` and ``GET /api/v1/health``: the status with ``age_seconds`` and
+    ``fresh``; any other ``/api/v1/...`` is 404 JSON (a device then makes its own choice).
     Every response carries ``X-Edzoo-Mirror-Synced: <last success>``.
     """
     from flask import Flask, Response, jsonify, request, send_file
@@ -781,6 +868,11 @@ def create_mirror_app(data_dir: Path) -> Any:
 
     @app.get("/tuf/targets/<path:path>")
     def target(path: str) -> Any:
+        for w in (status.get() or {}).get("withdrawn") or []:
+            if isinstance(w, dict) and path.startswith(f"{w.get('model')}/{w.get('version')}/"):
+                raise NotFoundError(
+                    f"{path} is not served: {w.get('message')}; this mirror serves no file of a withdrawn version"
+                )
         found = _target_file(targets_dir, path)
         if found is None:
             raise NotFoundError(f"no target {path} on this mirror (it holds the files its catalog needs)")

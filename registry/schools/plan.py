@@ -11,6 +11,12 @@ thousands of groups plan in well under a second.
 
 The result is a JSON-ready dict in the ``plan.json`` format that ``edzoo bundle`` reads;
 :func:`render_plan` turns it into tables a person reads, :func:`write_plan` stores it.
+
+Withdrawn (recalled) versions never enter a plan: ``latest`` is the newest version that is not
+withdrawn, an alias that points to a withdrawn version is planned with the version the withdrawal
+names instead (or the latest), and an entry pinned to a withdrawn version is dropped. Each case is
+one line in the plan's ``warnings`` (and ``withdrawn`` lists the dropped pins), printed above the
+tables.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from tuf.api.metadata import Metadata, TargetFile
 
 from registry.core import names, select
 from registry.core._internal.files import atomic_write
-from registry.core.errors import NotFoundError, SignatureError, StorageError, UsageError
+from registry.core.errors import NotFoundError, SignatureError, StorageError, UsageError, WithdrawnError
+from registry.core.recall import Withdrawal, format_at
 
 from .catalog import Catalog, DeviceGroup, Fleet
 
@@ -39,6 +46,7 @@ __all__ = [
     "render_plan",
     "resolve_catalog",
     "snapshot_version",
+    "withdrawn_entry",
     "write_plan",
 ]
 
@@ -47,6 +55,7 @@ PLAN_KIND = "edzoo-plan"
 MB = select.MB
 _WIDTH = 110  # of the rendered tables
 _WHY_LINES = 3  # a why longer than this many lines is cut; plan.json keeps it whole
+_WITHDRAWN_FIELDS = ("version", "reason", "use", "latest", "by", "at")
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class ResolvedModel:
     manifest_sha256: str
     manifest_size: int
     manifest_target: str
+    warning: str | None = None  # set when the catalog's alias pointed to a withdrawn version
 
 
 class _Source(Protocol):
@@ -70,27 +80,47 @@ class _Puller(Protocol):
 
     source: _Source
 
-    def resolve(self, ref: names.ModelRef) -> str: ...
+    def resolve(self, ref: names.ModelRef, *, allow_withdrawn: bool = False) -> str: ...
+
+    def withdrawn(self, ref: names.ModelRef) -> dict[str, Withdrawal]: ...
 
     def manifest(self, ref: names.ModelRef, version: str) -> tuple[dict[str, Any], bool]: ...
 
 
 # -- resolving (the I/O part) ------------------------------------------------------------------
-def resolve_catalog(catalog: Catalog, puller: _Puller) -> tuple[dict[str, ResolvedModel], list[dict[str, str]]]:
+def resolve_catalog(catalog: Catalog, puller: _Puller) -> tuple[dict[str, ResolvedModel], list[dict[str, Any]]]:
     """Resolve each catalog entry to a version and its TUF-verified manifest.
 
     Returns ``(models by id, unavailable)``; ``unavailable`` lists ``{"model", "reason"}``
-    for entries the registry does not have (model not published, unknown version or alias),
-    in catalog order. Raises what the puller raises for everything else: SignatureError when
-    verification fails, DownloadError when the registry cannot be reached, OfflineError when
-    the verified cache does not hold what is needed.
+    for entries the registry does not have (model not published, unknown version or alias,
+    every version withdrawn), in catalog order; an entry pinned to a withdrawn version is there
+    too, with ``"withdrawn"`` (see :func:`withdrawn_entry`). An alias that points to a withdrawn
+    version resolves to the version its withdrawal names (else the latest that is not
+    withdrawn), with a ``warning``. Raises what the puller raises for everything else:
+    SignatureError when verification fails, DownloadError when the registry cannot be reached,
+    OfflineError when the verified cache does not hold what is needed.
     """
     models: dict[str, ResolvedModel] = {}
-    unavailable: list[dict[str, str]] = []
+    unavailable: list[dict[str, Any]] = []
     for entry in catalog.entries:
         ref = names.ModelRef.parse(entry.ref)
+        warning = None
         try:
-            version = puller.resolve(ref)
+            try:
+                version = puller.resolve(ref)
+            except WithdrawnError as e:
+                withdrawal = _withdrawal(puller, ref, e)
+                latest = _latest(puller, ref)
+                if ref.revision == e.version:  # pinned by number: the school must choose
+                    unavailable.append(withdrawn_entry(entry.model, withdrawal, latest))
+                    continue
+                version = withdrawal.use or latest or ""
+                if not version:
+                    raise NotFoundError(f"{withdrawal.message(ref.id)}; no other version is available") from e
+                warning = (
+                    f"{withdrawal.message(ref.id)}; the catalog's alias {ref.revision!r} points to it, "
+                    f"so {ref.id}@{version} is planned instead"
+                )
             manifest, _ = puller.manifest(ref, version)
             target = names.target_path(ref.namespace, ref.model, version, names.MANIFEST_FILE)
             _, info, _ = puller.source.fetch(target)  # already cached and verified: no download
@@ -104,8 +134,47 @@ def resolve_catalog(catalog: Catalog, puller: _Puller) -> tuple[dict[str, Resolv
             manifest_sha256=info.hashes["sha256"],
             manifest_size=info.length,
             manifest_target=target,
+            warning=warning,
         )
     return models, unavailable
+
+
+def _withdrawal(puller: _Puller, ref: names.ModelRef, e: WithdrawnError) -> Withdrawal:
+    """The signed withdrawal behind ``e`` (the puller lists what its resolve refused)."""
+    found = puller.withdrawn(ref).get(e.version)
+    if found is None:
+        raise e
+    return found
+
+
+def _latest(puller: _Puller, ref: names.ModelRef) -> str | None:
+    """The newest version of ``ref``'s model that is not withdrawn, or None when there is none."""
+    try:
+        return puller.resolve(names.ModelRef(ref.namespace, ref.model, None))
+    except NotFoundError:
+        return None
+
+
+def withdrawn_entry(model: str, withdrawal: Withdrawal, latest: str | None = None) -> dict[str, Any]:
+    """The ``unavailable`` entry of a catalog entry pinned to a withdrawn version: ``reason`` is
+    the one line a person reads (model, version, who, why, the version to use), ``withdrawn``
+    the signed fields."""
+    line = withdrawal.message(model)
+    if withdrawal.use is None and latest is not None:
+        line += f"; the latest version that is not withdrawn is {latest}"
+    line += "; pin another version in the catalog"
+    return {
+        "model": model,
+        "reason": line,
+        "withdrawn": {
+            "version": withdrawal.version,
+            "reason": withdrawal.reason,
+            "use": withdrawal.use,
+            "latest": latest,
+            "by": withdrawal.by,
+            "at": format_at(withdrawal.at),
+        },
+    }
 
 
 def snapshot_version(metadata_dir: Path) -> int | None:
@@ -135,13 +204,15 @@ def make_plan(
     *,
     registry: str,
     snapshot_version: int | None,
-    unavailable: Iterable[Mapping[str, str]] = (),
+    unavailable: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The installation plan of ``catalog`` on ``fleet``, as the JSON-ready ``plan.json`` dict.
 
     Pure: no I/O, no clock; the same inputs give an equal dict (and :func:`plan_bytes` the
     same bytes). ``models`` are the catalog models that resolved (see :func:`resolve_catalog`),
-    ``unavailable`` the others, with their reasons. Each group's policy is its device's default
+    ``unavailable`` the others, with their reasons (an entry with ``"withdrawn"`` is a catalog
+    pin to a withdrawn version: it is also listed in the plan's ``withdrawn`` and ``warnings``,
+    as are the models whose alias pointed to a withdrawn version). Each group's policy is its device's default
     (:func:`registry.core.select.policy_for_device`); its budget is the group's
     ``free_storage_mb`` for all files together and, when given, its ``memory_mb`` for all
     models loaded at once. Groups with the same profile and budgets are planned once.
@@ -149,6 +220,13 @@ def make_plan(
     Raises UsageError for a model that is not in the catalog, or that is both resolved and
     unavailable.
     """
+    unavailable = list(unavailable)
+    withdrawn = [
+        {"model": str(u["model"]), **{k: u["withdrawn"][k] for k in _WITHDRAWN_FIELDS}}
+        for u in unavailable
+        if u.get("withdrawn")
+    ]
+    warnings = [str(u["reason"]) for u in unavailable if u.get("withdrawn")]
     unavailable = [{"model": str(u["model"]), "reason": str(u["reason"])} for u in unavailable]
     in_catalog = {e.model for e in catalog.entries}
     stray = sorted(set(models) - in_catalog) + sorted({u["model"] for u in unavailable} - in_catalog)
@@ -159,6 +237,7 @@ def make_plan(
         raise UsageError(f"models both resolved and unavailable: {', '.join(twice)}")
 
     entries = [e for e in catalog.entries if e.model in models]
+    warnings += [w for e in entries if (w := models[e.model].warning)]
     items = [(e.model, models[e.model].manifest) for e in entries]
     weights = {e.model: e.priority for e in entries}
     versions = {e.model: models[e.model].version for e in entries}
@@ -219,6 +298,8 @@ def make_plan(
             for e in entries
         ],
         "unavailable": unavailable,
+        "withdrawn": withdrawn,
+        "warnings": warnings,
         "groups": groups,
         "targets": target_list,
         "totals": {
@@ -368,10 +449,16 @@ def render_plan(plan: Mapping[str, Any]) -> str:
         out.append(
             "models: " + ", ".join(f"{m['model']}@{m['version']} (priority {m['priority']:g})" for m in plan["models"])
         )
-    if plan["unavailable"]:
+    dropped = {w["model"] for w in plan.get("withdrawn") or []}
+    missing = [u for u in plan["unavailable"] if u["model"] not in dropped]
+    if missing:
         out.append("unavailable:")
-        for u in plan["unavailable"]:
+        for u in missing:
             out += _indent(_wrap(f"{u['model']}: {u['reason']}", _WIDTH - 4, 2), "  - ", "    ")
+    if plan.get("warnings"):
+        out.append("withdrawn:")
+        for w in plan["warnings"]:
+            out += _indent(_wrap(w, _WIDTH - 4, 4), "  ! ", "    ")
 
     seen: dict[str, str] = {}  # the plan of a group, as JSON -> the first group with it
     lacking = 0
@@ -419,6 +506,9 @@ def render_plan(plan: Mapping[str, Any]) -> str:
         out.append(
             f"  problems: {lacking:,} group{' lacks' if lacking == 1 else 's lack'} a required model (see above)"
         )
+    if plan.get("withdrawn"):
+        n = len(plan["withdrawn"])
+        out.append(f"  withdrawn: {n:,} catalog pin{'' if n == 1 else 's'} to a withdrawn version dropped (see above)")
     out.append("  the full reasons are in the plan's JSON")
     return "\n".join(out) + "\n"
 
