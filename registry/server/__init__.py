@@ -7,12 +7,15 @@ runs it under gunicorn.
 from __future__ import annotations
 
 import errno
-from typing import Any
+import json
+import math
+from typing import Any, NoReturn
 
-from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Request, jsonify, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from registry.core.errors import AuthError, EdzooError, StorageError
+from registry.core.errors import AuthError, EdzooError, StorageError, UsageError
 
 from .repository import Registry, ServerConfig
 
@@ -24,9 +27,28 @@ def create_app(config: dict[str, Any]) -> Flask:
     server_config: ServerConfig = config["EDZOO"]
     app = Flask(__name__, static_folder=None)  # the web catalog serves its own assets
     app.config.update(config)
-    app.config["MAX_CONTENT_LENGTH"] = server_config.max_upload_bytes
+    app.config["MAX_CONTENT_LENGTH"] = server_config.max_json_bytes
+    app.request_class = BodyRequest
+    app.json = StrictJSONProvider(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["edzoo"] = Registry(server_config)
+    body_limits = {
+        "api.put_blob": (server_config.max_upload_bytes, "EDZOO_MAX_UPLOAD_BYTES"),
+        "api.publish": (server_config.max_publish_bytes, "EDZOO_MAX_PUBLISH_BYTES"),
+    }
+
+    @app.before_request
+    def _limit_body() -> None:
+        # Only blob uploads stream large bodies; every other route takes a small JSON body (or
+        # none). Werkzeug stops reading a body of unknown length (chunked) at the limit; a
+        # declared length over it is refused here, before a byte of the body is read.
+        limit, setting = body_limits.get(request.endpoint or "", (server_config.max_json_bytes, "EDZOO_MAX_JSON_BYTES"))
+        request.max_content_length = limit
+        if (request.content_length or 0) > limit:
+            raise RequestEntityTooLarge(
+                f"the body ({_size(request.content_length or 0)}) is larger than the {_size(limit)} this route "
+                f"accepts ({setting} on the server sets it)"
+            )
 
     from . import api, hfroutes, openapi, tufroutes, web
 
@@ -78,6 +100,64 @@ def create_app(config: dict[str, Any]) -> Flask:
     return app
 
 
+# -- request bodies ----------------------------------------------------------------------------
+MAX_JSON_DEPTH = 64  # signed roles, profiles and policies nest fewer than 10 levels
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """The app's JSON: every request body is parsed here, and refused (UsageError, a 400) when
+    it nests deeper than :data:`MAX_JSON_DEPTH` levels or holds a number that is not finite
+    (``NaN``, ``Infinity``, ``1e400``). No route sees such a document, so none fails on one."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            value = json.loads(s, parse_constant=_not_a_number, parse_float=_finite_float, **kwargs)
+        except RecursionError as e:
+            raise UsageError(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels") from e
+        _check_depth(value)
+        return value
+
+
+def _not_a_number(name: str) -> NoReturn:
+    raise UsageError(f"the JSON body holds {name}: numbers must be finite")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise UsageError(f"the JSON body holds {text[:40]}, out of a double's range: numbers must be finite")
+    return value
+
+
+def _check_depth(value: Any) -> None:
+    # Iterative: a document the parser accepted may still be too deep for recursive code.
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise UsageError(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
+class BodyRequest(Request):
+    """A request whose JSON errors are the registry's: a UsageError (400), or a 413 for a body
+    of unknown length (chunked) that was cut at the route's limit."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        if e is None:
+            raise UsageError("expected a JSON body (Content-Type: application/json)")
+        limit = self.max_content_length
+        if self.content_length is None and limit is not None and len(self.get_data()) >= limit:
+            # Werkzeug stops reading at the limit: what was read is not the whole body.
+            raise RequestEntityTooLarge(f"the body is larger than the {_size(limit)} this route accepts")
+        if isinstance(e, UsageError):
+            raise e
+        raise UsageError(f"the body is not valid JSON: {e}") from e
+
+
 # Stable codes of the HTTP errors the protocol layer raises (routing, body limits, ranges); the
 # OpenAPI contract's ErrorCode enum lists them. Any other status gets its class's code.
 HTTP_ERROR_CODES = {
@@ -106,6 +186,13 @@ HTTP_ERROR_CODES = {
 def http_error_code(status: int) -> str:
     """The ``error`` code of an HTTP error of the protocol layer."""
     return HTTP_ERROR_CODES.get(status) or ("bad_request" if status < 500 else "internal_error")
+
+
+def _size(n: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"
 
 
 def registry_of(app: Flask) -> Registry:

@@ -57,12 +57,11 @@ def _text_arg(name: str) -> str | None:
 
 
 def _json_body(expected: str) -> dict[str, Any]:
-    """The request's JSON object; anything else (not JSON, nested too deep to parse, not an
-    object) is a UsageError quoting ``expected``."""
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:
-        body = None
+    """The request's JSON object; a body that is not JSON or not an object is a UsageError
+    quoting ``expected`` (the app's JSON provider refuses deep and non-finite documents)."""
+    if not request.is_json:
+        raise UsageError(f"expected a JSON body {expected} (Content-Type: application/json)")
+    body = request.get_json()
     if not isinstance(body, dict):
         raise UsageError(f"expected a JSON body {expected}")
     return body

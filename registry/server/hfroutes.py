@@ -706,7 +706,7 @@ def tree(namespace: str, name: str, revision: str, folder: str = "") -> Any:
 @bp.post("/api/models/<namespace>/<name>/paths-info/<path:revision>")
 def paths_info(namespace: str, name: str, revision: str) -> Any:
     rev = lookup(namespace, name, revision)
-    body = request.get_json(silent=True) if request.is_json else None
+    body = request.get_json() if request.is_json else None  # bad JSON: a UsageError (400)
     if isinstance(body, dict):
         paths, expand = body.get("paths"), body.get("expand", False)
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):

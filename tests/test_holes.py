@@ -1,0 +1,200 @@
+"""Holes found from outside, each closed: small body limits on every route but the blob upload,
+no 5xx on deep or non-finite JSON, only signed targets under /tuf/targets, no scratch files left
+by a crash, search wildcards taken literally."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import time
+from urllib.parse import urlsplit
+
+import pytest
+import urllib3
+
+from registry.server import ServerConfig, create_app
+
+MiB = 1 << 20
+
+
+def _raw(url: str, request: bytes, *, body_chunks: list[bytes] = (), timeout: float = 5.0) -> tuple[int, dict]:  # type: ignore[assignment]
+    """Send ``request`` (a request line and headers, perhaps a start of the body) on a raw
+    socket, then ``body_chunks`` while the server still reads; return the status and the
+    JSON body of the answer ({} for another type). A server that waits for a body it was
+    promised times out here."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as s:
+        s.sendall(request)
+        try:
+            for chunk in body_chunks:
+                s.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before the whole body was sent
+        data = b""
+        while b"\r\n\r\n" not in data:
+            got = s.recv(65536)
+            assert got, f"connection closed without an answer: {data!r}"
+            data += got
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = int(headers.get("content-length", "0"))
+        while len(rest) < length:
+            got = s.recv(65536)
+            if not got:
+                break
+            rest += got
+    is_json = headers.get("content-type") == "application/json"
+    return status, json.loads(rest[:length]) if is_json else {}
+
+
+def _post_head(path: str, length: int | None, *, token: str | None = None, chunked: bool = False) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json", "Connection: close"]
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    lines.append("Transfer-Encoding: chunked" if chunked else f"Content-Length: {length}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+# -- 1. small body limits -----------------------------------------------------------------------
+# (id, method, path, answers JSON): every route but the blob upload takes small bodies only.
+SMALL_BODY_ROUTES = [
+    ("api-resolve", "POST", "/api/v1/models/acme/x/resolve", True),
+    ("api-models", "GET", "/api/v1/models", True),
+    ("api-health", "GET", "/api/v1/health", True),
+    ("api-unknown-route", "POST", "/api/v1/nothing", True),
+    ("hf-paths-info", "POST", "/api/models/acme/x/paths-info/main", True),
+    ("hf-resolve", "GET", "/acme/x/resolve/main/manifest.json", True),
+    ("tuf-metadata", "GET", "/tuf/metadata/timestamp.json", True),
+    ("web-catalog", "GET", "/", False),  # an HTML error page
+]
+
+
+def test_a_2_mib_json_post_is_413(env) -> None:  # type: ignore[no-untyped-def]
+    body = json.dumps({"device": "a" * (2 * MiB)}).encode()
+    started = time.monotonic()
+    r = urllib3.request(
+        "POST",
+        f"{env.url}/api/v1/models/acme/x/resolve",
+        body=body,
+        headers={"Content-Type": "application/json"},
+        retries=False,
+    )
+    assert r.status == 413, r.data
+    assert r.json()["error"] == "request_entity_too_large"
+    assert "EDZOO_MAX_JSON_BYTES" in r.json()["message"]
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "answers_json"), [c[1:] for c in SMALL_BODY_ROUTES], ids=[c[0] for c in SMALL_BODY_ROUTES]
+)
+def test_a_huge_declared_body_is_refused_before_it_is_read(env, method: str, path: str, answers_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """A Content-Length of 512 MiB and a few bytes sent: the answer comes at once (a server that
+    buffered the body would wait for the other 512 MiB and time out here)."""
+    head = _post_head(path, 512 * MiB).replace(b"POST", method.encode(), 1)
+    started = time.monotonic()
+    status, doc = _raw(env.url, head + b'{"device"')
+    assert status == 413
+    if answers_json:
+        assert doc["error"] == "request_entity_too_large", doc
+    assert time.monotonic() - started < 3
+
+
+def test_publish_has_its_own_limit_and_checks_the_token_before_the_body(env) -> None:  # type: ignore[no-untyped-def]
+    config: ServerConfig = env.app.config["EDZOO"]
+    assert config.max_publish_bytes > config.max_json_bytes
+    status, doc = _raw(env.url, _post_head("/api/v1/publish", config.max_publish_bytes + 1, token=env.token))
+    assert (status, doc["error"]) == (413, "request_entity_too_large")
+    # Within the limit, but no token: refused without waiting for the body.
+    status, doc = _raw(env.url, _post_head("/api/v1/publish", 2 * MiB) + b"{")
+    assert (status, doc["error"]) == (401, "unauthorized")
+
+
+def test_a_chunked_body_is_read_up_to_the_limit_only(env) -> None:  # type: ignore[no-untyped-def]
+    head = _post_head("/api/v1/models/acme/x/resolve", None, chunked=True)
+    chunks = [_chunk(b" " * 65536) for _ in range(24)] + [b"0\r\n\r\n"]  # 1.5 MiB of JSON whitespace
+    status, doc = _raw(env.url, head, body_chunks=chunks)
+    assert (status, doc["error"]) == (413, "request_entity_too_large")
+
+
+def test_blob_uploads_still_stream_large_bodies(env) -> None:  # type: ignore[no-untyped-def]
+    data = b"\x01" * (3 * MiB // 2)
+    sha = hashlib.sha256(data).hexdigest()
+    r = urllib3.request(
+        "PUT",
+        f"{env.url}/api/v1/blobs/sha256/{sha}",
+        body=data,
+        headers={"Authorization": f"Bearer {env.token}"},
+        retries=False,
+    )
+    assert r.status == 201, r.data
+
+
+def test_the_json_limit_is_a_setting(env) -> None:  # type: ignore[no-untyped-def]
+    config = ServerConfig.from_env(env.data, {"EDZOO_MAX_JSON_BYTES": "1000"})
+    assert config.max_json_bytes == 1000
+    assert ServerConfig.from_env(env.data, {}).max_json_bytes == MiB
+    app = create_app({"EDZOO": config})
+    try:
+        client = app.test_client()
+        r = client.post("/api/v1/models/acme/x/resolve", json={"device": "a" * 1000})
+        assert r.status_code == 413 and r.get_json()["error"] == "request_entity_too_large"
+        r = client.post("/api/v1/models/acme/x/resolve", json={"device": "teacher-laptop"})
+        assert r.status_code == 404, r.get_json()  # small enough: read, and the model is unknown
+    finally:
+        app.extensions["edzoo"].close()
+
+
+# -- 2. no 5xx on deep or non-finite JSON ----------------------------------------------------------
+DEEP = b"[" * 100_000 + b"]" * 100_000
+# (id, body): each is refused as a 400 wherever a JSON body is read.
+BAD_JSON_BODIES = [
+    ("deep-100000", DEEP),
+    ("deep-100", b'{"paths": ' + b"[" * 100 + b"]" * 100 + b"}"),
+    ("nan", b'{"device": NaN}'),
+    ("infinity", b'{"device": Infinity}'),
+    ("minus-infinity", b'{"device": -Infinity}'),
+    ("1e400", b'{"device": 1e400}'),
+    ("role-nan", b'{"roles": {"acme": {"signed": {"version": NaN}, "signatures": []}}}'),
+    ("role-1e400", b'{"roles": {"acme": {"signed": {"expires": 1e400}, "signatures": []}}}'),
+    ("role-infinity", b'{"roles": {"acme.bin-00": {"signed": {"x": [Infinity]}, "signatures": []}}}'),
+]
+JSON_ROUTES = [
+    ("resolve", "/api/v1/models/acme/reader/resolve"),
+    ("publish", "/api/v1/publish"),
+    ("hf-paths-info", "/api/models/acme/reader/paths-info/main"),
+]
+
+
+@pytest.fixture
+def published(env):  # type: ignore[no-untyped-def]
+    env.publish(env.build())
+    return env
+
+
+@pytest.mark.parametrize("route", [r[1] for r in JSON_ROUTES], ids=[r[0] for r in JSON_ROUTES])
+def test_deep_or_non_finite_json_is_a_400(published, route: str) -> None:  # type: ignore[no-untyped-def]
+    env = published
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {env.token}"}
+    for name, body in BAD_JSON_BODIES:
+        r = urllib3.request("POST", f"{env.url}{route}", body=body, headers=headers, retries=False)
+        assert r.status == 400, (name, r.status, r.data[:300])
+        doc = r.json()
+        assert doc["error"] == "bad_request", (name, doc)
+        assert "Traceback" not in doc["message"] and len(doc["message"]) < 300, (name, doc)
+    before = _stored(env)
+    r = urllib3.request("POST", f"{env.url}{route}", body=b'{"roles": {"acme": NaN}}', headers=headers, retries=False)
+    assert "finite" in r.json()["message"]
+    assert _stored(env) == before
+
+
+def _stored(env) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+    objects = env.data / "objects"
+    return {p.relative_to(objects).as_posix(): p.read_bytes() for p in objects.rglob("*") if p.is_file()}
