@@ -215,3 +215,33 @@ def test_a_bundle_whose_models_are_all_withdrawn_only_removes(env: Env) -> None:
     assert names.index_path("acme", "reader") in {
         i["target"] for i in json.loads((env.tmp / "b2/bundle.json").read_text())["indexes"]
     }
+
+
+def test_the_registry_admins_withdrawal_reaches_plans_bundles_and_mirrors(env: Env) -> None:
+    from registry.server import recall_admin
+
+    _publish(env, "reader", "1.0.0")
+    env.publish(env.build("reader", "1.0.1"), aliases=["stable"])
+    recall_admin.withdraw(env.data, env.keys_dir, "acme/reader@1.0.1", reason="harmful output", use="1.0.0")
+    catalog = _catalog(env, {"model": "acme/reader", "version": "stable", "priority": 50})
+
+    # The publisher's alias still names 1.0.1: the plan takes the version the withdrawal names.
+    plan, doc = _plan(env, catalog)
+    assert [(m["model"], m["version"]) for m in doc["models"]] == [("acme/reader", "1.0.0")]
+    assert doc["withdrawn"] == [] and "withdrawn by the registry admin" in doc["warnings"][0]
+    assert "alias 'stable' points to it, so acme/reader@1.0.0 is planned instead" in doc["warnings"][0]
+    made = bundles.write_bundle(plan, env.tmp / "b", root=env.root, cache_dir=env.tmp / "cache")
+    assert made.indexes == 2 and made.dropped == ()
+    opened = bundles.verify_bundle(env.tmp / "b", trusted_root=env.root.read_bytes())
+    assert opened.withdrawal("acme/reader", "1.0.1").by == "registry"  # type: ignore[union-attr]
+
+    data = env.tmp / "mirror"
+    result = sync(env.url, catalog, data, root=env.root)
+    assert [(m.model, m.version) for m in result.models] == [("acme/reader", "1.0.0")]
+    assert [(w.model, w.version, w.withdrawal.by) for w in result.withdrawn] == [("acme/reader", "1.0.1", "registry")]
+    server = ServerThread(create_mirror_app(data))
+    try:  # the mirror serves the admin's signed list, so devices behind it see the withdrawal
+        with pytest.raises(WithdrawnError, match="harmful output"):
+            env.pull("acme/reader@1.0.1", cache="device", url=server.url)
+    finally:
+        server.stop()
