@@ -427,3 +427,102 @@ def test_admin_withdraws_with_the_offline_key_when_the_publisher_is_gone(publish
     restored = recall_admin.unwithdraw(env.data, env.keys_dir, "acme/reader@1.0.1")
     assert restored.status == "restored"
     assert _api(env, "/api/v1/models/acme/reader")["latest"] == "1.0.1"
+
+
+# -- clients: pull, --allow-withdrawn, offline, verify, explain, through the CLI -------------------
+def _run(*args: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from registry.cli.main import cli
+
+    r = CliRunner().invoke(cli, list(args))
+    return r.exit_code, r.output
+
+
+def test_clients_honour_a_yank_online_offline_and_in_verify(published):  # type: ignore[no-untyped-def]
+    env = published
+    device = env.pull("acme/reader@1.0.1", cache="device")  # a device that pulled 1.0.1 before the recall
+    common = ["--registry", env.url, "--root", str(env.root)]
+    token = env.tmp / "acme.token"
+    token.write_text(env.token)
+
+    code, out = _run(
+        "yank", "acme/reader@1.0.1", "--reason", "mislabels the letter Q", "--use", "1.0.0",
+        "--registry", env.url, "--key", str(env.key), "--token-file", str(token),
+    )  # fmt: skip
+    assert code == 0 and "withdrew acme/reader@1.0.1: mislabels the letter Q" in out and "latest: 1.0.0" in out, out
+
+    cache = ["--cache", str(env.tmp / "laptop")]
+    code, out = _run("pull", "acme/reader@1.0.1", *common, *cache)
+    assert code == 13, out
+    assert "withdrawn by its publisher" in out and "mislabels the letter Q" in out
+    assert "use acme/reader@1.0.0 instead" in out and "--allow-withdrawn" in out
+    assert len(out.strip().splitlines()) == 1
+    code, out = _run("pull", "acme/reader", *common, *cache)
+    assert code == 0 and "acme/reader@1.0.0" in out, out
+    code, out = _run("pull", "acme/reader@stable", *common, *cache)
+    assert code == 0 and "acme/reader@1.0.0" in out, out  # the alias moved with the yank
+    code, out = _run("pull", "acme/reader@1.0.1", "--allow-withdrawn", "--json", *common, *cache)
+    assert code == 0, out
+    assert "warning: acme/reader@1.0.1 was withdrawn" in out and "use acme/reader@1.0.0 instead" in out
+    assert json.loads(out[out.index("{") :])["withdrawn"]["reason"] == "mislabels the letter Q"
+
+    # The device has not seen the recall: offline it still serves 1.0.1 and verifies it.
+    device_cache = ["--cache", str(env.tmp / "device")]
+    code, out = _run("pull", "acme/reader@1.0.1", "--offline", *common, *device_cache)
+    assert code == 0, out
+    assert _run("verify", str(device.path), *device_cache)[0] == 0
+    # Once online it sees the new metadata; from then on offline pulls and verify refuse 1.0.1.
+    assert _run("pull", "acme/reader", *common, *device_cache)[0] == 0
+    code, out = _run("pull", "acme/reader@1.0.1", "--offline", *common, *device_cache)
+    assert code == 13 and "use acme/reader@1.0.0 instead" in out, out
+    code, out = _run("verify", str(device.path), *device_cache)
+    assert code == 13 and "the file is authentic, but acme/reader@1.0.1 was withdrawn" in out, out
+    assert "use acme/reader@1.0.0 instead" in out and len(out.strip().splitlines()) == 1
+    code, out = _run("explain", "acme/reader@1.0.1", "--device", "android-go-2gb", "--offline", *common, *device_cache)
+    assert code == 13 and "mislabels the letter Q" in out, out
+    code, out = _run(
+        "explain", "acme/reader@1.0.1", "--device", "android-go-2gb", "--allow-withdrawn", *common, *device_cache
+    )
+    assert code == 0 and "warning: acme/reader@1.0.1 was withdrawn" in out, out
+
+    code, out = _run(
+        "unyank", "acme/reader@1.0.1", "--registry", env.url, "--key", str(env.key), "--token-file", str(token)
+    )
+    assert code == 0 and "restored acme/reader@1.0.1" in out, out
+    assert _run("pull", "acme/reader@1.0.1", *common, *device_cache)[0] == 0
+    assert _run("verify", str(device.path), *device_cache)[0] == 0
+
+
+def test_clients_honour_the_registry_admins_withdrawal(published):  # type: ignore[no-untyped-def]
+    from registry.client import Puller
+    from registry.server import recall_admin
+
+    env = published
+    device = env.pull("acme/reader@1.0.1", cache="device")
+    code, out = _run(
+        "registry", "withdraw", str(env.data), "acme/reader@1.0.1", "--reason", "harmful output", "--use", "1.0.0",
+        "--keys", str(env.keys_dir),
+    )  # fmt: skip
+    assert code == 0 and "withdrew acme/reader@1.0.1" in out, out
+    puller = Puller(env.url, root=env.root, cache_dir=env.tmp / "device")
+    ref = names_ref("acme/reader@stable")
+    assert puller.withdrawn(ref)["1.0.1"].by == BY_REGISTRY
+    assert puller.resolve(names_ref("acme/reader")) == "1.0.0"
+    with pytest.raises(WithdrawnError, match="withdrawn by the registry admin.*harmful output") as info:
+        puller.resolve(ref)  # the publisher's alias still points to 1.0.1
+    assert (info.value.version, info.value.use) == ("1.0.1", "1.0.0")
+    assert env.pull("acme/reader@1.0.1", cache="device", allow_withdrawn=True).withdrawn.by == BY_REGISTRY
+    code, out = _run("verify", str(device.path), "--cache", str(env.tmp / "device"))
+    assert code == 13 and "withdrawn by the registry admin" in out, out
+    with pytest.raises(WithdrawnError):
+        env.pull("acme/reader@1.0.1", cache="device", offline=True)
+
+    recall_admin.unwithdraw(env.data, env.keys_dir, "acme/reader@1.0.1")
+    assert env.pull("acme/reader@stable", cache="device").version == "1.0.1"
+
+
+def names_ref(text: str):  # type: ignore[no-untyped-def]
+    from registry.core import names
+
+    return names.ModelRef.parse(text)

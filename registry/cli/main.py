@@ -533,6 +533,12 @@ def zoo_build(model: str, profile: str, out: Path, seed: int, only: str | None, 
     help="Offline: accept metadata expired for at most this many days.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--allow-withdrawn",
+    is_flag=True,
+    help="Take a pinned or aliased version even if its publisher or the registry withdrew it (a warning names "
+    "the reason and the replacement) [default: refused, exit 13].",
+)
 def pull(
     ref: str,
     registry_url: str,
@@ -544,12 +550,17 @@ def pull(
     cache_dir: Path | None,
     grace_days: int,
     as_json: bool,
+    allow_withdrawn: bool,
 ) -> None:
     """Download a model variant, verify it, cache it; print the path of the verified file.
 
     With --device, the variant is chosen on this machine from the signed manifest for that
     device (hard constraints, then the policy), and the reasons are printed; a registry
     suggestion that differs is refused.
+
+    A withdrawn (recalled) version is never `latest` nor reached by an alias; a pin of one,
+    `edzoo pull acme/reader@1.0.0`, is refused with the reason and the version to use (exit
+    13), online and, once the cache has seen the recall, offline.
     """
     from registry.client.download import pull as do_pull
 
@@ -565,7 +576,10 @@ def pull(
         offline=offline,
         grace=timedelta(days=grace_days),
         progress=_progress(not as_json),
+        allow_withdrawn=allow_withdrawn,
     )
+    if result.withdrawn is not None:
+        click.echo(f"warning: {result.withdrawn.message(result.model)} (taken with --allow-withdrawn)", err=True)
     if as_json:
         click.echo(
             json.dumps(
@@ -583,6 +597,7 @@ def pull(
                     "policy": result.policy,
                     "choice": result.choice.to_json() if result.choice else None,
                     "server_agreed": result.server_agreed,
+                    "withdrawn": result.withdrawn.to_json() if result.withdrawn else None,
                 },
                 indent=2,
             )
@@ -639,6 +654,9 @@ def _policy_arg(policy: str | None):  # type: ignore[no-untyped-def]
 @click.option("--offline", is_flag=True, help="Use the cached, verified manifest only.")
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path), envvar="EDZOO_CACHE", default=None)
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--allow-withdrawn", is_flag=True, help="Explain a pinned version even if it is withdrawn [default: exit 13]."
+)
 def explain(
     ref: str,
     device: str,
@@ -648,13 +666,25 @@ def explain(
     offline: bool,
     cache_dir: Path | None,
     as_json: bool,
+    allow_withdrawn: bool,
 ) -> None:
-    """Show which variant a device would get and why, for every variant, without downloading one."""
+    """Show which variant a device would get and why, for every variant, without downloading one.
+
+    A withdrawn version is refused as `edzoo pull` refuses it (exit 13, with the reason and
+    the version to use), unless --allow-withdrawn.
+    """
     from registry.client.download import Puller
+    from registry.core import names as refs
 
     profile = _device(device, cache_dir)
     puller = Puller(registry_url, root=root, cache_dir=cache_dir, offline=offline)
-    version, doc, choice, policy_text = puller.choose(ref, profile, _policy_arg(policy))
+    version, doc, choice, policy_text = puller.choose(
+        ref, profile, _policy_arg(policy), allow_withdrawn=allow_withdrawn
+    )
+    model_ref = refs.ModelRef.parse(ref)
+    withdrawal = puller.withdrawn(model_ref).get(version)
+    if withdrawal is not None:
+        click.echo(f"warning: {withdrawal.message(model_ref.id)} (explained with --allow-withdrawn)", err=True)
     if as_json:
         click.echo(
             json.dumps(
@@ -663,6 +693,7 @@ def explain(
                     "version": version,
                     "device": profile["id"],
                     "policy": policy_text,
+                    "withdrawn": withdrawal.to_json() if withdrawal else None,
                     **choice.to_json(),
                 },
                 indent=2,
@@ -745,7 +776,12 @@ def device_probe(output: Path | None, power: str, network: str, runs: int) -> No
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path), envvar="EDZOO_CACHE", default=None)
 @click.option("--grace-days", default=14, show_default=True, type=click.IntRange(0, 365))
 def verify(path: Path, cache_dir: Path | None, grace_days: int) -> None:
-    """Re-check a pulled file against the signed metadata in the cache (works offline)."""
+    """Re-check a pulled file against the signed metadata in the cache (works offline).
+
+    Exits 4 when the file differs from its signed hash, 13 when it is authentic but the cached
+    metadata says its version was withdrawn (the message names the reason and the version to
+    use instead).
+    """
     from registry.client.download import verify_cached
 
     target, info, expired = verify_cached(path, cache_dir=cache_dir, grace=timedelta(days=grace_days))

@@ -21,7 +21,7 @@ from tuf.api.metadata import Metadata, Root, TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
 from registry.core import manifest as manifests
-from registry.core import modelindex, names
+from registry.core import modelindex, names, recall
 from registry.core._internal.files import atomic_write, sha256_file
 from registry.core.errors import (
     DownloadError,
@@ -30,8 +30,10 @@ from registry.core.errors import (
     OfflineError,
     SignatureError,
     UsageError,
+    WithdrawnError,
 )
 from registry.core.offline import OfflineVerifier, cached_metadata_reader
+from registry.core.recall import Withdrawal
 from registry.core.select import POLICIES, Choice, Policy, policy_for_device, select
 
 from .cache import Cache, RegistryCache, default_cache_dir
@@ -62,6 +64,7 @@ class PullResult:
     choice: Choice | None = field(default=None, repr=False)  # set when a device chose the variant
     policy: str | None = None  # the policy's name, and why it applies
     server_agreed: bool | None = None  # None: the registry made no suggestion
+    withdrawn: Withdrawal | None = None  # set when allow_withdrawn handed out a withdrawn version
 
 
 class _Source(Protocol):
@@ -194,6 +197,8 @@ class Puller:
         self.reg = self.cache.registry(registry)
         self.offline = offline
         self.config = config
+        self._indexes: dict[str, dict[str, Any]] = {}
+        self._admin_withdrawals: dict[str, dict[str, Withdrawal]] | None = None
         trusted = self._trusted_root(root)
         self.source: _Source
         if offline:
@@ -233,17 +238,41 @@ class Puller:
         history = self.reg.metadata_dir / "root_history"
         return any(p.read_bytes() == data for p in history.glob("*.root.json")) if history.exists() else False
 
-    def resolve(self, ref: names.ModelRef) -> str:
-        """A version number for ``ref`` from the publisher-signed versions index."""
-        if ref.revision is not None and names.SEMVER_RE.match(ref.revision):
-            return ref.revision
-        path = names.index_path(ref.namespace, ref.model)
-        try:
-            blob, _, _ = self.source.fetch(path)
-        except NotFoundError as e:
-            raise NotFoundError(f"no model {ref.id} in {self.reg.url}") from e
-        doc = modelindex.parse_index(blob.read_bytes(), ref.namespace, ref.model)
-        return modelindex.resolve(doc, ref.revision)
+    def _index(self, ref: names.ModelRef) -> dict[str, Any]:
+        """The model's verified versions index (read once per Puller, like the metadata)."""
+        if ref.id not in self._indexes:
+            path = names.index_path(ref.namespace, ref.model)
+            try:
+                blob, _, _ = self.source.fetch(path)
+            except NotFoundError as e:
+                raise NotFoundError(f"no model {ref.id} in {self.reg.url}") from e
+            self._indexes[ref.id] = modelindex.parse_index(blob.read_bytes(), ref.namespace, ref.model)
+        return self._indexes[ref.id]
+
+    def _registry_withdrawals(self) -> dict[str, dict[str, Withdrawal]]:
+        """The registry admin's verified list (``withdrawals.json``), empty when it has none."""
+        if self._admin_withdrawals is None:
+            try:
+                blob, _, _ = self.source.fetch(recall.WITHDRAWALS_PATH)
+            except NotFoundError:
+                self._admin_withdrawals = {}
+            else:
+                self._admin_withdrawals = recall.parse_withdrawals(blob.read_bytes())
+        return self._admin_withdrawals
+
+    def withdrawn(self, ref: names.ModelRef) -> dict[str, Withdrawal]:
+        """The withdrawn versions of ``ref``'s model, from verified metadata (online, or offline
+        as the cache last saw it): its publisher's and the registry admin's."""
+        return recall.withdrawn_versions(self._index(ref), self._registry_withdrawals(), ref.id)
+
+    def resolve(self, ref: names.ModelRef, *, allow_withdrawn: bool = False) -> str:
+        """A version number for ``ref`` from the publisher-signed versions index. 'latest' and
+        aliases never resolve to a withdrawn version; a pin of one raises WithdrawnError (with
+        the reason and the version to use) unless ``allow_withdrawn``. A pinned version is
+        checked too, so the index is read for every reference."""
+        return modelindex.resolve(
+            self._index(ref), ref.revision, withdrawn=self.withdrawn(ref), allow_withdrawn=allow_withdrawn
+        )
 
     def manifest(self, ref: names.ModelRef, version: str) -> tuple[dict[str, Any], bool]:
         path = names.target_path(ref.namespace, ref.model, version, names.MANIFEST_FILE)
@@ -258,15 +287,21 @@ class Puller:
         return doc, downloaded
 
     def choose(
-        self, ref: str | names.ModelRef, device: dict[str, Any], policy: Policy | str | None = None
+        self,
+        ref: str | names.ModelRef,
+        device: dict[str, Any],
+        policy: Policy | str | None = None,
+        *,
+        allow_withdrawn: bool = False,
     ) -> tuple[str, dict[str, Any], Choice, str]:
         """Choose a variant for ``device`` from the signed manifest, without downloading it.
 
         Returns ``(version, manifest, choice, "policy name: why")``. Raises
-        NoCompatibleVariantError listing each variant's rejection.
+        NoCompatibleVariantError listing each variant's rejection, WithdrawnError as
+        :meth:`resolve` does.
         """
         ref = names.ModelRef.parse(ref) if isinstance(ref, str) else ref
-        version = self.resolve(ref)
+        version = self.resolve(ref, allow_withdrawn=allow_withdrawn)
         doc, _ = self.manifest(ref, version)
         name, resolved, why = _policy(policy, device)
         return version, doc, select(doc, device, resolved), f"{name} ({why})"
@@ -293,11 +328,14 @@ class Puller:
         variant: str | None = None,
         device: dict[str, Any] | None = None,
         policy: Policy | str | None = None,
+        allow_withdrawn: bool = False,
     ) -> PullResult:
+        """Pull ``ref`` (see :func:`pull`); ``allow_withdrawn`` takes a withdrawn version that is
+        pinned or aliased (PullResult.withdrawn then says why it was withdrawn)."""
         ref = names.ModelRef.parse(ref) if isinstance(ref, str) else ref
         choice = policy_text = agreed = None
         if device is not None and variant is None:
-            version, doc, choice, policy_text = self.choose(ref, device, policy)
+            version, doc, choice, policy_text = self.choose(ref, device, policy, allow_withdrawn=allow_withdrawn)
             chosen = choice.variant
             if not self.offline:
                 suggestion = self.server_suggestion(ref, version, device, policy)
@@ -310,7 +348,7 @@ class Puller:
                             "refusing the registry's suggestion"
                         )
         else:
-            version = self.resolve(ref)
+            version = self.resolve(ref, allow_withdrawn=allow_withdrawn)
             doc, _ = self.manifest(ref, version)
             chosen = manifests.variant_by_id(doc, variant) if variant else doc["variants"][0]
         path = names.target_path(ref.namespace, ref.model, version, chosen["file"])
@@ -335,6 +373,7 @@ class Puller:
             choice=choice,
             policy=policy_text,
             server_agreed=agreed,
+            withdrawn=self.withdrawn(ref).get(version),
         )
 
 
@@ -363,24 +402,30 @@ def pull(
     grace: timedelta = DEFAULT_GRACE,
     config: ClientConfig = ClientConfig(),
     progress: ProgressFactory | None = None,
+    allow_withdrawn: bool = False,
 ) -> PullResult:
     """Pull ``namespace/model[@version|@alias]`` and return the verified, cached file.
 
-    Raises NotFoundError, SignatureError (any failed verification: nothing unverified is
-    left in the cache), DownloadError, OfflineError, UsageError.
+    'latest' and aliases never resolve to a withdrawn version; a pin of one raises
+    WithdrawnError (reason, version to use) unless ``allow_withdrawn``. Raises NotFoundError,
+    SignatureError (any failed verification: nothing unverified is left in the cache),
+    DownloadError, OfflineError, UsageError.
     """
     puller = Puller(
         registry, root=root, cache_dir=cache_dir, offline=offline, grace=grace, config=config, progress=progress
     )
-    return puller.pull(ref, variant=variant, device=device, policy=policy)
+    return puller.pull(ref, variant=variant, device=device, policy=policy, allow_withdrawn=allow_withdrawn)
 
 
 def verify_cached(
-    path: Path, *, cache_dir: Path | None = None, grace: timedelta = DEFAULT_GRACE
+    path: Path, *, cache_dir: Path | None = None, grace: timedelta = DEFAULT_GRACE, allow_withdrawn: bool = False
 ) -> tuple[str, TargetFile, list[str]]:
     """Re-check a file under the cache's ``models/`` tree against the stored signed metadata.
 
-    Returns ``(target path, signed info, roles accepted within the grace window)``.
+    Returns ``(target path, signed info, roles accepted within the grace window)``. Raises
+    SignatureError when the file differs from its signed hash, WithdrawnError when it is
+    authentic but belongs to a version that the stored metadata withdraws (unless
+    ``allow_withdrawn``).
     """
     cache = Cache(cache_dir or default_cache_dir())
     path = Path(path)
@@ -399,4 +444,20 @@ def verify_cached(
             info = verifier.verify_file(target, f)
     except FileNotFoundError as e:
         raise OfflineError(f"{path}: the cached file is missing") from e
+    t = names.TargetName.parse(target)
+    if t.version is not None and not allow_withdrawn:
+        ref = names.ModelRef(t.namespace, t.model, t.version)
+        try:
+            withdrawn = Puller(reg.url, cache_dir=cache.root, offline=True, grace=grace).withdrawn(ref)
+        except (OfflineError, NotFoundError):
+            withdrawn = {}  # no versions index in the cache: nothing it holds withdraws the version
+        w = withdrawn.get(t.version)
+        if w is not None:
+            raise WithdrawnError(
+                f"{path}: the file is authentic, but {w.message(ref.id)}",
+                ref=str(ref),
+                version=t.version,
+                reason=w.reason,
+                use=w.use,
+            )
     return target, info, verifier.expired

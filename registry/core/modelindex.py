@@ -155,6 +155,8 @@ def resolve(
         version = revision
     elif revision in doc.get("aliases", {}):
         version = doc["aliases"][revision]
+    elif names.SEMVER_RE.match(revision):
+        raise NotFoundError(f"{model_id} has no version {revision}; published: {', '.join(versions)}")
     else:
         raise NotFoundError(
             f"{model_id} has no version or alias {revision!r}; "
