@@ -229,7 +229,7 @@ def test_incremental_sync_fetches_only_new_files(env, school):  # type: ignore[n
     reasons = {u.model: u.reason for u in pinned.unavailable}
     assert (
         reasons["acme/ghost"] == f"not published in {env.url}"
-        and "no version or alias '9.9.9'" in reasons["acme/secret"]
+        and "has no version 9.9.9; published: 1.0.0" in reasons["acme/secret"]
     )
     assert read_status(data)["unavailable"][0]["model"] == "acme/ghost"  # type: ignore[index]
 
