@@ -198,3 +198,71 @@ def test_deep_or_non_finite_json_is_a_400(published, route: str) -> None:  # typ
 def _stored(env) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
     objects = env.data / "objects"
     return {p.relative_to(objects).as_posix(): p.read_bytes() for p in objects.rglob("*") if p.is_file()}
+
+
+# -- 3. only signed targets are served ---------------------------------------------------------------
+def _put_blob(env, data: bytes) -> str:  # type: ignore[no-untyped-def]
+    sha = hashlib.sha256(data).hexdigest()
+    r = urllib3.request(
+        "PUT", f"{env.url}/api/v1/blobs/sha256/{sha}", body=data, headers={"Authorization": f"Bearer {env.token}"}
+    )
+    assert r.status in (200, 201), r.data
+    return sha
+
+
+def _signed_sha(env, path: str) -> str:  # type: ignore[no-untyped-def]
+    info = env.app.extensions["edzoo"].signed_target(path)
+    assert info is not None, path
+    return info.hashes["sha256"]
+
+
+MANIFEST = "acme/reader/1.0.0/manifest.json"
+VARIANT = "acme/reader/1.0.0/variants/int8.tflite"
+# (id, target URL path given the manifest's and an unsigned blob's sha256, status)
+TARGET_CASES = [
+    ("signed-manifest", lambda m, u: f"acme/reader/1.0.0/{m}.manifest.json", 200),
+    ("signed-hash-other-name", lambda m, u: f"acme/reader/1.0.0/{m}.readme.txt", 404),
+    ("signed-hash-other-version", lambda m, u: f"acme/reader/2.0.0/{m}.manifest.json", 404),
+    ("signed-hash-other-namespace", lambda m, u: f"othernamespace/x/1.0.0/{m}.manifest.json", 404),
+    ("signed-hash-top-level", lambda m, u: f"{m}.manifest.json", 404),
+    ("signed-hash-in-a-variant-folder", lambda m, u: f"acme/reader/1.0.0/variants/{m}.manifest.json", 404),
+    ("unsigned-blob-any-namespace", lambda m, u: f"othernamespace/x/{u}.anything", 404),
+    ("unsigned-blob-own-namespace", lambda m, u: f"acme/reader/1.0.0/{u}.manifest.json", 404),
+    ("unsigned-blob-top-level", lambda m, u: f"{u}.withdrawals.json", 404),
+    ("unsigned-blob-no-name", lambda m, u: f"acme/{u}", 404),
+]
+
+
+def test_only_signed_targets_are_served(published) -> None:  # type: ignore[no-untyped-def]
+    env = published
+    signed = _signed_sha(env, MANIFEST)
+    unsigned = _put_blob(env, b"uploaded by a token holder, signed by nobody")
+    for case, path, status in TARGET_CASES:
+        r = urllib3.request("GET", f"{env.url}/tuf/targets/{path(signed, unsigned)}", retries=False)
+        assert r.status == status, (case, r.status, r.data[:200])
+        if status == 404:
+            assert r.json()["error"] == "not_found" and "no target" in r.json()["message"], (case, r.data)
+    r = urllib3.request("GET", f"{env.url}/tuf/targets/othernamespace/x/{unsigned}.anything")
+    assert "signed metadata lists no othernamespace/x/anything" in r.json()["message"]
+    variant = _signed_sha(env, VARIANT)
+    r = urllib3.request("GET", f"{env.url}/tuf/targets/acme/reader/1.0.0/variants/{variant}.int8.tflite")
+    assert r.status == 200 and hashlib.sha256(r.data).hexdigest() == variant
+
+
+def test_a_new_publish_and_a_top_level_target_are_served_at_once(published) -> None:  # type: ignore[no-untyped-def]
+    """The roles cached for one snapshot version are dropped when the snapshot moves on."""
+    from registry.core.recall import WITHDRAWALS_PATH
+    from registry.server import recall_admin
+
+    env = published
+    registry = env.app.extensions["edzoo"]
+    assert registry.signed_target(WITHDRAWALS_PATH) is None
+    assert registry.signed_target("acme/reader/2.0.0/manifest.json") is None  # cached: not signed
+    env.publish(env.build(version="2.0.0"))
+    manifest_sha = _signed_sha(env, "acme/reader/2.0.0/manifest.json")
+    r = urllib3.request("GET", f"{env.url}/tuf/targets/acme/reader/2.0.0/{manifest_sha}.manifest.json")
+    assert r.status == 200
+    recall_admin.withdraw(env.data, env.keys_dir, "acme/reader@1.0.0", reason="a test recall", use="2.0.0")
+    sha = _signed_sha(env, WITHDRAWALS_PATH)
+    r = urllib3.request("GET", f"{env.url}/tuf/targets/{sha}.{WITHDRAWALS_PATH}")
+    assert r.status == 200 and hashlib.sha256(r.data).hexdigest() == sha

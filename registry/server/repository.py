@@ -135,6 +135,8 @@ class Registry:
         self.index = Index(config.database_url or self.info.get("database_url") or config.db_url)
         self._online = {role: online_signer(config, role) for role in ONLINE_ROLES}
         self._online_lock = threading.Lock()
+        self._signed_lock = threading.Lock()  # guards _signed_roles (see signed_target)
+        self._signed_roles: tuple[int, dict[str, Any]] = (0, {})
 
     # -- online keys: reloaded after a rotation, never used once retired ----------------------
     def signer(self, role: str) -> Any:
@@ -206,6 +208,46 @@ class Registry:
             return None
         data = self.objects.get_bytes(f"tuf/{meta.version}.{name}.json")
         return Metadata.from_bytes(data), data
+
+    def signed_target(self, path: str) -> TargetFile | None:
+        """What the current signed metadata says of target ``path`` (``acme/reader/1.0.0/
+        manifest.json``): the top-level targets role's own entry, else the one in the hash bin
+        of the path's namespace; None when nothing signed lists the path. Roles are parsed once
+        per snapshot version (a small cache, emptied when the timestamp names a new snapshot)."""
+        version = self.timestamp().signed.snapshot_meta.version
+        with self._signed_lock:
+            if self._signed_roles[0] != version or len(self._signed_roles[1]) > 2048:
+                self._signed_roles = (version, {})
+            cache = self._signed_roles[1]
+
+        def load(name: str) -> Any:
+            # Read outside the lock (a store may be S3): two threads may parse a role twice.
+            with self._signed_lock:
+                if name in cache:
+                    return cache[name]
+            if name == "snapshot.json":
+                value: Any = Metadata.from_bytes(self.objects.get_bytes(f"tuf/{version}.snapshot.json"))
+            else:
+                found = self.role(name, load("snapshot.json"))
+                value = found[0] if found else None
+            with self._signed_lock:
+                return cache.setdefault(name, value)
+
+        targets = load("targets")
+        own = targets.signed.targets.get(path) if targets else None
+        if own is not None or targets is None:
+            return own
+        try:
+            namespace = names.TargetName.parse(path).namespace
+            delegated = targets.signed.get_delegated_role(namespace)
+        except ValueError:  # not a registry path (a UsageError), or no such delegation
+            return None
+        ns_md = load(namespace) if delegated.is_delegated_path(path) else None
+        delegations = ns_md.signed.delegations if ns_md else None
+        if delegations is None or delegations.succinct_roles is None:
+            return None
+        bin_md = load(delegations.succinct_roles.get_role_for_target(path))
+        return bin_md.signed.targets.get(path) if bin_md else None
 
     def refresh_timestamp(self, *, force: bool = False) -> None:
         """Re-sign the timestamp when less than half its lifetime is left (clients reject an

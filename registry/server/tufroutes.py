@@ -15,7 +15,8 @@ from . import registry_of
 
 bp = Blueprint("tuf", __name__, url_prefix="/tuf")
 
-_TARGET_RE = re.compile(r"^(?:[^/]+/)*([0-9a-f]{64})\.[^/]+$")
+# <folder>/<sha256>.<name>: the consistent-snapshot name of target <folder>/<name>.
+_TARGET_RE = re.compile(r"^((?:[^/]+/)*)([0-9a-f]{64})\.([^/]+)$")
 
 
 @bp.get("/metadata/<name>")
@@ -32,12 +33,21 @@ def metadata(name: str) -> Any:
 # merge_slashes=False: a path with "//" is no target (404), not a redirect to another path.
 @bp.get("/targets/<path:path>", merge_slashes=False)
 def target(path: str) -> Any:
-    # Consistent snapshots name a target file <sha256>.<name>; the bytes are the blob.
+    # Consistent snapshots name a target file <sha256>.<name>; the bytes are the blob. Only a
+    # blob that the signed metadata lists under that path is served: an upload token lets its
+    # holder store blobs, not publish them under any name.
     m = _TARGET_RE.match(path)
     if m is None:
         raise NotFoundError(f"no target {path}: expected <folder>/<sha256>.<file name>")
-    key = blob_key(m.group(1))
+    folder, sha256, name = m.groups()
     registry = registry_of(current_app)
+    signed = registry.signed_target(folder + name)
+    if signed is None or signed.hashes.get("sha256") != sha256:
+        raise NotFoundError(
+            f"no target {path}: the registry's signed metadata lists no {folder}{name} with sha256 {sha256[:12]}…; "
+            "only signed targets are served"
+        )
+    key = blob_key(sha256)
     objects = registry.objects
     if registry.config.redirect_blobs:
         url = objects.presigned_url(key, registry.config.redirect_expiry_s)
@@ -55,11 +65,11 @@ def target(path: str) -> Any:
             mimetype="application/octet-stream",
             headers={
                 "Content-Length": str(size),
-                "ETag": f'"{m.group(1)}"',
+                "ETag": f'"{sha256}"',
                 "Cache-Control": "public, max-age=31536000, immutable",
             },
         )
-    response = send_file(local, mimetype="application/octet-stream", conditional=True, etag=m.group(1))
+    response = send_file(local, mimetype="application/octet-stream", conditional=True, etag=sha256)
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
 
