@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import time
 from urllib.parse import urlsplit
@@ -266,3 +267,19 @@ def test_a_new_publish_and_a_top_level_target_are_served_at_once(published) -> N
     sha = _signed_sha(env, WITHDRAWALS_PATH)
     r = urllib3.request("GET", f"{env.url}/tuf/targets/{sha}.{WITHDRAWALS_PATH}")
     assert r.status == 200 and hashlib.sha256(r.data).hexdigest() == sha
+
+
+# -- 4. scratch files left by a crash --------------------------------------------------------------
+def test_a_server_start_removes_stale_scratch_files(env) -> None:  # type: ignore[no-untyped-def]
+    scratch = env.data / "objects" / ".tmp"
+    stale, fresh = scratch / "tmpcrashed.upload", scratch / "tmpinprogress.upload"
+    stale.write_bytes(b"half an upload, from a server that died")
+    fresh.write_bytes(b"an upload another server is receiving now")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    app = create_app({"EDZOO": ServerConfig(data_dir=env.data)})
+    try:
+        assert not stale.exists()
+        assert fresh.exists()  # it may belong to a live upload of another process
+    finally:
+        app.extensions["edzoo"].close()

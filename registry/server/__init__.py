@@ -31,7 +31,10 @@ def create_app(config: dict[str, Any]) -> Flask:
     app.request_class = BodyRequest
     app.json = StrictJSONProvider(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["edzoo"] = Registry(server_config)
+    registry = app.extensions["edzoo"] = Registry(server_config)
+    stale = registry.objects.clean_scratch()
+    if stale:
+        app.logger.warning("removed %d scratch files left by interrupted uploads", stale)
     body_limits = {
         "api.put_blob": (server_config.max_upload_bytes, "EDZOO_MAX_UPLOAD_BYTES"),
         "api.publish": (server_config.max_publish_bytes, "EDZOO_MAX_PUBLISH_BYTES"),

@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = ["FsObjectStore", "ObjectStore", "S3Config", "S3ObjectStore", "blob_ke
 _KEY_RE = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20
+SCRATCH_MAX_AGE_S = 3600.0  # an upload's scratch file untouched this long was left by a crash
 
 
 def blob_key(sha256: str) -> str:
@@ -78,6 +80,26 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def scratch_dir(self) -> Path:
         """A local folder for temp files of uploads in progress."""
+
+    def clean_scratch(self, older_than_s: float = SCRATCH_MAX_AGE_S) -> int:
+        """Remove scratch files untouched for ``older_than_s`` seconds (left by a process that
+        died mid-upload); returns how many. A server calls it when it starts.
+
+        Several server processes (gunicorn workers, servers on other machines sharing the folder)
+        write scratch files at any time, and uploads run outside the writer lock, so "every
+        file at start" would cut another process's upload short. An upload in progress touches
+        its file with every chunk and a metadata write lives for milliseconds: a file an hour
+        old belongs to nobody. Should one still be in use, the upload fails when it is stored
+        (its file is gone); nothing partial is ever stored."""
+        removed = 0
+        cutoff = time.time() - older_than_s
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(self.scratch_dir):
+                with contextlib.suppress(FileNotFoundError):  # another process removed it first
+                    if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+        return removed
 
 
 class FsObjectStore(ObjectStore):
