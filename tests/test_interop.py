@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 import urllib3
-from tuf.api.metadata import Metadata, Targets
+from tuf.api.metadata import Metadata, TargetFile, Targets
 from tuf.ngclient import Updater
 
-from registry.core import names, trust
+from registry.core import keys, names, trust
 
 JS_DIR = Path(__file__).parent / "js"
 JS_CLIENT = JS_DIR / "tuf_client.mjs"
@@ -257,3 +257,21 @@ def test_namespace_with_missing_bins_is_completed_by_its_next_publish(env, monke
     assert set(succinct.get_roles()) | {"targets", "acme"} == old.snapshot_roles()
     assert env.pull("acme/reader").version == "1.1.0"
     assert env.publish(env.build(version="1.1.0")).status == "unchanged"
+
+
+def test_plan_publish_creates_every_missing_bin() -> None:
+    key = keys.generate().public_key
+    path = "acme/reader/1.0.0/manifest.json"
+    files = {path: TargetFile(10, {"sha256": "a" * 64}, path)}
+    first, new_paths = trust.plan_publish(None, {}, files, key=key)
+    succinct = first["acme"].signed.delegations.succinct_roles  # type: ignore[union-attr]
+    assert set(first) == {"acme", *succinct.get_roles()} and new_paths == [path]
+    assert all(md.signed.version == 1 for md in first.values())
+
+    home = succinct.get_role_for_target(path)
+    stored = {home: first[home]}
+    # a namespace that holds only the bin with its file: the others are created, that one is not
+    again, new_paths = trust.plan_publish(first["acme"], stored, files, key=key, existing={home})
+    assert set(again) == set(succinct.get_roles()) - {home} and new_paths == []
+    # complete and unchanged: nothing to sign
+    assert trust.plan_publish(first["acme"], stored, files, key=key, existing=succinct.get_roles()) == ({}, [])
