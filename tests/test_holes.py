@@ -283,3 +283,54 @@ def test_a_server_start_removes_stale_scratch_files(env) -> None:  # type: ignor
         assert fresh.exists()  # it may belong to a live upload of another process
     finally:
         app.extensions["edzoo"].close()
+
+
+# -- 5. search takes % and _ literally -------------------------------------------------------------
+# model name → its summary
+SEARCH_MODELS = {"reader": "reads letters", "writer": "writes words and/or letters", "snake": "reads snake_case names"}
+# (id, q, models found)
+SEARCH_CASES = [
+    ("percent", "%", []),
+    ("underscore", "_", ["snake"]),
+    ("underscore-inside", "e_c", ["snake"]),
+    ("percent-inside", "r%r", []),
+    ("underscore-as-one-char", "r_ad", []),
+    ("backslash", "\\", []),
+    ("slash", "/", ["writer"]),  # SQLAlchemy's escape character, itself escaped
+    ("slash-inside", "d/or", ["writer"]),
+    ("escaped-percent", "\\%", []),
+    ("plain", "WORDS", ["writer"]),
+    ("plain-several", "reads", ["reader", "snake"]),
+]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def search_index(request, tmp_path):  # type: ignore[no-untyped-def]
+    from builders import manifest_for
+
+    from registry.core import modelindex
+    from registry.storage.index import Index
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'index.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database()
+    index = Index(url)
+    versions, indexes = [], {}
+    for name, summary in SEARCH_MODELS.items():
+        doc = {**manifest_for("acme", name, "1.0.0", {"fp32": b"x"}), "summary": summary}
+        versions.append({"manifest": doc, "sha256": hashlib.sha256(name.encode()).hexdigest(), "size": 1, "files": {}})
+        indexes[name] = json.loads(modelindex.build_index("acme", name, ["1.0.0"], {}))
+    with index.writer() as session:
+        index.record_publish(session, "acme", versions, indexes, {})
+    try:
+        yield index
+    finally:
+        index.dispose()
+
+
+def test_search_takes_wildcards_literally(search_index) -> None:  # type: ignore[no-untyped-def]
+    for case, q, found in SEARCH_CASES:
+        total, models = search_index.search(q)
+        assert [m["name"] for m in models] == found, (case, q)
+        assert total == len(found), case

@@ -523,12 +523,14 @@ class Index:
         with self.session() as s:
             stmt = select(Model).where(Model.latest.is_not(None))
             if q:
-                like = f"%{q.lower()}%"
+                # A substring match: autoescape makes % and _ in q plain characters (SQLite
+                # and PostgreSQL alike), not LIKE wildcards that match everything.
+                text = q.lower()
                 stmt = stmt.where(
                     or_(
-                        func.lower(Model.name).like(like),
-                        func.lower(Model.summary).like(like),
-                        func.lower(Model.namespace).like(like),
+                        func.lower(Model.name).contains(text, autoescape=True),
+                        func.lower(Model.summary).contains(text, autoescape=True),
+                        func.lower(Model.namespace).contains(text, autoescape=True),
                     )
                 )
             if namespace:
