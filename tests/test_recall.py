@@ -526,3 +526,54 @@ def names_ref(text: str):  # type: ignore[no-untyped-def]
     from registry.core import names
 
     return names.ModelRef.parse(text)
+
+
+# -- what the registry shows: the JSON API (against its contract), the web catalog, Hugging Face ----
+def test_api_web_and_hugging_face_show_a_withdrawn_version(published):  # type: ignore[no-untyped-def]
+    import jsonschema
+    import urllib3
+
+    from registry.server import openapi
+
+    env = published
+    _yank(env, "acme/reader@1.0.1", reason="mislabels <Q> & more", use="1.0.0")
+
+    schemas = json.loads(openapi.CONTRACT.read_text())["components"]
+    for path, schema in [
+        ("/api/v1/models/acme/reader", "Model"),
+        ("/api/v1/models/acme/reader/versions/1.0.1", "Version"),
+        ("/api/v1/models/acme/reader/versions/1.0.0", "Version"),
+        ("/api/v1/models?q=reader", "ModelList"),
+    ]:
+        jsonschema.validate(_api(env, path), {"$ref": f"#/components/schemas/{schema}", "components": schemas})
+    assert _api(env, "/api/v1/models?q=reader")["models"][0]["latest"] == "1.0.0"
+
+    def page(path: str) -> str:
+        r = urllib3.request("GET", env.url + path, headers={"Accept": "text/html"})
+        assert r.status == 200, path
+        return r.data.decode()
+
+    withdrawn = page("/models/acme/reader?version=1.0.1")
+    assert '<span class="badge badge-withdrawn">withdrawn</span>' in withdrawn
+    assert "Its publisher withdrew acme/reader 1.0.1 on " in withdrawn
+    assert "mislabels &lt;Q&gt; &amp; more" in withdrawn and "<Q>" not in withdrawn
+    assert 'href="/models/acme/reader?version=1.0.0">1.0.0</a> instead' in withdrawn
+    assert "edzoo pull acme/reader@1.0.0" in withdrawn and "edzoo pull acme/reader@1.0.1" not in withdrawn
+    assert ">1.0.1 (withdrawn)</option>" in withdrawn and ">1.0.0 (latest)</option>" in withdrawn
+    latest = page("/models/acme/reader")
+    assert 'acme/reader <span class="version">1.0.0</span>' in latest and "badge-withdrawn" not in latest
+
+    main = _api(env, "/api/models/acme/reader")
+    assert (main["edzoo"]["version"], main["edzoo"]["latest"], main["edzoo"]["withdrawn"]) == ("1.0.0", "1.0.0", None)
+    info = _api(env, "/api/models/acme/reader/revision/1.0.1")
+    assert info["edzoo"]["withdrawn"]["reason"] == "mislabels <Q> & more"
+    assert info["cardData"]["edzoo"]["withdrawn"]["use"] == "1.0.0" and "withdrawn" in info["tags"]
+    readme = urllib3.request("GET", env.url + "/acme/reader/resolve/1.0.1/README.md").data.decode()
+    assert "  withdrawn:\n" in readme and "> **Withdrawn.** acme/reader 1.0.1 was withdrawn by its publisher" in readme
+    assert "Use `acme/reader@1.0.0` instead." in readme
+    assert "Withdrawn" not in urllib3.request("GET", env.url + "/acme/reader/resolve/main/README.md").data.decode()
+    branches = {b["name"]: b["targetCommit"] for b in _api(env, "/api/models/acme/reader/refs")["branches"]}
+    assert branches["main"] == branches["stable"] == main["sha"]
+
+    _unyank(env, "acme/reader@1.0.1")  # the README of the same manifest changes back
+    assert "Withdrawn" not in urllib3.request("GET", env.url + "/acme/reader/resolve/1.0.1/README.md").data.decode()

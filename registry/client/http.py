@@ -26,6 +26,7 @@ from registry.core.errors import (
     StorageError,
     UnavailableError,
     UsageError,
+    WithdrawnError,
 )
 
 __all__ = ["ApiClient", "ClientConfig", "ProgressFetcher"]
@@ -99,6 +100,7 @@ _CODE_ERRORS: dict[str, type[EdzooError]] = {
     "download_failed": DownloadError,
     "not_cached": OfflineError,
     "no_compatible_variant": NoCompatibleVariantError,
+    "withdrawn": WithdrawnError,
     # codes the server sets on those classes
     "stale_role": ConflictError,  # another publish landed first: read the roles again and re-sign
     "blob_missing": UsageError,

@@ -122,7 +122,14 @@ class WithdrawnError(EdzooError):
     exit_code = 13
 
     def __init__(
-        self, message: str, *, ref: str, version: str, reason: str, use: str | None, code: str | None = None
+        self,
+        message: str,
+        *,
+        ref: str = "",
+        version: str = "",
+        reason: str = "",
+        use: str | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message, code=code)
         self.ref, self.version, self.reason, self.use = ref, version, reason, use

@@ -191,6 +191,7 @@ class Revision:
     latest: str | None
     aliases: dict[str, str]
     versions: list[str]
+    withdrawn: dict[str, Any] | None = None  # {"reason", "use", "at", "by"} of a withdrawn version
 
     @property
     def repo(self) -> str:
@@ -198,7 +199,7 @@ class Revision:
 
     @property
     def readme(self) -> bytes:
-        return _readme_bytes(self.manifest_sha256, self.manifest, self.files)
+        return _readme_bytes(self.manifest_sha256, self.manifest, self.files, self.withdrawn)
 
     def entries(self) -> dict[str, Entry]:
         out: dict[str, Entry] = {}
@@ -293,6 +294,7 @@ def lookup(namespace: str, name: str, revision: str) -> Revision:
             latest=model.latest,
             aliases=aliases,
             versions=sorted(known, key=names.version_key),
+            withdrawn=row.withdrawn or None,
         )
 
 
@@ -301,15 +303,22 @@ _README_CACHE: OrderedDict[str, bytes] = OrderedDict()
 _README_LOCK = threading.Lock()
 
 
-def _readme_bytes(manifest_sha256: str, manifest: dict[str, Any], files: dict[str, dict[str, Any]]) -> bytes:
+def _readme_bytes(
+    manifest_sha256: str,
+    manifest: dict[str, Any],
+    files: dict[str, dict[str, Any]],
+    withdrawn: dict[str, Any] | None = None,
+) -> bytes:
+    # A withdrawal (or its end) changes the README of the same manifest: it is part of the key.
+    key = manifest_sha256 + (":" + json.dumps(withdrawn, sort_keys=True) if withdrawn else "")
     with _README_LOCK:
-        cached = _README_CACHE.get(manifest_sha256)
+        cached = _README_CACHE.get(key)
         if cached is not None:
-            _README_CACHE.move_to_end(manifest_sha256)
+            _README_CACHE.move_to_end(key)
             return cached
-    data = render_readme(manifest, files, manifest_sha256).encode()
+    data = render_readme(manifest, files, manifest_sha256, withdrawn).encode()
     with _README_LOCK:
-        _README_CACHE[manifest_sha256] = data
+        _README_CACHE[key] = data
         while len(_README_CACHE) > 512:
             _README_CACHE.popitem(last=False)
     return data
@@ -328,8 +337,9 @@ def _reference_variant(m: dict[str, Any]) -> dict[str, Any]:
     return next((v for v in variants if v.get("id") == ref_id), variants[0])
 
 
-def card_metadata(m: dict[str, Any], manifest_sha256: str) -> dict[str, Any]:
-    """README.md's YAML front matter: Hugging Face's fields, then the ``edzoo`` block."""
+def card_metadata(m: dict[str, Any], manifest_sha256: str, withdrawn: dict[str, Any] | None = None) -> dict[str, Any]:
+    """README.md's YAML front matter: Hugging Face's fields, then the ``edzoo`` block (which
+    carries ``withdrawn``, the reason, replacement, time and signer, for a withdrawn version)."""
     card = m.get("card") or {}
     education = card.get("education") or {}
     ref = _reference_variant(m)
@@ -389,6 +399,9 @@ def card_metadata(m: dict[str, Any], manifest_sha256: str) -> dict[str, Any]:
         {"id": v.get("id"), "file": v.get("file"), "sha256": v.get("sha256"), "size": v.get("size")}
         for v in m.get("variants", [])
     ]
+    if withdrawn:
+        edzoo["withdrawn"] = dict(withdrawn)
+        meta["tags"] = [*tags, "withdrawn"]
     meta["edzoo"] = edzoo
     return meta
 
@@ -452,9 +465,12 @@ def _recipe(r: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def render_readme(m: dict[str, Any], files: dict[str, dict[str, Any]], manifest_sha256: str) -> str:
-    """README.md of a version: front matter, then the card as Markdown. Depends on the manifest
-    and the signed file list only, so it is the same for every request and every server."""
+def render_readme(
+    m: dict[str, Any], files: dict[str, dict[str, Any]], manifest_sha256: str, withdrawn: dict[str, Any] | None = None
+) -> str:
+    """README.md of a version: front matter, then the card as Markdown. Depends on the manifest,
+    the signed file list and the signed withdrawal only, so it is the same for every request and
+    every server."""
     card = m.get("card") or {}
     education = card.get("education") or {}
     repo = f"{m['namespace']}/{m['name']}"
@@ -462,11 +478,12 @@ def render_readme(m: dict[str, Any], files: dict[str, dict[str, Any]], manifest_
     metric_name = (ref.get("metrics") or {}).get("name", "metric")
     lines = [
         "---",
-        to_yaml(card_metadata(m, manifest_sha256)).rstrip("\n"),
+        to_yaml(card_metadata(m, manifest_sha256, withdrawn)).rstrip("\n"),
         "---",
         "",
         f"# {repo} {m['version']}",
         "",
+        *_withdrawn_notice(repo, m["version"], withdrawn),
         m.get("summary", ""),
         "",
         f"- Task: {m.get('task', '')}",
@@ -581,10 +598,23 @@ def agent_harnesses() -> Any:
     return jsonify({"standardEnvVars": [], "harnesses": {}})
 
 
+def _withdrawn_notice(repo: str, version: str, withdrawn: dict[str, Any] | None) -> list[str]:
+    if not withdrawn:
+        return []
+    who = "its publisher" if withdrawn.get("by") == "publisher" else "the registry admin"
+    use = withdrawn.get("use")
+    instead = f"Use `{repo}@{use}` instead." if use else "No replacement was named."
+    return [
+        f"> **Withdrawn.** {repo} {version} was withdrawn by {who} on {str(withdrawn.get('at', ''))[:10]}: "
+        f"{_cell(withdrawn.get('reason', ''))}. {instead} `edzoo pull` refuses a pin of it.",
+        "",
+    ]
+
+
 def _model_info(rev: Revision) -> dict[str, Any]:
     blobs = _flag("blobs")
     entries = rev.entries()
-    meta = card_metadata(rev.manifest, rev.manifest_sha256)
+    meta = card_metadata(rev.manifest, rev.manifest_sha256, rev.withdrawn)
     tags = [*meta["tags"], *(f"license:{meta['license']}",)]
     info: dict[str, Any] = {
         "_id": rev.commit[:24],
@@ -610,6 +640,7 @@ def _model_info(rev: Revision) -> dict[str, Any]:
             "latest": rev.latest,
             "aliases": rev.aliases,
             "versions": rev.versions,
+            "withdrawn": rev.withdrawn,
         },
     }
     if "pipeline_tag" in meta:

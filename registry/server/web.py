@@ -635,6 +635,8 @@ def model_page(namespace: str, name: str) -> Response:
         names.check_version(version)
     else:
         version = model["latest"]
+        if not version and model["versions"] and set(model["withdrawn"]) == set(model["versions"]):
+            version = names.latest_of(model["versions"])  # every version is withdrawn: the newest, marked so
         if not version:
             raise NotFoundError(f"{namespace}/{name} has no published version")
     row = index.version(namespace, name, version)
@@ -669,6 +671,8 @@ def model_page(namespace: str, name: str) -> Response:
         requested=requested,
         is_latest=version == model["latest"],
         aliases_here=aliases_here,
+        withdrawal=row["withdrawn"],
+        withdrawn=model["withdrawn"],
         versions=sorted(model["versions"], key=names.version_key, reverse=True),
         metric=metric,
         plots=plots,
