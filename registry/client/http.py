@@ -205,6 +205,21 @@ class ApiClient:
         """GET a path outside the API (``/tuf/...``)."""
         return self.request("GET", path, api=False).data
 
+    def token_namespace(self) -> str:
+        """The namespace this client's upload token may publish to; AuthError when it may not
+        (unknown, revoked or expired)."""
+        return str(self.get_json("/token")["namespace"])
+
+    def check_token(self, namespace: str) -> None:
+        """Fail before anything is signed or uploaded when the token cannot publish to
+        ``namespace``: AuthError naming the namespace it is for."""
+        granted = self.token_namespace()
+        if granted != namespace:
+            raise AuthError(
+                f"this upload token publishes to namespace {granted!r}, not {namespace!r}; use the token "
+                f"the registry admin issued for {namespace!r}"
+            )
+
     def has_blob(self, sha256: str, size: int) -> bool:
         response = self.request("HEAD", f"/blobs/sha256/{sha256}", ok=(200, 404))
         return response.status == 200 and int(response.headers.get("Content-Length", -1)) == size

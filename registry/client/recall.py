@@ -113,6 +113,7 @@ def _change(
 ) -> RecallResult:
     signer = keys.load_signer(Path(key_path))
     api = ApiClient(registry, token=token, config=config)
+    api.check_token(ref.namespace)
     return retry_stale(lambda: _change_once(api, ref, version, change, signer))
 
 

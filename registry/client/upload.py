@@ -97,6 +97,7 @@ def publish(
     alias_names = [names.check_alias(a) for a in aliases]
     signer = keys.load_signer(Path(key_path))
     api = ApiClient(registry, token=token, config=config)
+    api.check_token(build.namespace)
     return retry_stale(lambda: _publish_once(api, build, signer, alias_names, progress))
 
 

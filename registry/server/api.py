@@ -69,7 +69,10 @@ def _json_body(expected: str) -> dict[str, Any]:
 
 @bp.get("/health")
 def health() -> Any:
-    return jsonify(_registry().health())
+    # 503 once anything served has expired, so a load balancer or a monitor that reads only the
+    # status code sees it; ok and degraded (something expires soon) are both serving.
+    doc = _registry().health()
+    return jsonify(doc), (503 if doc["status"] == "failing" else 200)
 
 
 @bp.get("/models")
@@ -203,6 +206,12 @@ def get_role(name: str) -> Any:
     if found is None:
         raise NotFoundError(f"no role {name}")
     return Response(found[1], mimetype="application/json")
+
+
+@bp.get("/token")
+def token_info() -> Any:
+    """Which namespace the caller's upload token may publish to (401 when it may not)."""
+    return jsonify({"namespace": _namespace_from_token()})
 
 
 @bp.post("/publish")
