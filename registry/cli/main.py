@@ -821,6 +821,7 @@ def main() -> None:
 from registry.cli import (  # noqa: E402,F401
     recall,  # noqa: E402,F401
     registry_keys,  # noqa: E402,F401
+    renewal,  # noqa: E402,F401
     schools_bundle,
     schools_mirror,
     schools_plan,

@@ -26,16 +26,18 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 from tuf.api.metadata import Metadata, Root, Snapshot, TargetFile, Targets, Timestamp
 
-from registry.core import keys, manifest, modelindex, names, recall, trust
+from registry.core import keys, manifest, modelindex, names, recall, renewal, trust
 from registry.core._internal import faults
 from registry.core.errors import (
     ConflictError,
+    EdzooError,
     NotFoundError,
     SignatureError,
     StorageError,
@@ -69,6 +71,8 @@ class ServerConfig:
     # bins), ~2 MB to re-sign every bin of a 10,000-file namespace. The token is checked first.
     max_publish_bytes: int = 64 << 20
     expiry: trust.Expiry = trust.Expiry()
+    # /api/v1/health says degraded when anything served expires within this window.
+    expiry_warning: timedelta = timedelta(days=30)
     redirect_blobs: bool = False  # answer target downloads with a 302 to a presigned store URL
     redirect_expiry_s: int = 600
     env: tuple[tuple[str, str], ...] = ()  # EDZOO_* settings read at the entry point (keys, S3)
@@ -85,6 +89,7 @@ class ServerConfig:
                 max_publish_bytes=int(env.get("EDZOO_MAX_PUBLISH_BYTES", 64 << 20)),
                 redirect_blobs=env.get("EDZOO_REDIRECT_BLOBS", "").lower() in {"1", "true", "yes"},
                 redirect_expiry_s=int(env.get("EDZOO_REDIRECT_EXPIRY", 600)),
+                expiry_warning=timedelta(days=float(env.get("EDZOO_EXPIRY_WARNING_DAYS", 30))),
                 env=tuple(sorted((k, v) for k, v in env.items() if k.startswith(("EDZOO_", "AWS_")))),
             )
         except ValueError as e:
@@ -135,6 +140,8 @@ class Registry:
         self.index = Index(config.database_url or self.info.get("database_url") or config.db_url)
         self._online = {role: online_signer(config, role) for role in ONLINE_ROLES}
         self._online_lock = threading.Lock()
+        # (role, version) -> expiry: role files are immutable per version, so read once.
+        self._expiries: dict[tuple[str, int], datetime] = {}
         self._signed_lock = threading.Lock()  # guards _signed_roles (see signed_target)
         self._signed_roles: tuple[int, dict[str, Any]] = (0, {})
 
@@ -186,7 +193,7 @@ class Registry:
         if not _META_NAME_RE.match(name):
             raise NotFoundError(f"no metadata file {name}")
         if name == "timestamp.json":
-            self.refresh_timestamp()
+            self.refresh_online()
         return self.objects.get_bytes(f"tuf/{name}")
 
     def _load(self, key: str) -> Metadata:
@@ -249,20 +256,48 @@ class Registry:
         bin_md = load(delegations.succinct_roles.get_role_for_target(path))
         return bin_md.signed.targets.get(path) if bin_md else None
 
-    def refresh_timestamp(self, *, force: bool = False) -> None:
-        """Re-sign the timestamp when less than half its lifetime is left (clients reject an
-        expired one, so an idle registry must still renew it)."""
-        lifetime = self.config.expiry.timestamp
-        if not force and self.timestamp().signed.expires - trust.now() > lifetime / 2:
+    def refresh_online(self, *, force: bool = False) -> None:
+        """Keep the online roles valid, idle or not: when the snapshot has less than half its
+        lifetime left, sign a new snapshot version (same meta), then a new timestamp; when only
+        the timestamp has, a new timestamp. ``force`` re-signs both. Runs when a client fetches
+        timestamp.json and when /api/v1/health is asked, so whatever a client is served is valid
+        for at least half a lifetime. Several processes may share one store: the writer lock
+        lets one renew, and the others see its result when they check again inside the lock."""
+        if not force and not self._online_due(self.timestamp()):
             return
         with self.lock():
             current = self.timestamp()
-            if not force and current.signed.expires - trust.now() > lifetime / 2:
+            if not force and not self._online_due(current):
                 return
             snap, _ = self.snapshot()
+            if force or self._half_spent(snap.signed.expires, self.config.expiry.snapshot):
+                snap = trust.update_snapshot(snap, {}, self._snapshot_signer, self.config.expiry)
+                self.objects.put_bytes(f"tuf/{snap.signed.version}.snapshot.json", trust.to_bytes(snap))
+                log.info("snapshot renewed: version %d", snap.signed.version)
             new = trust.update_timestamp(current, snap, self._timestamp_signer, self.config.expiry)
             self.objects.put_bytes("tuf/timestamp.json", trust.to_bytes(new))
             log.info("timestamp renewed: version %d", new.signed.version)
+
+    @staticmethod
+    def _half_spent(expires: datetime, lifetime: timedelta) -> bool:
+        return expires - trust.now() <= lifetime / 2
+
+    def _online_due(self, timestamp: Metadata[Timestamp]) -> bool:
+        """Whether the timestamp, or the snapshot it names, has spent half its lifetime."""
+        if self._half_spent(timestamp.signed.expires, self.config.expiry.timestamp):
+            return True
+        version = timestamp.signed.snapshot_meta.version
+        return self._half_spent(self._expires("snapshot", version), self.config.expiry.snapshot)
+
+    def _expires(self, role: str, version: int) -> datetime:
+        """When version ``version`` of ``role`` expires (read once: ``N.role.json`` never changes)."""
+        found = self._expiries.get((role, version))
+        if found is None:
+            if len(self._expiries) > 65536:
+                self._expiries.clear()
+            found = self._load(f"tuf/{version}.{role}.json").signed.expires
+            self._expiries[(role, version)] = found
+        return found
 
     def commit_roles(
         self, roles: dict[str, Metadata[Targets]], snapshot: Metadata[Snapshot]
@@ -591,10 +626,40 @@ class Registry:
         return [f"{namespace}/{v['manifest']['name']}@{v['manifest']['version']}" for v in versions]
 
     # -- introspection --------------------------------------------------------------------------
+    def expiry_report(self) -> renewal.ExpiryReport:
+        """Every served role's version and expiry, judged against ``config.expiry_warning``;
+        the online roles count as renewable when this server holds the key root trusts."""
+        renewable = {}
+        for role in ONLINE_ROLES:
+            try:
+                self.signer(role)
+                renewable[role] = True
+            except EdzooError:  # a retired key, a key file that cannot be read
+                renewable[role] = False
+        snapshot, _ = self.snapshot()
+        targets = {}
+        for file_name, meta in snapshot.signed.meta.items():
+            name = file_name.removesuffix(".json")
+            targets[name] = (meta.version, self._expires(name, meta.version))
+        roles = renewal.served_roles(
+            self.current_root(), self.timestamp(), snapshot, targets, online_renewable=renewable
+        )
+        return renewal.assess(roles, at=trust.now(), window=self.config.expiry_warning)
+
     def health(self) -> dict[str, Any]:
+        """The registry's status: ``ok``, ``degraded`` (something served expires within
+        ``config.expiry_warning``, or an online role cannot be renewed) or ``failing``
+        (something served has expired), with what expires soon. Renews the online roles first."""
+        try:
+            self.refresh_online()
+        except (EdzooError, OSError) as e:  # reported below: the online roles show as not renewable
+            log.error("cannot renew the online metadata: %s", e)
+        report = self.expiry_report()
         ts = self.timestamp()
         return {
-            "status": "ok",
+            "status": report.status,
+            "expiring": report.expiring_entries(),
+            "expiry_warning_days": report.window / timedelta(days=1),
             "timestamp_version": ts.signed.version,
             "timestamp_expires": ts.signed.expires.isoformat(),
             "snapshot_version": ts.signed.snapshot_meta.version,

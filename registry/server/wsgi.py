@@ -60,6 +60,13 @@ def run(
             print(f"indexed {len(repaired)} published versions the index had missed", flush=True)
     finally:
         registry.close()
+    # No background renewer: clients meet the online roles only through timestamp.json, and
+    # serving it first runs Registry.refresh_online, which re-signs the snapshot and the
+    # timestamp once half their lifetime is spent. So every client, mirror or bundle build gets
+    # metadata valid for at least half a lifetime, however long the registry sat idle; stored
+    # files that expire while nobody asks harm no one, and /api/v1/health (polled by monitors)
+    # renews them as well. A thread would add a second writer per worker and nothing a client
+    # could observe.
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
