@@ -80,7 +80,7 @@ def registry_status(
 
     def mark_of(r: core.RoleExpiry) -> str:
         if r.signed_by == core.ONLINE and r.renewable:
-            return "  (renewed by the running server)" if report.is_expired(r) else ""
+            return "  (as stored; a running server renews it before serving it)" if report.is_expired(r) else ""
         if report.is_expired(r):
             return "  << EXPIRED"
         return "  << expires within the window" if report.is_expiring(r) else ""

@@ -117,19 +117,26 @@ class ExpiryReport:
     roles: tuple[RoleExpiry, ...]
     at: datetime
     window: timedelta
+    # Judging stored files rather than a server that just renewed: an expired online role the
+    # server can renew is renewed before any client is served it, so it does not count.
+    stored: bool = False
 
     def is_expired(self, r: RoleExpiry) -> bool:
         return r.expires <= self.at
+
+    def counts_expired(self, r: RoleExpiry) -> bool:
+        """Expired, and no online role that a server renews before serving it (``stored``)."""
+        return self.is_expired(r) and not (self.stored and r.signed_by == ONLINE and r.renewable)
 
     def is_expiring(self, r: RoleExpiry) -> bool:
         """Expires within the window (or has expired) and is no online role the server renews."""
         if r.expires - self.at >= self.window:
             return False
-        return r.signed_by != ONLINE or not r.renewable or self.is_expired(r)
+        return r.signed_by != ONLINE or not r.renewable or self.counts_expired(r)
 
     @property
     def expired(self) -> list[RoleExpiry]:
-        return [r for r in self.roles if self.is_expired(r)]
+        return [r for r in self.roles if self.counts_expired(r)]
 
     @property
     def expiring(self) -> list[RoleExpiry]:
@@ -185,11 +192,12 @@ class ExpiryReport:
         }
 
 
-def assess(roles: Iterable[RoleExpiry], *, at: datetime, window: timedelta) -> ExpiryReport:
+def assess(roles: Iterable[RoleExpiry], *, at: datetime, window: timedelta, stored: bool = False) -> ExpiryReport:
     """The report on ``roles`` (each served role once) at ``at``, listed root, timestamp,
-    snapshot, targets, then each namespace role followed by its bins."""
+    snapshot, targets, then each namespace role followed by its bins. ``stored``: the roles are
+    read from a data folder, not from a server that has just renewed its online roles."""
     ordered = sorted(roles, key=lambda r: (_ORDER.get(r.role, 4), r.role))
-    return ExpiryReport(tuple(ordered), at, window)
+    return ExpiryReport(tuple(ordered), at, window, stored)
 
 
 def served_roles(
