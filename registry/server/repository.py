@@ -270,11 +270,12 @@ class Registry:
             if not force and not self._online_due(current):
                 return
             snap, _ = self.snapshot()
+            timestamp_signer = self._timestamp_signer  # a retired key fails here, before any write
             if force or self._half_spent(snap.signed.expires, self.config.expiry.snapshot):
                 snap = trust.update_snapshot(snap, {}, self._snapshot_signer, self.config.expiry)
                 self.objects.put_bytes(f"tuf/{snap.signed.version}.snapshot.json", trust.to_bytes(snap))
                 log.info("snapshot renewed: version %d", snap.signed.version)
-            new = trust.update_timestamp(current, snap, self._timestamp_signer, self.config.expiry)
+            new = trust.update_timestamp(current, snap, timestamp_signer, self.config.expiry)
             self.objects.put_bytes("tuf/timestamp.json", trust.to_bytes(new))
             log.info("timestamp renewed: version %d", new.signed.version)
 
