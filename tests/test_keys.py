@@ -113,9 +113,7 @@ def test_a_server_holding_a_retired_key_refuses_to_sign(env, tmp_path: Path) -> 
     registry = app.extensions["edzoo"]
     try:
         with pytest.raises(UnavailableError, match="retired") as e:
-            registry.refresh_online(force=True) if hasattr(registry, "refresh_online") else registry.refresh_timestamp(
-                force=True
-            )
+            registry.refresh_online(force=True)
         assert e.value.code == "retired_key"
     finally:
         registry.close()

@@ -26,7 +26,7 @@ from lifecycle import Lifecycle, Published, check_faketime
 from tuf.api.metadata import Metadata
 
 from registry.core import keys, trust
-from registry.core.errors import AuthError, NotFoundError, SignatureError
+from registry.core.errors import AuthError, NotFoundError, SignatureError, WithdrawnError
 from registry.server import ServerConfig, keyadmin
 from registry.server.repository import Registry
 
@@ -100,6 +100,112 @@ def status_marks(*roles: str) -> Step:
     return step
 
 
+def rotate(role: str) -> Step:
+    """The admin rotates ``role``'s keys while the server runs (it must sign with the new online
+    keys without a restart)."""
+
+    def step(life: Lifecycle) -> None:
+        r = life.registry
+        out = life.edzoo("registry", "rotate-keys", r.data, "--role", role, "--keys", r.keys_dir)
+        assert f"{role} keys rotated" in out.stdout, out.stdout
+
+    return step
+
+
+def device_root_is(version: int) -> Step:
+    def step(life: Lifecycle) -> None:
+        roots = list(life.cache.rglob("metadata/root.json"))
+        assert roots and Metadata.from_bytes(roots[0].read_bytes()).signed.version == version
+
+    return step
+
+
+def revoke_publisher(life: Lifecycle) -> None:
+    r = life.registry
+    out = life.edzoo("registry", "revoke-publisher", r.data, "acme", "--reason", "key leaked", "--keys", r.keys_dir)
+    assert "namespace acme revoked; 1 upload token(s) revoked" in out.stdout, out.stdout
+
+
+def pull_not_found(life: Lifecycle) -> None:
+    out = life.pull(check=False)
+    assert out.returncode == NotFoundError.exit_code, out.stderr
+
+
+def publish_refused(life: Lifecycle) -> None:
+    out = life.edzoo("publisher", "renew", "acme", "--registry", life.url, "--key", life.registry.key,
+                     "--token-file", life.registry.token_file, check=False)  # fmt: skip
+    assert out.returncode == AuthError.exit_code, out.stderr
+
+
+def forge_timestamp(life: Lifecycle) -> None:
+    """A leaked timestamp key signs the current timestamp again at a huge version, and the
+    device takes it (a fast-forward attack)."""
+    stored = life.registry.data / "objects" / "tuf" / "timestamp.json"
+    real = stored.read_bytes()
+    forged = Metadata.from_bytes(real)
+    forged.signed.version = 2**30
+    stored.write_bytes(
+        trust.to_bytes(trust.sign(forged, [keys.load_signer(life.registry.data / "keys" / "timestamp.pem")]))
+    )
+    pull_works(life)
+    stored.write_bytes(real)  # the registry's own timestamp again: a "rollback" to that device
+
+
+def yank(life: Lifecycle) -> None:
+    r = life.registry
+    out = life.edzoo("yank", "acme/reader@1.0.0", "--reason", "reads 7 as 1", "--registry", life.url,
+                     "--key", r.key, "--token-file", r.token_file)  # fmt: skip
+    assert out.stdout.startswith("withdrew acme/reader@1.0.0: reads 7 as 1"), out.stdout
+
+
+def pull_withdrawn(life: Lifecycle) -> None:
+    out = life.pull(check=False)
+    assert out.returncode == WithdrawnError.exit_code and "reads 7 as 1" in out.stderr, out.stderr
+
+
+def _school(life: Lifecycle) -> tuple[Path, Path]:
+    home = life.registry.home
+    catalog, fleet = home / "catalog.json", home / "fleet.json"
+    if not catalog.exists():
+        entry = {"model": "acme/reader", "version": "1.0.0", "priority": 50}
+        catalog.write_text(json.dumps({"schema_version": 1, "id": "s", "title": "S", "models": [entry]}))
+        group = {"id": "tablets", "profile": "android-go-2gb", "count": 30, "free_storage_mb": 100}
+        fleet.write_text(json.dumps({"schema_version": 1, "id": "f", "groups": [group]}))
+    return catalog, fleet
+
+
+def school_installs(life: Lifecycle) -> None:
+    """IT staff plan, bundle and install the catalog; the mirror syncs it."""
+    home, r = life.registry.home, life.registry
+    catalog, fleet = _school(life)
+    cache = ["--cache", str(home / "it-cache")]
+    life.edzoo("plan", catalog, fleet, "--registry", life.url, "--root", r.root, "-o", home / "plan.json", *cache)
+    life.edzoo("bundle", home / "plan.json", "--out", home / "usb-1", "--quiet", *cache)
+    life.edzoo("install-bundle", home / "usb-1", "--device", "android-go-2gb", "--into", home / "app", "--root",
+               r.root, "--quiet")  # fmt: skip
+    assert list((home / "app").rglob("*.tflite"))
+    out = life.edzoo("mirror", "--upstream", life.url, "--catalog", catalog, "--data", home / "mirror", "--root",
+                     r.root, "--once")  # fmt: skip
+    assert list((home / "mirror" / "www").rglob("*.tflite")), out.stdout
+
+
+def school_drops_the_withdrawn(life: Lifecycle) -> None:
+    """After the yank: the plan drops the pin (exit 13 with --strict), a bundle from the old plan
+    leaves it out and its install removes it from the device, the mirror stops serving it."""
+    home = life.registry.home
+    catalog, fleet = _school(life)
+    cache = ["--cache", str(home / "it-cache")]
+    out = life.edzoo("plan", catalog, fleet, "--registry", life.url, "-o", home / "plan-2.json", "--strict", *cache,
+                     check=False)  # fmt: skip
+    assert out.returncode == WithdrawnError.exit_code and "reads 7 as 1" in out.stdout + out.stderr, out
+    out = life.edzoo("bundle", home / "plan.json", "--out", home / "usb-2", "--quiet", *cache)
+    assert "acme/reader@1.0.0" in out.stdout + out.stderr, out
+    out = life.edzoo("install-bundle", home / "usb-2", "--device", "android-go-2gb", "--into", home / "app", "--quiet")
+    assert "removed" in out.stdout + out.stderr and not list((home / "app").rglob("*.tflite")), out
+    life.edzoo("mirror", "--upstream", life.url, "--catalog", catalog, "--data", home / "mirror", "--once")
+    assert not list((home / "mirror" / "www").rglob("*.tflite"))
+
+
 # -- the table ------------------------------------------------------------------------------------
 SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
     "idle-8-days": [(8, pull_works, health("ok", expiring=set()))],
@@ -108,6 +214,23 @@ SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
     "366-days-after-renew-at-340": [
         (340, registry_renew, publisher_renew, health("ok", expiring=set())),
         (366, pull_works, health("ok")),
+    ],
+    "rotate-root-and-timestamp-at-30": [
+        (0, pull_works),
+        (30, rotate("root"), rotate("timestamp"), pull_works, device_root_is(3), health("ok")),
+    ],
+    "rotate-targets-and-snapshot-at-100": [
+        (0, pull_works),
+        (100, rotate("targets"), rotate("snapshot"), pull_works, device_root_is(3), health("ok")),
+    ],
+    "revoked-publisher-at-10": [(0, pull_works), (10, revoke_publisher, pull_not_found, publish_refused)],
+    "fast-forward-recovery-at-20": [
+        (0, pull_works),
+        (20, forge_timestamp, pull_fails("rollback"), rotate("timestamp"), rotate("snapshot"), pull_works),
+    ],
+    "yanked-version-at-5-through-pull-plan-bundle-mirror": [
+        (0, pull_works, school_installs),
+        (5, yank, pull_withdrawn, school_drops_the_withdrawn),
     ],
     "degraded-at-340-with-the-dates": [
         (340, health("degraded", expiring={"root", "targets", "acme", "acme.bin-*"}), health_dates_are_the_signed_ones),
