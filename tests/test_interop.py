@@ -275,3 +275,46 @@ def test_plan_publish_creates_every_missing_bin() -> None:
     assert set(again) == set(succinct.get_roles()) - {home} and new_paths == []
     # complete and unchanged: nothing to sign
     assert trust.plan_publish(first["acme"], stored, files, key=key, existing=succinct.get_roles()) == ({}, [])
+
+
+def test_publisher_renew_completes_a_namespace_with_missing_bins(env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from registry.client.roles import renew_roles
+
+    real_plan = trust.plan_publish
+
+    def bins_with_files_only(*args, **kwargs):  # type: ignore[no-untyped-def]
+        changed, new_paths = real_plan(*args, **kwargs)
+        return {n: md for n, md in changed.items() if n == "acme" or md.signed.targets}, new_paths
+
+    monkeypatch.setattr(trust, "plan_publish", bins_with_files_only)
+    env.publish(env.build(version="1.0.0"))
+    monkeypatch.undo()
+    old = Published(env, env.url, env.root, {})
+    succinct = old.namespace_role().signed.delegations.succinct_roles  # type: ignore[union-attr]
+    assert len(old.snapshot_roles()) < 2**succinct.bit_length
+
+    result = renew_roles("acme", registry=env.url, key_path=env.key, token=env.token)
+    assert len(result.roles) == 1 + 2**succinct.bit_length
+    assert set(succinct.get_roles()) | {"targets", "acme"} == old.snapshot_roles()
+    assert env.pull("acme/reader@1.0.0").version == "1.0.0"
+
+
+def test_a_rekeyed_namespace_role_must_come_with_every_bin(env) -> None:  # type: ignore[no-untyped-def]
+    from registry.core.errors import UsageError
+    from registry.server import keyadmin
+
+    env.publish(env.build(version="1.0.0"))
+    new_key, new_pub = env.tmp / "pk" / "new.pem", env.tmp / "pk" / "new.pub.json"
+    keys.save_key_pair(keys.generate(), new_key, new_pub)
+    keyadmin.rotate_publisher(env.data, env.keys_dir, "acme", new_pub)
+    registry = env.app.extensions["edzoo"]
+    ns_md, _ = registry.role("acme")
+    succinct = ns_md.signed.delegations.succinct_roles
+    signer = keys.load_signer(new_key)
+    for keyid in list(succinct.keyids):
+        ns_md.signed.revoke_key(keyid)
+    ns_md.signed.add_key(signer.public_key)
+    ns_md.signed.version += 1
+    trust.sign(ns_md, [signer])
+    with pytest.raises(UsageError, match="every bin must be re-signed"):
+        registry.publish("acme", {"acme": trust.to_bytes(ns_md)})

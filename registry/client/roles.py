@@ -61,6 +61,7 @@ def renew_roles(
         previous = keys.load_public_key(Path(previous_key_path))
         accepted.setdefault(previous.keyid, previous)
     api = ApiClient(registry, token=token, config=config)
+    api.check_token(namespace)
     return retry_stale(lambda: _renew_once(api, namespace, signer, accepted, expiry))
 
 
@@ -77,15 +78,22 @@ def _renew_once(
         raise UsageError(f"role {namespace!r} on the registry delegates to no hash bins; it is not an edzoo role")
     listed = _listed_roles(api)
     changed: dict[str, Metadata[Targets]] = {namespace: ns_md}
-    for name in succinct.get_roles():
-        if name in listed:
-            md = _own_role(api, name, accepted)
-            if md is not None:
-                changed[name] = md
-    rekeyed = succinct.keyids != [key.keyid] or any(key.keyid not in md.signatures for md in changed.values())
+    created: list[str] = []
     expires = trust.now() + expiry.publisher
-    for md in changed.values():
-        md.signed.version += 1
+    for name in succinct.get_roles():
+        md = _own_role(api, name, accepted) if name in listed else None
+        if md is None:
+            # A namespace published before every bin was made with the first publish: its
+            # missing bins are made now, so the snapshot lists every delegated role.
+            md = Metadata(Targets(expires=expires))
+            created.append(name)
+        changed[name] = md
+    rekeyed = succinct.keyids != [key.keyid] or any(
+        key.keyid not in md.signatures for name, md in changed.items() if name not in created
+    )
+    for name, md in changed.items():
+        if name not in created:
+            md.signed.version += 1
         md.signed.expires = expires
     # The bins are delegated to the new key alone: the old one signs nothing from now on.
     for keyid in list(succinct.keyids):

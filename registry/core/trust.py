@@ -376,6 +376,15 @@ def check_publish(
             )
         if ns_md is not None and _succinct(ns_md).bit_length != new_succ.bit_length:
             raise ConflictError(f"the number of bins of {namespace!r} cannot change once published")
+        if ns_md is not None and set(_succinct(ns_md).keyids) != set(new_succ.keyids):
+            # Re-keyed: a bin left out would stay signed by a key the namespace role no longer
+            # trusts, and every file in it would fail verification.
+            missing = [b for b in new_succ.get_roles() if b not in submitted]
+            if missing:
+                raise UsageError(
+                    f"role {namespace!r} moves its bins to another key, so every bin must be re-signed in the same "
+                    f"publish ({len(missing)} missing, e.g. {missing[0]}): use `edzoo publisher renew`"
+                )
         result.roles[namespace] = new_ns
         ns_md = new_ns
     if ns_md is None:
