@@ -372,10 +372,10 @@ BAD_RENEWALS: dict[str, tuple[Callable[[Any], list[Any]], int, str]] = {
         SignatureError.exit_code,
         "not signed by your key",
     ),
-    "publisher-renew-unknown-namespace": (
+    "publisher-renew-another-namespace": (
         lambda env: ["publisher", "renew", "nobody", "--registry", env.url, "--key", env.key, "--token", env.token],
-        NotFoundError.exit_code,
-        "has no roles",
+        AuthError.exit_code,
+        "this upload token publishes to namespace 'acme', not 'nobody'",
     ),
     "publisher-renew-bad-token": (
         lambda env: ["publisher", "renew", "acme", "--registry", env.url, "--key", env.key, "--token", "edzoo_wrong"],

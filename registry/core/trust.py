@@ -55,6 +55,7 @@ __all__ = [
     "namespace_paths",
     "new_namespace_role",
     "next_root",
+    "next_targets",
     "now",
     "parse_metadata",
     "plan_publish",
@@ -164,16 +165,24 @@ def init_metadata(
     return {"root": root_md, "targets": targets_md, "snapshot": snapshot_md, "timestamp": timestamp_md}
 
 
+def next_targets(targets_md: Metadata[Targets], expiry: Expiry = Expiry()) -> Metadata[Targets]:
+    """An unsigned copy of the top-level targets role at the next version with a fresh expiry."""
+    md: Metadata[Targets] = Metadata.from_dict(copy.deepcopy(targets_md.to_dict()))
+    md.signed.version += 1
+    md.signed.expires = now() + expiry.targets
+    return md
+
+
 def delegate_namespace(
     targets_md: Metadata[Targets],
     namespace: str,
     key: Key,
-    signers: Sequence[Signer],
     expiry: Expiry = Expiry(),
 ) -> Metadata[Targets]:
-    """Delegate ``namespace`` to a publisher key. Returns the new
-    version of the top-level targets role, signed with the offline targets keys."""
+    """The next version of the top-level targets role with ``namespace`` delegated to the
+    publisher key ``key`` alone (replacing any key it had), unsigned."""
     names.check_namespace(namespace)
+    targets_md = next_targets(targets_md, expiry)
     targets = targets_md.signed
     assert targets.delegations is not None and targets.delegations.roles is not None
     old = targets.delegations.roles.get(namespace)
@@ -188,9 +197,7 @@ def delegate_namespace(
         paths=namespace_paths(namespace),
     )
     targets.add_key(key, namespace)
-    targets.version += 1
-    targets.expires = now() + expiry.targets
-    return sign(targets_md, signers)
+    return targets_md
 
 
 def update_snapshot(
@@ -526,14 +533,13 @@ def sign_root(new_md: Metadata[Root], trusted: Metadata[Root], signers: Iterable
 def without_delegation(targets_md: Metadata[Targets], namespace: str, expiry: Expiry = Expiry()) -> Metadata[Targets]:
     """The next version of the top-level targets role with ``namespace``'s delegation and its
     keys removed, unsigned. Raises UsageError if ``namespace`` is not delegated."""
-    md: Metadata[Targets] = Metadata.from_dict(copy.deepcopy(targets_md.to_dict()))
-    targets = md.signed
-    roles = targets.delegations.roles if targets.delegations is not None else None
+    roles = targets_md.signed.delegations.roles if targets_md.signed.delegations is not None else None
     if not roles or namespace not in roles:
         raise UsageError(f"namespace {namespace!r} is not delegated to any publisher")
-    for keyid in list(roles[namespace].keyids):
+    md = next_targets(targets_md, expiry)
+    targets = md.signed
+    assert targets.delegations is not None and targets.delegations.roles is not None
+    for keyid in list(targets.delegations.roles[namespace].keyids):
         targets.revoke_key(keyid, namespace)
-    del roles[namespace]
-    targets.version += 1
-    targets.expires = now() + expiry.targets
+    del targets.delegations.roles[namespace]
     return md

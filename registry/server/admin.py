@@ -18,8 +18,8 @@ from registry.core import keys, names, trust
 from registry.core.errors import ConflictError, UsageError
 from registry.storage.index import Index
 
-from .keyadmin import new_token, offline_signers
-from .repository import FORMAT, Registry, ServerConfig, token_hash
+from .keyadmin import new_token, open_registry, sign_targets
+from .repository import FORMAT, ServerConfig, token_hash
 
 __all__ = ["InitResult", "add_publisher", "init"]
 
@@ -110,11 +110,6 @@ def _without_password(url: str) -> str:
     return make_url(url).set(password=None).render_as_string(hide_password=False)
 
 
-def _offline_signers(keys_dir: Path, role: str) -> list:
-    """The offline keys of ``role`` that the current root trusts (see keyadmin.offline_signers)."""
-    return offline_signers(keys_dir, role)
-
-
 def add_publisher(
     data_dir: Path,
     keys_dir: Path,
@@ -131,8 +126,7 @@ def add_publisher(
     `revoke-publisher` removes it (after which it may be delegated again)."""
     names.check_namespace(namespace)
     key = keys.load_public_key(public_key_path)
-    registry = Registry(ServerConfig.from_env(Path(data_dir), dict(os.environ), database_url=database_url, blobs=blobs))
-    try:
+    with open_registry(data_dir, database_url=database_url, blobs=blobs) as registry:
         token = new_token()
         expires_at = datetime.now(UTC) + token_expires_in if token_expires_in else None
         with registry.lock() as session:
@@ -140,16 +134,17 @@ def add_publisher(
             found = registry.role("targets", snapshot)
             assert found is not None
             targets_md = Metadata[Targets].from_bytes(found[1])
-            signers = offline_signers(keys_dir, "targets", registry.current_root())
             delegations = targets_md.signed.delegations
             if delegations is not None and delegations.roles and namespace in delegations.roles:
                 raise ConflictError(f"namespace {namespace!r} is already delegated to a publisher key")
-            new = trust.delegate_namespace(targets_md, namespace, key, signers, registry.config.expiry)
+            new = sign_targets(
+                trust.delegate_namespace(targets_md, namespace, key, registry.config.expiry),
+                registry.current_root(),
+                keys_dir,
+            )
             registry.index.add_publisher(
                 session, namespace, key.keyid, key.to_dict(), token_hash(token), expires_at=expires_at
             )
             session.flush()  # a constraint the index refuses fails here, before the timestamp moves
             registry.commit_roles({"targets": new}, snapshot)
         return token
-    finally:
-        registry.close()

@@ -20,17 +20,18 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from securesystemslib.signer import CryptoSigner, Signer
+from securesystemslib.signer import CryptoSigner
+from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Metadata, Root, Targets
 
 from registry.core import keys, names, trust
-from registry.core.errors import ConflictError, NotFoundError, UsageError
+from registry.core.errors import ConflictError, NotFoundError, SignatureError, UsageError
 
 from .repository import ONLINE_ROLES, Registry, ServerConfig, token_hash
 
@@ -46,6 +47,7 @@ __all__ = [
     "revoke_tokens",
     "rotate_keys",
     "rotate_publisher",
+    "sign_targets",
 ]
 
 OFFLINE_ROLES = ("root", "targets")
@@ -89,6 +91,24 @@ def offline_signers(keys_dir: Path, role: str, root: Metadata[Root] | None = Non
             "use the keys folder of this registry"
         )
     return signers
+
+
+def sign_targets(md: Metadata[Targets], root: Metadata[Root], keys_dir: Path) -> Metadata[Targets]:
+    """Sign the top-level targets role with the offline targets keys in ``keys_dir`` that
+    ``root`` trusts, and check, as a client will, that they meet its threshold. Raises
+    NotFoundError (no trusted targets key there) or SignatureError (too few), before anything
+    is stored."""
+    signers = offline_signers(keys_dir, Targets.type, root)
+    trust.sign(md, signers)
+    try:
+        root.signed.verify_delegate(Targets.type, md.signed_bytes, md.signatures)
+    except UnsignedMetadataError as e:
+        threshold = root.signed.roles[Targets.type].threshold
+        raise SignatureError(
+            f"targets needs {threshold} signature(s) of the keys root version {root.signed.version} trusts; "
+            f"{keys_dir} holds {len(signers)}: bring the other targets keys ({e})"
+        ) from e
+    return md
 
 
 def new_token() -> str:
@@ -152,9 +172,7 @@ def rotate_keys(
             for signer, path in zip(new_signers, files, strict=True):
                 keys.save_key_pair(signer, path)
         # 2. the root that trusts them: clients walk to it from any older root
-        data = trust.to_bytes(new_root)
-        registry.objects.put_bytes(f"tuf/{new_root.signed.version}.root.json", data)
-        registry.objects.put_bytes("tuf/root.json", data)
+        registry.store_root(new_root)
         # 3. retire the old files; the online key moves into place
         if role in ONLINE_ROLES:
             live = online_dir / f"{role}.pem"
@@ -173,10 +191,7 @@ def rotate_keys(
         if role == "targets":
             found = registry.role("targets", snapshot)
             assert found is not None
-            md = Metadata.from_dict(found[0].to_dict())
-            md.signed.version += 1
-            md.signed.expires = trust.now() + registry.config.expiry.targets
-            changed["targets"] = trust.sign(md, new_signers)
+            changed["targets"] = trust.sign(trust.next_targets(found[0], registry.config.expiry), new_signers)
         registry.commit_roles(changed, snapshot)
         registry.index.log_event(
             session,
@@ -211,10 +226,6 @@ def _targets(registry: Registry) -> tuple[Metadata[Targets], Any]:
     return Metadata[Targets].from_bytes(found[1]), snapshot
 
 
-def _targets_signers(registry: Registry, keys_dir: Path) -> Sequence[Signer]:
-    return offline_signers(keys_dir, "targets", registry.current_root())
-
-
 def rotate_publisher(
     data_dir: Path,
     keys_dir: Path,
@@ -238,8 +249,10 @@ def rotate_publisher(
             raise NotFoundError(f"namespace {namespace!r} is not delegated; use `edzoo registry add-publisher`")
         if key.keyid in roles[namespace].keyids:
             raise ConflictError(f"namespace {namespace!r} is already delegated to key {key.keyid[:12]}…")
-        new = trust.delegate_namespace(
-            targets_md, namespace, key, _targets_signers(registry, keys_dir), registry.config.expiry
+        new = sign_targets(
+            trust.delegate_namespace(targets_md, namespace, key, registry.config.expiry),
+            registry.current_root(),
+            keys_dir,
         )
         old = registry.index.set_publisher_key(session, namespace, key.keyid, key.to_dict())
         session.flush()
@@ -264,8 +277,9 @@ def revoke_publisher(
     reason = _one_line(reason, "--reason")
     with open_registry(data_dir, database_url=database_url, blobs=blobs) as registry, registry.lock() as session:
         targets_md, snapshot = _targets(registry)
-        new = trust.without_delegation(targets_md, namespace, registry.config.expiry)
-        trust.sign(new, _targets_signers(registry, keys_dir))
+        new = sign_targets(
+            trust.without_delegation(targets_md, namespace, registry.config.expiry), registry.current_root(), keys_dir
+        )
         live = registry.index.revoke_publisher(session, namespace, reason)
         session.flush()
         registry.commit_roles({"targets": new}, snapshot)

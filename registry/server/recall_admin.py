@@ -11,21 +11,19 @@ machine with the data folder and the offline keys folder, like ``add_publisher``
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Metadata, Snapshot, TargetFile, Targets
 
 from registry.core import modelindex, names, recall, trust
-from registry.core.errors import NotFoundError, SignatureError, UsageError
+from registry.core.errors import NotFoundError, UsageError
 from registry.core.recall import Withdrawal
 from registry.storage.objects import blob_key
 
-from .keyadmin import offline_signers
-from .repository import Registry, ServerConfig
+from .keyadmin import offline_signers, open_registry, sign_targets
+from .repository import Registry
 
 __all__ = ["AdminRecallResult", "unwithdraw", "withdraw"]
 
@@ -108,10 +106,9 @@ def _change(
     database_url: str | None,
     blobs: str | None,
 ) -> AdminRecallResult:
-    registry = Registry(ServerConfig.from_env(Path(data_dir), dict(os.environ), database_url=database_url, blobs=blobs))
-    try:
+    with open_registry(data_dir, database_url=database_url, blobs=blobs) as registry:
         root = registry.current_root()
-        signers = offline_signers(keys_dir, Targets.type, root)
+        offline_signers(keys_dir, Targets.type, root)  # present before anything is read or built
         with registry.lock() as session:
             snapshot, _ = registry.snapshot()
             found = registry.role(Targets.type, snapshot)
@@ -130,24 +127,14 @@ def _change(
             data = recall.build_withdrawals({**current, ref.id: entries})
             sha = hashlib.sha256(data).hexdigest()
             registry.objects.put_bytes(blob_key(sha), data)
+            targets_md = trust.next_targets(targets_md, registry.config.expiry)
             targets = targets_md.signed
             targets.targets[recall.WITHDRAWALS_PATH] = TargetFile(len(data), {"sha256": sha}, recall.WITHDRAWALS_PATH)
-            targets.version += 1
-            targets.expires = trust.now() + registry.config.expiry.targets
-            trust.sign(targets_md, signers)
-            try:
-                root.signed.verify_delegate(Targets.type, targets_md.signed_bytes, targets_md.signatures)
-            except UnsignedMetadataError as e:
-                raise SignatureError(
-                    f"the targets keys in {keys_dir} do not meet the targets threshold of root version "
-                    f"{root.signed.version}: {e}"
-                ) from e
+            sign_targets(targets_md, root, keys_dir)
             new_snapshot, _ = registry.commit_roles({Targets.type: targets_md}, snapshot)
             registry.sync_withdrawals(session, ref.namespace, new_snapshot, {ref.model})
         status = "withdrawn" if version in entries else "restored"
         return AdminRecallResult(ref.id, version, status, entries.get(version), targets.version, by_publisher)
-    finally:
-        registry.close()
 
 
 def _index_doc(registry: Registry, ref: names.ModelRef, snapshot: Metadata[Snapshot]) -> dict[str, Any]:

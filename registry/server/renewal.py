@@ -16,13 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tuf.api.exceptions import UnsignedMetadataError
-from tuf.api.metadata import Metadata, Targets
-
 from registry.core import renewal, trust
-from registry.core.errors import SignatureError
 
-from .keyadmin import offline_signers, open_registry
+from .keyadmin import offline_signers, open_registry, sign_targets
 
 __all__ = ["PublisherNotice", "RenewResult", "Renewed", "registry_status", "renew"]
 
@@ -96,7 +92,8 @@ def renew(
         root_md = registry.current_root()
         # Load every key needed before anything is written: a missing keys folder stores nothing.
         root_signers = offline_signers(keys_dir, "root", root_md) if "root" in due else []
-        targets_signers = offline_signers(keys_dir, "targets", root_md) if "targets" in due else []
+        if "targets" in due:
+            offline_signers(keys_dir, "targets", root_md)  # present before anything is signed
         renewed: list[Renewed] = []
         new_root = None
         if "root" in due:
@@ -106,23 +103,9 @@ def renew(
             snapshot, _ = registry.snapshot()
             found = registry.role("targets", snapshot)
             assert found is not None
-            new_targets = Metadata[Targets].from_bytes(found[1])
-            new_targets.signed.version += 1
-            new_targets.signed.expires = trust.now() + registry.config.expiry.targets
-            trust.sign(new_targets, targets_signers)
-            try:
-                root_md.signed.verify_delegate("targets", new_targets.signed_bytes, new_targets.signatures)
-            except UnsignedMetadataError as e:
-                threshold = root_md.signed.roles["targets"].threshold
-                raise SignatureError(
-                    f"targets needs {threshold} signature(s) of the keys root trusts; {keys_dir} holds "
-                    f"{len(targets_signers)}: bring the other targets keys ({e})"
-                ) from e
+            new_targets = sign_targets(trust.next_targets(found[0], registry.config.expiry), root_md, keys_dir)
         if new_root is not None:
-            # N.root.json first: a client walks the chain by version; root.json is the newest.
-            data = trust.to_bytes(new_root)
-            registry.objects.put_bytes(f"tuf/{new_root.signed.version}.root.json", data)
-            registry.objects.put_bytes("tuf/root.json", data)
+            registry.store_root(new_root)
             renewed.append(Renewed("root", new_root.signed.version, new_root.signed.expires))
         if new_targets is not None:
             registry.commit_roles({"targets": new_targets}, snapshot)

@@ -175,6 +175,13 @@ class Registry:
     def _timestamp_signer(self) -> Any:
         return self.signer("timestamp")
 
+    def store_root(self, md: Metadata[Root]) -> None:
+        """Store a new root version: ``N.root.json`` first (clients walk the chain by version),
+        then ``root.json``, the newest, which the server and `edzoo trust export` read."""
+        data = trust.to_bytes(md)
+        self.objects.put_bytes(f"tuf/{md.signed.version}.root.json", data)
+        self.objects.put_bytes("tuf/root.json", data)
+
     def current_root(self) -> Metadata[Root]:
         """The newest root, as the store's ``tuf/root.json`` holds it."""
         return Metadata.from_bytes(self.objects.get_bytes("tuf/root.json"))
