@@ -298,3 +298,22 @@ def test_a_device_that_pinned_root_v1_installs_a_bundle_made_after_root_rotation
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, (argv[3], done.stderr)
     assert list((env.tmp / "app").rglob("*.tflite"))
+
+
+def test_targets_changes_below_the_targets_threshold_store_nothing(tmp_path: Path) -> None:
+    data, keys_dir = tmp_path / "data", tmp_path / "keys"
+    admin.init(data, keys_dir, targets_keys=2, targets_threshold=2)
+    _, pub = _new_key(tmp_path, "alice")
+    admin.add_publisher(data, keys_dir, "acme", pub)  # both targets keys at hand
+    (keys_dir / "targets-2.pem").unlink()
+    before = sorted(p.name for p in (data / "objects" / "tuf").iterdir())
+    _, other = _new_key(tmp_path, "bob")
+    for change in (
+        lambda: admin.add_publisher(data, keys_dir, "beta", other),
+        lambda: keyadmin.rotate_publisher(data, keys_dir, "acme", other),
+        lambda: keyadmin.revoke_publisher(data, keys_dir, "acme", reason="test"),
+    ):
+        with pytest.raises(SignatureError, match="targets needs 2 signature"):
+            change()
+    assert sorted(p.name for p in (data / "objects" / "tuf").iterdir()) == before
+    assert [t["state"] for t in keyadmin.list_tokens(data)] == ["live"]  # the index did not move either
