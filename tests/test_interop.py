@@ -6,7 +6,8 @@ and tuf-js (npm, ``tests/js/tuf_client.mjs``). Each scenario is a test that take
 (parametrized over both clients): ``client(path)`` refreshes the metadata, looks ``path`` up and
 downloads it when found, keeping its metadata folder between calls like a device, and returns
 a :class:`Found`. Adding a scenario is one short test function. Scenarios: refresh, download
-and hash check, missing paths (a named table), key rotations (root, timestamp, targets).
+and hash check, missing paths (a named table), key rotations (root, timestamp, targets), a
+withdrawn version.
 """
 
 from __future__ import annotations
@@ -226,6 +227,32 @@ def test_key_rotation_is_followed(published: Published, client: Client) -> None:
         found = client(names.target_path("acme", "reader", version, "manifest.json"))
         assert found.error is None, (role, found.error)
         assert found.found and found.root_version == n + 1, role
+
+
+def test_a_withdrawn_version_is_signed_data_every_client_reads(published: Published, client: Client) -> None:
+    """The publisher's yank (the versions index, schema 2) and the admin's emergency list
+    (``withdrawals.json``, a top-level target) are targets like any other: both clients verify
+    and download them, and read the same withdrawal. The withdrawn files stay downloadable."""
+    from registry.client.recall import yank
+    from registry.core.recall import WITHDRAWALS_PATH
+    from registry.server import recall_admin
+
+    env = published.env
+    env.publish(env.build(version="1.1.0"))  # type: ignore[attr-defined]
+    yank("acme/reader@1.0.0", reason="reads 7 as 1", use="1.1.0", registry=env.url,  # type: ignore[attr-defined]
+         key_path=env.key, token=env.token)  # type: ignore[attr-defined]  # fmt: skip
+    recall_admin.withdraw(env.data, env.keys_dir, "acme/reader@1.1.0", reason="harmful output")  # type: ignore[attr-defined]
+
+    index = client(names.index_path("acme", "reader"))
+    assert index.error is None and index.found and index.file is not None
+    doc = json.loads(index.file.read_bytes())
+    assert doc["schema_version"] == 2 and doc["withdrawn"]["1.0.0"]["reason"] == "reads 7 as 1"
+    assert doc["withdrawn"]["1.0.0"]["use"] == "1.1.0"
+    admin = client(WITHDRAWALS_PATH)
+    assert admin.error is None and admin.found and admin.file is not None
+    assert json.loads(admin.file.read_bytes())["withdrawn"]["acme/reader"]["1.1.0"]["reason"] == "harmful output"
+    still = client(names.target_path("acme", "reader", "1.0.0", "manifest.json"))
+    assert still.found and still.sha256 == hashlib.sha256(published.files[still.path]).hexdigest()
 
 
 # -- the metadata itself -------------------------------------------------------------------------
