@@ -20,6 +20,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import urllib3
@@ -237,11 +238,10 @@ def test_a_withdrawn_version_is_signed_data_every_client_reads(published: Publis
     from registry.core.recall import WITHDRAWALS_PATH
     from registry.server import recall_admin
 
-    env = published.env
-    env.publish(env.build(version="1.1.0"))  # type: ignore[attr-defined]
-    yank("acme/reader@1.0.0", reason="reads 7 as 1", use="1.1.0", registry=env.url,  # type: ignore[attr-defined]
-         key_path=env.key, token=env.token)  # type: ignore[attr-defined]  # fmt: skip
-    recall_admin.withdraw(env.data, env.keys_dir, "acme/reader@1.1.0", reason="harmful output")  # type: ignore[attr-defined]
+    env: Any = published.env
+    env.publish(env.build(version="1.1.0"))
+    yank("acme/reader@1.0.0", reason="reads 7 as 1", use="1.1.0", registry=env.url, key_path=env.key, token=env.token)
+    recall_admin.withdraw(env.data, env.keys_dir, "acme/reader@1.1.0", reason="harmful output")
 
     index = client(names.index_path("acme", "reader"))
     assert index.error is None and index.found and index.file is not None
