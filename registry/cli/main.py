@@ -1,7 +1,8 @@
 """The ``edzoo`` command.
 
 Errors become one line on stderr and an exit code (see ``registry.core.errors``): 2 bad input,
-3 auth, 4 verification failed, 5 conflict, 6 not found, 7 storage, 8 network, 9 not cached.
+3 auth, 4 verification failed, 5 conflict, 6 not found, 7 storage, 8 network, 9 not cached,
+10 no compatible variant, 13 withdrawn.
 Server-side commands import Flask and SQLAlchemy lazily, so the client install stays small.
 """
 
@@ -106,6 +107,7 @@ def cli() -> None:
     App developers:  edzoo pull edzoo/hello --registry URL --root root.json
     ML engineers:    edzoo keys new me; edzoo publish BUILD_DIR --registry URL --key ...
     Registry admins: edzoo registry init DATA; edzoo registry add-publisher ...; edzoo serve
+    For years:       edzoo registry status DATA; registry renew; registry rotate-keys; yank
 
     Every file is verified with The Update Framework (TUF) before it is handed over.
     """
