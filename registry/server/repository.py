@@ -167,13 +167,10 @@ class Registry:
             )
         return signer
 
-    @property
-    def _snapshot_signer(self) -> Any:
-        return self.signer("snapshot")
-
-    @property
-    def _timestamp_signer(self) -> Any:
-        return self.signer("timestamp")
+    def online_signers(self) -> tuple[Any, Any]:
+        """(snapshot signer, timestamp signer), both checked: taken before a change writes
+        anything, so a retired key leaves the store as it was."""
+        return self.signer("snapshot"), self.signer("timestamp")
 
     def store_root(self, md: Metadata[Root]) -> None:
         """Store a new root version: ``N.root.json`` first (clients walk the chain by version),
@@ -277,9 +274,9 @@ class Registry:
             if not force and not self._online_due(current):
                 return
             snap, _ = self.snapshot()
-            timestamp_signer = self._timestamp_signer  # a retired key fails here, before any write
+            snapshot_signer, timestamp_signer = self.online_signers()  # a retired key fails before any write
             if force or self._half_spent(snap.signed.expires, self.config.expiry.snapshot):
-                snap = trust.update_snapshot(snap, {}, self._snapshot_signer, self.config.expiry)
+                snap = trust.update_snapshot(snap, {}, snapshot_signer, self.config.expiry)
                 self.objects.put_bytes(f"tuf/{snap.signed.version}.snapshot.json", trust.to_bytes(snap))
                 log.info("snapshot renewed: version %d", snap.signed.version)
             new = trust.update_timestamp(current, snap, timestamp_signer, self.config.expiry)
@@ -313,15 +310,14 @@ class Registry:
         """Inside :meth:`lock`: store new versions of targets roles (already signed), then the
         snapshot that lists them, then the timestamp, last: a crash before it leaves the
         previous consistent state. Returns the new snapshot and timestamp."""
+        snapshot_signer, timestamp_signer = self.online_signers()  # a retired key fails before any write
         for name, md in roles.items():
             self.objects.put_bytes(f"tuf/{md.signed.version}.{name}.json", trust.to_bytes(md))
         new_snapshot = trust.update_snapshot(
-            snapshot, {name: md.signed.version for name, md in roles.items()}, self._snapshot_signer, self.config.expiry
+            snapshot, {name: md.signed.version for name, md in roles.items()}, snapshot_signer, self.config.expiry
         )
         self.objects.put_bytes(f"tuf/{new_snapshot.signed.version}.snapshot.json", trust.to_bytes(new_snapshot))
-        new_timestamp = trust.update_timestamp(
-            self.timestamp(), new_snapshot, self._timestamp_signer, self.config.expiry
-        )
+        new_timestamp = trust.update_timestamp(self.timestamp(), new_snapshot, timestamp_signer, self.config.expiry)
         self.objects.put_bytes("tuf/timestamp.json", trust.to_bytes(new_timestamp))
         return new_snapshot, new_timestamp
 
@@ -367,6 +363,7 @@ class Registry:
             ns_md = check.roles.get(namespace) or current[namespace]
             versions, indexes = self._check_contents(namespace, ns_md, check.new_targets, snapshot)
             withdrawn = self._withdrawn_of(namespace, indexes, snapshot)
+            snapshot_signer, timestamp_signer = self.online_signers()  # a retired key fails before any write
 
             for name, md in check.roles.items():
                 self.objects.put_bytes(f"tuf/{md.signed.version}.{name}.json", submitted[name])
@@ -374,14 +371,12 @@ class Registry:
             new_snapshot = trust.update_snapshot(
                 snapshot,
                 {name: md.signed.version for name, md in check.roles.items()},
-                self._snapshot_signer,
+                snapshot_signer,
                 self.config.expiry,
             )
             self.objects.put_bytes(f"tuf/{new_snapshot.signed.version}.snapshot.json", trust.to_bytes(new_snapshot))
             faults.point("publish:after-snapshot")
-            new_timestamp = trust.update_timestamp(
-                self.timestamp(), new_snapshot, self._timestamp_signer, self.config.expiry
-            )
+            new_timestamp = trust.update_timestamp(self.timestamp(), new_snapshot, timestamp_signer, self.config.expiry)
             detail = {
                 "roles": sorted(check.roles),
                 "files": len(check.new_targets),
