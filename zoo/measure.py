@@ -44,11 +44,29 @@ __all__ = [
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """How latency is measured: single-sample ``invoke()`` after warm-up, in a fresh process."""
+    """How latency is measured, in a fresh process: single-sample ``invoke()`` calls, ``warmup``
+    of them one by one, then ``runs`` timed blocks of K back-to-back calls each.
+
+    K is chosen from the warm-up so that one block lasts about ``block_us`` microseconds (K = 1
+    for a model whose single call already takes that long): one clock reading per call would
+    time mostly the clock and Python for a model that runs in a few microseconds.
+
+    Raises :class:`~registry.core.errors.UsageError` for a value outside its range.
+    """
 
     threads: int = 1
-    warmup: int = 50
-    runs: int = 300
+    warmup: int = 50  # untimed single calls; K is chosen from them, so at least one
+    runs: int = 300  # timed blocks
+    block_us: float = 1000.0  # the wall time one block aims at
+
+    def __post_init__(self) -> None:
+        from registry.core.errors import UsageError
+
+        if self.threads < 1 or self.warmup < 1 or self.runs < 1 or not self.block_us > 0:
+            raise UsageError(
+                f"BenchConfig(threads={self.threads}, warmup={self.warmup}, runs={self.runs}, "
+                f"block_us={self.block_us}): threads, warmup and runs must be at least 1 and block_us above 0"
+            )
 
 
 @dataclass(frozen=True)
@@ -220,8 +238,19 @@ def evaluate(
 
 
 def benchmark(path: Path, sample: np.ndarray, config: BenchConfig = BenchConfig()) -> dict[str, Any]:
-    """Latency p50/p90 and peak memory of single-sample inference, in a fresh process that
-    imports only numpy and ai_edge_litert (away from TensorFlow's threads and memory)."""
+    """Per-call latency p50/p90 and peak memory of single-sample inference, and beside them the
+    interpreter's own per-call overhead (``empty_invoke_us_p50``), in a fresh process that
+    imports only numpy and ai_edge_litert (away from TensorFlow's threads and memory).
+
+    Returns the manifest's ``benchmarks`` fields except ``machine``. Raises
+    :class:`~registry.core.errors.ModelError` if ``path`` is missing or not a model LiteRT can
+    load, :class:`~registry.core.errors.DataError` if ``sample`` does not fit its input tensor,
+    and RuntimeError if the benchmark process fails in another way.
+    """
+    from registry.core.errors import DataError, ModelError
+
+    if not path.is_file():
+        raise ModelError(f"{path}: no such model file; pass the path of a .tflite")
     request = {
         "model": str(path),
         "input": np.asarray(sample).tolist(),
@@ -229,6 +258,7 @@ def benchmark(path: Path, sample: np.ndarray, config: BenchConfig = BenchConfig(
         "threads": config.threads,
         "warmup": config.warmup,
         "runs": config.runs,
+        "block_us": config.block_us,
     }
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     done = subprocess.run(
@@ -239,18 +269,100 @@ def benchmark(path: Path, sample: np.ndarray, config: BenchConfig = BenchConfig(
         check=False,
         env=env,
     )
+    if done.returncode == _BENCH_REFUSED:
+        refusal = json.loads(done.stdout)
+        kind = ModelError if refusal["kind"] == "model" else DataError
+        raise kind(refusal["message"])
     if done.returncode != 0:
         raise RuntimeError(f"benchmark of {path.name} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+# The child's exit status when it refuses its input (stdout then holds {"kind", "message"}), so
+# the parent can tell a bad model or sample from a crash without reading the text.
+_BENCH_REFUSED = 3
+
+
+def _empty_model() -> bytes:
+    """A ``.tflite`` with one RELU on a one-element float32 tensor, built with the flatbuffers
+    object API LiteRT ships (no TensorFlow): invoking it costs what the interpreter and its
+    Python binding charge per call, next to nothing of a kernel."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    code = schema.OperatorCodeT()
+    code.builtinCode = schema.BuiltinOperator.RELU
+    code.deprecatedBuiltinCode = schema.BuiltinOperator.RELU  # readers older than the int32 field use this one
+    code.version = 1
+    tensors = []
+    for name in (b"x", b"y"):
+        tensor = schema.TensorT()
+        tensor.shape = [1]
+        tensor.type = schema.TensorType.FLOAT32
+        tensor.buffer = 0  # buffer 0 is the empty one: neither tensor is a constant
+        tensor.name = name
+        tensors.append(tensor)
+    op = schema.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0], [1]
+    graph = schema.SubGraphT()
+    graph.tensors, graph.inputs, graph.outputs, graph.operators = tensors, [0], [1], [op]
+    graph.name = b"main"
+    model = schema.ModelT()
+    model.version = 3
+    model.operatorCodes, model.subgraphs, model.buffers = [code], [graph], [schema.BufferT()]
+    model.description = b"edzoo empty-invoke probe"
+    builder = flatbuffers.Builder(256)
+    builder.Finish(model.Pack(builder), b"TFL3")
+    return bytes(builder.Output())
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """Per-call times of one interpreter, in microseconds, one per timed block of ``k`` calls."""
+
+    k: int
+    per_call_us: np.ndarray
+
+
+def _time_invokes(invoke: Callable[[], None], warmup: int, runs: int, block_us: float) -> _Timing:
+    """Call ``invoke`` ``warmup`` times one by one, choose K from those calls so that K calls
+    last about ``block_us``, then time ``runs`` blocks of K calls."""
+    import gc
+    import time
+
+    clock = time.perf_counter_ns
+    singles = []
+    for _ in range(warmup):
+        start = clock()
+        invoke()
+        singles.append(clock() - start)
+    # The first calls pay for allocation and delegate preparation; the later half is the steady state.
+    single_ns = max(1.0, float(np.median(singles[len(singles) // 2 :])))
+    k = max(1, round(block_us * 1000.0 / single_ns))
+    times = []
+    # A collection inside a block would be charged to the model.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(runs):
+            start = clock()
+            for _ in range(k):
+                invoke()
+            times.append(clock() - start)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return _Timing(k, np.asarray(times, dtype=np.float64) / (1000.0 * k))
 
 
 def _bench_child() -> int:
     import gc
-    import time
 
     from ai_edge_litert.interpreter import Interpreter
 
     request = json.load(sys.stdin)
+    warmup, runs, block_us = request["warmup"], request["runs"], float(request["block_us"])
     gc.collect()
     before = _proc_status_kib("VmRSS")
     # ru_maxrss would not do: Linux carries the parent's high-water mark across exec.
@@ -260,32 +372,49 @@ def _bench_child() -> int:
         peak_field = "VmHWM"
     except OSError:
         peak_field = "VmRSS"
-    interp = Interpreter(model_path=request["model"], num_threads=request["threads"])
-    interp.allocate_tensors()
+    model = Path(request["model"])
+    try:
+        interp = Interpreter(model_path=str(model), num_threads=request["threads"])
+        interp.allocate_tensors()
+    except (ValueError, RuntimeError) as e:
+        return _refuse("model", f"{model}: LiteRT cannot load it as a model ({e}); pass a .tflite file")
     inp = interp.get_input_details()[0]
-    interp.set_tensor(inp["index"], quantize(np.asarray([request["input"]], request.get("dtype", "float32")), inp))
-    for _ in range(request["warmup"]):
-        interp.invoke()
-    times = []
-    clock = time.perf_counter_ns
-    for _ in range(request["runs"]):
-        start = clock()
-        interp.invoke()
-        times.append(clock() - start)
+    sample = np.asarray([request["input"]], request.get("dtype", "float32"))
+    try:
+        interp.set_tensor(inp["index"], quantize(sample, inp))
+    except ValueError as e:
+        return _refuse(
+            "data",
+            f"{model}: a sample of shape {list(sample.shape[1:])} does not fit its input "
+            f"{[int(d) for d in inp['shape'][1:]]} ({e}); pass one row of the model's input",
+        )
+    timed = _time_invokes(interp.invoke, warmup, runs, block_us)
     after = _proc_status_kib(peak_field)
-    us = np.asarray(times, dtype=np.float64) / 1000.0
+    del interp
+    # After the peak reading, so the model's peak memory is what it was before this was measured.
+    empty = Interpreter(model_content=_empty_model(), num_threads=request["threads"])
+    empty.allocate_tensors()
+    empty.set_tensor(empty.get_input_details()[0]["index"], np.ones(1, np.float32))
+    overhead = _time_invokes(empty.invoke, warmup, runs, block_us)
     json.dump(
         {
-            "latency_us_p50": round(float(np.percentile(us, 50)), 3),
-            "latency_us_p90": round(float(np.percentile(us, 90)), 3),
+            "latency_us_p50": round(float(np.percentile(timed.per_call_us, 50)), 3),
+            "latency_us_p90": round(float(np.percentile(timed.per_call_us, 90)), 3),
             "peak_memory_bytes": max(0, after - before) * 1024,
             "threads": request["threads"],
-            "runs": request["runs"],
-            "warmup_runs": request["warmup"],
+            "runs": runs,
+            "warmup_runs": warmup,
+            "invokes_per_timing": timed.k,
+            "empty_invoke_us_p50": round(float(np.percentile(overhead.per_call_us, 50)), 3),
             "method": (
-                "time.perf_counter_ns around Interpreter.invoke() on one held-out sample, in a "
-                "fresh process importing only numpy and ai_edge_litert (default XNNPACK CPU "
-                "path); includes Python call overhead. Peak memory: the process's peak resident "
+                f"time.perf_counter_ns around a block of {timed.k} back-to-back Interpreter.invoke() "
+                f"calls on one held-out sample (the count chosen from {warmup} single warm-up calls so "
+                f"a block lasts about {block_us:g} µs), {runs} blocks; latency per call = block time / "
+                f"{timed.k}, p50 and p90 over the blocks. In a fresh process importing only numpy and "
+                "ai_edge_litert, with the garbage collector off while timing (default XNNPACK CPU "
+                "path). Includes the interpreter's per-call overhead, shown as empty_invoke_us_p50: a "
+                "one-operator model (RELU on a 1-element float32 tensor) timed the same way in the "
+                "same process afterwards. Peak memory: the process's peak resident "
                 f"set ({peak_field}) after the timed runs minus its resident set before the "
                 "model was loaded."
             ),
@@ -293,6 +422,12 @@ def _bench_child() -> int:
         sys.stdout,
     )
     return 0
+
+
+def _refuse(kind: str, message: str) -> int:
+    """Tell the parent the request cannot be measured (``kind`` "model" or "data")."""
+    json.dump({"kind": kind, "message": message}, sys.stdout)
+    return _BENCH_REFUSED
 
 
 def _proc_status_kib(field: str) -> int:
