@@ -27,6 +27,7 @@ from . import _tf
 CALIBRATION_SAMPLES = 300
 DISTILL_TEMPERATURE = 4.0
 DISTILL_ALPHA = 0.3  # weight of the hard-label loss; the rest goes to the teacher's soft labels
+MIN_SPARSITY = 0.5  # the pruning recipes' gate
 
 
 @dataclass
@@ -103,7 +104,7 @@ class Context:
         return self.data.train.y
 
     def hard_loss(self, from_logits: bool) -> Any:
-        if self.task.output == "softmax":
+        if self.task.loss is None and self.task.output == "softmax":
             if not from_logits:
                 return "sparse_categorical_crossentropy"
             return lambda y_true, logits: self.keras.losses.sparse_categorical_crossentropy(
@@ -131,13 +132,130 @@ class Made:
     parameters: int | None = None
 
 
+class NotApplicable(Exception):
+    """Raised by a recipe's ``make`` (or its ``applies`` check) when it cannot apply to this
+    model: the pipeline reports ``reason`` in the table and the manifest (or fails with
+    RecipeError when the recipe was asked for by name). Never a silent skip."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class GateFacts:
+    """What a recipe's gates compare a variant with."""
+
+    teacher_parameters: int
+    student_max_fraction: float
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    name: str
+    passed: bool
+    detail: str
+
+
+Gate = Callable[[str, Made, GateFacts], GateCheck]
+
+
 @dataclass(frozen=True)
 class Recipe:
+    """How one variant is made from the trained model, the largest drop of the task's metric
+    (points, against fp32) it may cost, and the gates of its own (sparsity reached, a student's
+    share of the teacher). ``needs_training``: it fine-tunes or trains, so it needs a training
+    split; ``order``: where the manifest lists it (a client that does not choose gets the
+    first)."""
+
     id: str
     title: str
     quantization: str  # the manifest's recipe.quantization
     max_drop_points: float
     make: Callable[[Context], Made]
+    order: int = 1000
+    needs_training: bool = False
+    gates: tuple[Gate, ...] = ()
+
+    def check(self, made: Made, facts: GateFacts) -> list[GateCheck]:
+        return [gate(self.id, made, facts) for gate in self.gates]
+
+
+def min_sparsity(threshold: float) -> Gate:
+    """The pruned kernels must be at least ``threshold`` zeros."""
+
+    def gate(rid: str, made: Made, facts: GateFacts) -> GateCheck:
+        got = float(made.details["pruning"]["sparsity"])
+        return GateCheck(
+            "sparsity",
+            got >= threshold,
+            f"{rid}: pruning reached {got:.0%} sparsity (at least {threshold:.0%} required)",
+        )
+
+    return gate
+
+
+def student_share(rid: str, made: Made, facts: GateFacts) -> GateCheck:
+    """A student may hold at most the task's share of the teacher's parameters."""
+    params = made.parameters or 0
+    limit = facts.teacher_parameters * facts.student_max_fraction
+    return GateCheck(
+        "student share",
+        params <= limit,
+        f"{rid}: {params:,} parameters is more than {facts.student_max_fraction:.2g} of the teacher's "
+        f"{facts.teacher_parameters:,}",
+    )
+
+
+RECIPES: dict[str, Recipe] = {}
+
+
+def register(recipe: Recipe) -> Recipe:
+    """Add a recipe (``edzoo optimize --recipes``, ``edzoo zoo build --only``). Another package
+    registers through an ``edzoo.recipes`` entry point (:mod:`zoo.plugins`)."""
+    if recipe.id in RECIPES and RECIPES[recipe.id] is not recipe:
+        raise ValueError(f"recipe {recipe.id!r} is registered twice")
+    RECIPES[recipe.id] = recipe
+    return recipe
+
+
+def recipe(
+    id: str,
+    *,
+    title: str,
+    quantization: str,
+    max_drop: float,
+    order: int,
+    needs_training: bool = False,
+    gates: tuple[Gate, ...] = (),
+) -> Callable[[Callable[[Context], Made]], Callable[[Context], Made]]:
+    """Register the decorated ``make(ctx) -> Made`` as a recipe."""
+
+    def wrap(make: Callable[[Context], Made]) -> Callable[[Context], Made]:
+        register(Recipe(id, title, quantization, max_drop, make, order, needs_training, gates))
+        return make
+
+    return wrap
+
+
+def ids() -> list[str]:
+    """Every registered recipe, in manifest order."""
+    from . import plugins
+
+    plugins.load()
+    return [r.id for r in sorted(RECIPES.values(), key=lambda r: (r.order, r.id))]
+
+
+def get(rid: str) -> Recipe:
+    from . import plugins
+
+    plugins.load()
+    try:
+        return RECIPES[rid]
+    except KeyError:
+        from registry.core.errors import UsageError
+
+        raise UsageError(f"unknown recipe {rid!r}; known: {', '.join(ids())}") from None
 
 
 # -- conversion ------------------------------------------------------------------------------
@@ -153,11 +271,16 @@ def convert(made: Made, ctx: Context) -> bytes:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
     elif made.mode == "int8":
-        calib = ctx.data.train.x[:CALIBRATION_SAMPLES]
+        # Calibration reads the training split (the validation split when there is none): the
+        # test split is never touched.
+        calib = (ctx.data.train.x if len(ctx.data.train.x) else ctx.data.val.x)[:CALIBRATION_SAMPLES]
+        if not len(calib):
+            raise NotApplicable(
+                "full-integer int8 needs calibration samples: the data has no training or validation split"
+            )
         dtype = np.float32 if np.issubdtype(calib.dtype, np.floating) else np.int32
 
         def representative() -> Any:
-            # Calibration reads the training split only: the test split is never touched.
             for row in calib:
                 yield [row[None, ...].astype(dtype)]
 
@@ -179,20 +302,48 @@ def convert(made: Made, ctx: Context) -> bytes:
 # -- the recipes -------------------------------------------------------------------------------
 
 
+@recipe(
+    "fp32",
+    title="float32, the reference",
+    quantization="none",
+    max_drop=0.0,
+    order=20,
+)
 def _fp32(ctx: Context) -> Made:
     return Made(ctx.teacher, "fp32", {})
 
 
+@recipe(
+    "dynamic",
+    title="dynamic-range quantization",
+    quantization="dynamic-range",
+    max_drop=1.0,
+    order=30,
+)
 def _dynamic(ctx: Context) -> Made:
     return Made(
         ctx.teacher, "dynamic", {"notes": "post-training dynamic-range quantization: int8 weights, float activations"}
     )
 
 
+@recipe(
+    "float16",
+    title="float16 quantization",
+    quantization="float16",
+    max_drop=0.5,
+    order=40,
+)
 def _float16(ctx: Context) -> Made:
     return Made(ctx.teacher, "float16", {"notes": "post-training float16 weights"})
 
 
+@recipe(
+    "int8",
+    title="full-integer int8 (int8 I/O)",
+    quantization="int8",
+    max_drop=1.0,
+    order=10,
+)
 def _int8(ctx: Context) -> Made:
     return Made(
         ctx.teacher,
@@ -216,15 +367,17 @@ def _annotate(ctx: Context, model: Any) -> tuple[Any, list[str]]:
     # Batch normalization is folded into the convolution before it by the scheme's layout
     # transforms, not by the registry: it counts as supported.
     folded = (ctx.keras.layers.InputLayer, ctx.keras.layers.BatchNormalization)
-    unsupported = sorted(
-        {
-            type(layer).__name__
-            for layer in model.layers
-            if not isinstance(layer, folded) and not registry.supports(layer) and layer.weights
-        }
-    )
+    weighted = [layer for layer in model.layers if layer.weights and not isinstance(layer, folded)]
+    unsupported = sorted({type(layer).__name__ for layer in weighted if not registry.supports(layer)})
+    if weighted and len(unsupported) == len({type(layer).__name__ for layer in weighted}):
+        raise NotApplicable(
+            f"tfmot's 8-bit QAT scheme supports none of the layers with weights ({', '.join(unsupported)})"
+        )
     if not unsupported:
-        return q.quantize_annotate_model(model), []
+        try:
+            return q.quantize_annotate_model(model), []
+        except (ValueError, TypeError, RuntimeError) as e:
+            raise NotApplicable(f"tfmot could not annotate the model for QAT: {e}") from e
 
     def annotate(layer: Any) -> Any:
         clone = layer.__class__.from_config(layer.get_config())
@@ -236,6 +389,15 @@ def _annotate(ctx: Context, model: Any) -> tuple[Any, list[str]]:
     return annotated, unsupported
 
 
+def _apply(ctx: Context, annotated: Any, scheme: Any = None) -> Any:
+    """tfmot's quantize_apply, its refusals (a layer layout it cannot quantize) as NotApplicable."""
+    q = ctx.tfmot.quantization.keras
+    try:
+        return q.quantize_apply(annotated, scheme) if scheme is not None else q.quantize_apply(annotated)
+    except (ValueError, TypeError, RuntimeError, KeyError) as e:
+        raise NotApplicable(f"tfmot could not quantize the model for QAT: {type(e).__name__}: {e}") from e
+
+
 def _partial_note(unsupported: list[str]) -> str:
     return (
         f"; tfmot's 8-bit QAT scheme does not support {', '.join(unsupported)}: those layers are "
@@ -245,10 +407,17 @@ def _partial_note(unsupported: list[str]) -> str:
     )
 
 
+@recipe(
+    "qat_int8",
+    title="quantization-aware training → int8",
+    quantization="int8",
+    max_drop=1.0,
+    order=50,
+    needs_training=True,
+)
 def _qat(ctx: Context) -> Made:
-    q = ctx.tfmot.quantization.keras
     annotated, unsupported = _annotate(ctx, ctx.clone_teacher())
-    model = q.quantize_apply(annotated)
+    model = _apply(ctx, annotated)
     ctx.fit(model, ctx.profile.finetune_epochs, lr=ctx.profile.learning_rate / 4)
     details: dict[str, Any] = {
         "io_dtype": "int8",
@@ -282,6 +451,10 @@ def _prune(ctx: Context, target: float) -> Any:
         return layer.__class__.from_config(layer.get_config())
 
     teacher = ctx.clone_teacher()
+    if not any(ctx.is_one_of(layer, ctx.task.prune_layers) for layer in teacher.layers):
+        raise NotApplicable(
+            f"the model has no layer of the classes pruning acts on ({', '.join(ctx.task.prune_layers)})"
+        )
     model = keras.models.clone_model(teacher, clone_function=prune_some)
     for layer, src in zip(model.layers, teacher.layers, strict=True):
         target_layer = getattr(layer, "layer", layer)
@@ -305,6 +478,15 @@ def measured_sparsity(model: Any, layer_types: tuple[type, ...] | None = None) -
     return round(zeros / total, 4) if total else 0.0
 
 
+@recipe(
+    "prune_int8",
+    title="magnitude pruning → int8",
+    quantization="int8",
+    max_drop=1.5,
+    order=60,
+    needs_training=True,
+    gates=(min_sparsity(MIN_SPARSITY),),
+)
 def _prune_int8(ctx: Context) -> Made:
     target = ctx.profile.prune_sparsity
     model = _prune(ctx, target)
@@ -330,6 +512,12 @@ def _cluster(ctx: Context, model: Any, clusters: int, preserve_sparsity: bool) -
         "cluster_centroids_init": clustering.CentroidInitialization.KMEANS_PLUS_PLUS,
         "preserve_sparsity": preserve_sparsity,
     }
+    if ctx.task.cluster_layers is not None and not any(
+        ctx.is_one_of(layer, ctx.task.cluster_layers) for layer in model.layers
+    ):
+        raise NotApplicable(
+            f"the model has no layer of the classes clustering acts on ({', '.join(ctx.task.cluster_layers)})"
+        )
     if ctx.task.cluster_layers is None:
         clustered = clustering.cluster_weights(model, **params)
     else:
@@ -351,6 +539,14 @@ def _cluster(ctx: Context, model: Any, clusters: int, preserve_sparsity: bool) -
     return clustering.strip_clustering(clustered)
 
 
+@recipe(
+    "cluster_int8",
+    title="weight clustering (k-means++ centroids) → int8",
+    quantization="int8",
+    max_drop=1.5,
+    order=70,
+    needs_training=True,
+)
 def _cluster_int8(ctx: Context, clusters: int | None = None) -> Made:
     clusters = clusters or ctx.task.clusters
     model = _cluster(ctx, ctx.clone_teacher(), clusters, preserve_sparsity=False)
@@ -362,6 +558,15 @@ def _clustering(ctx: Context, clusters: int) -> dict[str, Any]:
     return {"clusters": clusters, "centroid_init": "kmeans++", "layers": layers}
 
 
+@recipe(
+    "pcqat_int8",
+    title="pruning + clustering + QAT (PCQAT) → int8",
+    quantization="int8",
+    max_drop=1.0,
+    order=80,
+    needs_training=True,
+    gates=(min_sparsity(MIN_SPARSITY),),
+)
 def _pcqat_int8(ctx: Context, clusters: int | None = None) -> Made:
     """Collaborative optimization: prune, cluster with sparsity kept, QAT with both kept."""
     tfmot = ctx.tfmot
@@ -371,7 +576,7 @@ def _pcqat_int8(ctx: Context, clusters: int | None = None) -> Made:
     clustered = _cluster(ctx, pruned, clusters, preserve_sparsity=True)
     annotated, unsupported = _annotate(ctx, clustered)
     scheme = tfmot.experimental.combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)
-    model = tfmot.quantization.keras.quantize_apply(annotated, scheme)
+    model = _apply(ctx, annotated, scheme)
     ctx.fit(model, ctx.profile.finetune_epochs, lr=ctx.profile.learning_rate / 8)
     return Made(
         model,
@@ -403,13 +608,15 @@ def _student(ctx: Context, distill: bool) -> Any:
         return ctx.cache[key]
     ctx.keras.utils.set_random_seed(ctx.seed + 1)  # both students start from the same weights
     d = ctx.data
+    if ctx.task.student is None:
+        raise NotApplicable("no student model: give one (--student), or a plain CNN or dense model edzoo can narrow")
     student = ctx.task.student(keras, d)
     # A narrow network learns more slowly: both students get more epochs than the teacher.
     epochs = ctx.profile.student_epochs or 2 * ctx.profile.epochs
     if not distill:
         ctx.fit(student, epochs)
     else:
-        teacher_logits = keras.Model(ctx.teacher.input, ctx.teacher.get_layer("logits").output)
+        teacher_logits = logits_model(keras, ctx.teacher)
         with _tf.quiet_native_stderr():
             logits = teacher_logits.predict(d.train.x, batch_size=512, verbose=0)
         t, alpha = _distill_params(ctx)
@@ -421,7 +628,7 @@ def _student(ctx: Context, distill: bool) -> Any:
         k = hard.shape[-1]
         soft = tf.sigmoid(logits / t) if sigmoid else tf.nn.softmax(logits / t)
         targets = np.concatenate([hard, soft.numpy()], axis=-1)
-        student_logits = keras.Model(student.input, student.get_layer("logits").output)
+        student_logits = logits_model(keras, student)
         hard_loss = ctx.hard_loss(from_logits=True)
 
         def loss(y_true: Any, logits: Any) -> Any:
@@ -437,12 +644,41 @@ def _student(ctx: Context, distill: bool) -> Any:
     return student
 
 
+def logits_model(keras: Any, model: Any) -> Any:
+    """The model up to its logits: the layer named ``logits`` if there is one, else the input of
+    a final softmax or sigmoid activation layer. Raises NotApplicable when neither exists (a
+    Dense layer with the activation built in hides its logits)."""
+    names = {layer.name for layer in model.layers}
+    if "logits" in names:
+        return keras.Model(model.input, model.get_layer("logits").output)
+    last = model.layers[-1]
+    activation = getattr(last, "activation", None)
+    is_act = isinstance(last, keras.layers.Softmax) or (
+        isinstance(last, keras.layers.Activation) and getattr(activation, "__name__", "") in ("softmax", "sigmoid")
+    )
+    if is_act:
+        return keras.Model(model.input, last.input)
+    raise NotApplicable(
+        f"distillation reads the logits: name the layer before the final activation 'logits', or end "
+        f"{model.name} with a separate Softmax layer (its last layer is {type(last).__name__})"
+    )
+
+
 def _distill_params(ctx: Context) -> tuple[float, float]:
     t = ctx.task.distill_temperature
     a = ctx.task.distill_alpha
     return (DISTILL_TEMPERATURE if t is None else t), (DISTILL_ALPHA if a is None else a)
 
 
+@recipe(
+    "distilled_int8",
+    title="distilled student (a fraction of the teacher) → int8",
+    quantization="int8",
+    max_drop=2.0,
+    order=90,
+    needs_training=True,
+    gates=(student_share,),
+)
 def _distilled_int8(ctx: Context) -> Made:
     model = _student(ctx, distill=True)
     return Made(
@@ -457,6 +693,15 @@ def _distilled_int8(ctx: Context) -> Made:
     )
 
 
+@recipe(
+    "student_int8",
+    title="same student without distillation → int8",
+    quantization="int8",
+    max_drop=3.0,
+    order=100,
+    needs_training=True,
+    gates=(student_share,),
+)
 def _student_int8(ctx: Context) -> Made:
     model = _student(ctx, distill=False)
     return Made(
@@ -468,20 +713,3 @@ def _student_int8(ctx: Context) -> Made:
         },
         parameters=_tf.param_count(model),
     )
-
-
-RECIPES: dict[str, Recipe] = {
-    r.id: r
-    for r in [
-        Recipe("fp32", "float32, the reference", "none", 0.0, _fp32),
-        Recipe("dynamic", "dynamic-range quantization", "dynamic-range", 1.0, _dynamic),
-        Recipe("float16", "float16 quantization", "float16", 0.5, _float16),
-        Recipe("int8", "full-integer int8 (int8 I/O)", "int8", 1.0, _int8),
-        Recipe("qat_int8", "quantization-aware training → int8", "int8", 1.0, _qat),
-        Recipe("prune_int8", "magnitude pruning → int8", "int8", 1.5, _prune_int8),
-        Recipe("cluster_int8", "weight clustering (k-means++ centroids) → int8", "int8", 1.5, _cluster_int8),
-        Recipe("pcqat_int8", "pruning + clustering + QAT (PCQAT) → int8", "int8", 1.0, _pcqat_int8),
-        Recipe("distilled_int8", "distilled student (a fraction of the teacher) → int8", "int8", 2.0, _distilled_int8),
-        Recipe("student_int8", "same student without distillation → int8", "int8", 3.0, _student_int8),
-    ]
-}

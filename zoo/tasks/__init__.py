@@ -6,12 +6,13 @@ by every task."""
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry.core.errors import NotFoundError
+from registry.core.errors import NotFoundError, UsageError
 
 
 @dataclass(frozen=True)
@@ -89,16 +90,51 @@ class Task:
     education: dict[str, Any] = field(default_factory=dict)  # age band, privacy class, where it runs
     extra: dict[str, Any] = field(default_factory=dict)
 
+    # The generic kind it is built on (zoo.kinds): its metric, loss and scoring are the defaults.
+    kind: str = "generic"
+    # A second evaluation set from another source than the training data: (profile, seed,
+    # cache_dir, dataset) -> (source description, Split), or None. Every variant is measured
+    # and gated on it too.
+    shift: Callable[[str, int, Path | None, Any], tuple[str, Any]] | None = None
 
-NAMES = ("handwriting", "speech", "grammar", "recommendation")
+
+_TASKS: dict[str, Task] = {}
+_discovered = False
+
+
+def register(task: Task) -> Task:
+    """Add a reference model to the zoo (``edzoo zoo build NAME``). Each module of this package
+    ends with ``TASK = register(Task(...))``; another package registers through an ``edzoo.tasks``
+    entry point (:mod:`zoo.plugins`)."""
+    if task.name in _TASKS and _TASKS[task.name] is not task:
+        raise UsageError(f"zoo model {task.name!r} is registered twice")
+    _TASKS[task.name] = task
+    return task
+
+
+def _discover() -> None:
+    """Import every module of this package (each registers its task), then the entry points."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    from zoo import plugins
+
+    plugins.load()
 
 
 def get(name: str) -> Task:
-    if name not in NAMES:
-        raise NotFoundError(f"no zoo model {name!r}; known: {', '.join(NAMES)}")
-    module = importlib.import_module(f"{__name__}.{name}")
-    return module.TASK  # type: ignore[no-any-return]
+    _discover()
+    try:
+        return _TASKS[name]
+    except KeyError:
+        raise NotFoundError(f"no zoo model {name!r}; known: {', '.join(names())}") from None
 
 
 def names() -> list[str]:
-    return list(NAMES)
+    """Registered reference models: the four of this package first, in the order they were
+    registered, then those of other packages."""
+    _discover()
+    return list(_TASKS)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import Profile, Task
+from . import Profile, Task, register
 
 LEAD_POINTS = 10.0  # the teacher must beat the baseline by this many points
 STUDENT_POINTS = 2.0  # the distilled student may trail the teacher by this many points
@@ -239,64 +239,67 @@ def _preprocessing() -> dict[str, Any]:
     }
 
 
-TASK = Task(
-    name="grammar",
-    version="1.0.0",
-    task_type="grammar-error-detection",
-    summary="Finds a grammar error in a short English sentence (agreement, article, tense, preposition, "
-    "plural) and points at the word, for writing-support apps.",
-    subjects=("literacy", "english-language-arts"),
-    grades=("3", "4", "5", "6"),
-    languages=("en",),
-    license="Apache-2.0",
-    load_data=_load,
-    teacher=_teacher,
-    student=_student,
-    card=_card,
-    score=_score,
-    targets=_targets,
-    prune_layers=("Dense", "Embedding"),
-    cluster_layers=("Dense", "Embedding"),
-    student_max_fraction=STUDENT_FRACTION,
-    # Per-token outputs are mostly "ok": a low temperature keeps the teacher's few error tokens sharp.
-    distill_temperature=2.0,
-    distill_alpha=0.5,
-    baseline=_baseline,
-    bar=_bar,
-    files=_files,
-    golden_extra=_golden_extra,
-    preprocessing=_preprocessing(),
-    education={
-        "age_band": "8-12",
-        "privacy_class": "student-input-on-device",
-        "student_data": "One sentence the student wrote, per call; nothing is kept.",
-        "runs_on": "The student's device, offline; the text never leaves it.",
-    },
-    profiles={
-        "quick": Profile(
-            "quick",
-            epochs=12,
-            finetune_epochs=2,
-            batch_size=64,
-            learning_rate=1e-3,
-            bench_runs=200,
-            bench_warmup=20,
-            prune_sparsity=0.6,
-            pcqat_sparsity=0.6,
-            version_suffix="-quick",
-            cosine=True,
-            student_epochs=20,
-        ),
-        "full": Profile(
-            "full",
-            epochs=20,
-            finetune_epochs=3,
-            batch_size=64,
-            learning_rate=1e-3,
-            bench_runs=1000,
-            bench_warmup=100,
-            cosine=True,
-            student_epochs=40,
-        ),
-    },
+TASK = register(
+    Task(
+        kind="token-classification",
+        name="grammar",
+        version="1.0.0",
+        task_type="grammar-error-detection",
+        summary="Finds a grammar error in a short English sentence (agreement, article, tense, preposition, "
+        "plural) and points at the word, for writing-support apps.",
+        subjects=("literacy", "english-language-arts"),
+        grades=("3", "4", "5", "6"),
+        languages=("en",),
+        license="Apache-2.0",
+        load_data=_load,
+        teacher=_teacher,
+        student=_student,
+        card=_card,
+        score=_score,
+        targets=_targets,
+        prune_layers=("Dense", "Embedding"),
+        cluster_layers=("Dense", "Embedding"),
+        student_max_fraction=STUDENT_FRACTION,
+        # Per-token outputs are mostly "ok": a low temperature keeps the teacher's few error tokens sharp.
+        distill_temperature=2.0,
+        distill_alpha=0.5,
+        baseline=_baseline,
+        bar=_bar,
+        files=_files,
+        golden_extra=_golden_extra,
+        preprocessing=_preprocessing(),
+        education={
+            "age_band": "8-12",
+            "privacy_class": "student-input-on-device",
+            "student_data": "One sentence the student wrote, per call; nothing is kept.",
+            "runs_on": "The student's device, offline; the text never leaves it.",
+        },
+        profiles={
+            "quick": Profile(
+                "quick",
+                epochs=12,
+                finetune_epochs=2,
+                batch_size=64,
+                learning_rate=1e-3,
+                bench_runs=200,
+                bench_warmup=20,
+                prune_sparsity=0.6,
+                pcqat_sparsity=0.6,
+                version_suffix="-quick",
+                cosine=True,
+                student_epochs=20,
+            ),
+            "full": Profile(
+                "full",
+                epochs=20,
+                finetune_epochs=3,
+                batch_size=64,
+                learning_rate=1e-3,
+                bench_runs=1000,
+                bench_warmup=100,
+                cosine=True,
+                student_epochs=40,
+            ),
+        },
+    )
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import Profile, Task
+from . import Profile, Task, register
 
 
 def _load(profile: str, seed: int, cache_dir: Path | None) -> Any:
@@ -93,50 +93,53 @@ def _card(data: Any) -> dict[str, Any]:
     }
 
 
-TASK = Task(
-    name="handwriting",
-    version="1.0.0",
-    task_type="image-classification",
-    summary="Recognizes a handwritten digit, capital letter or + - = sign (39 classes) for early "
-    "numeracy and literacy apps.",
-    subjects=("math", "literacy"),
-    grades=("K", "1", "2"),
-    languages=("en",),
-    license="Apache-2.0",
-    load_data=_load,
-    teacher=_teacher,
-    student=_student,
-    card=_card,
-    preprocessing={
-        "image": {
-            "height": 16,
-            "width": 16,
-            "channels": 1,
-            "layout": "nhwc",
-            "resize": "bilinear",
-            "pixel_range": [0, 16],
-            "range": [0, 1],
+TASK = register(
+    Task(
+        kind="image-classification",
+        name="handwriting",
+        version="1.0.0",
+        task_type="image-classification",
+        summary="Recognizes a handwritten digit, capital letter or + - = sign (39 classes) for early "
+        "numeracy and literacy apps.",
+        subjects=("math", "literacy"),
+        grades=("K", "1", "2"),
+        languages=("en",),
+        license="Apache-2.0",
+        load_data=_load,
+        teacher=_teacher,
+        student=_student,
+        card=_card,
+        preprocessing={
+            "image": {
+                "height": 16,
+                "width": 16,
+                "channels": 1,
+                "layout": "nhwc",
+                "resize": "bilinear",
+                "pixel_range": [0, 16],
+                "range": [0, 1],
+            },
+            "notes": "One centered character as an 8x8 grid of ink counts 0..16 (optdigits), divided by "
+            "16, resized to 16x16 bilinearly; dark ink is high.",
         },
-        "notes": "One centered character as an 8x8 grid of ink counts 0..16 (optdigits), divided by "
-        "16, resized to 16x16 bilinearly; dark ink is high.",
-    },
-    education={
-        "age_band": "5-8",
-        "privacy_class": "student-input-on-device",
-        "student_data": "One drawn character per call (an 8x8 grid); nothing is kept by the model.",
-        "runs_on": "The student's device, offline.",
-    },
-    profiles={
-        "quick": Profile(
-            "quick",
-            epochs=8,
-            finetune_epochs=2,
-            bench_runs=200,
-            bench_warmup=20,
-            prune_sparsity=0.6,
-            pcqat_sparsity=0.6,
-            version_suffix="-quick",
-        ),
-        "full": Profile("full", epochs=30, finetune_epochs=6, bench_runs=1000, bench_warmup=100),
-    },
+        education={
+            "age_band": "5-8",
+            "privacy_class": "student-input-on-device",
+            "student_data": "One drawn character per call (an 8x8 grid); nothing is kept by the model.",
+            "runs_on": "The student's device, offline.",
+        },
+        profiles={
+            "quick": Profile(
+                "quick",
+                epochs=8,
+                finetune_epochs=2,
+                bench_runs=200,
+                bench_warmup=20,
+                prune_sparsity=0.6,
+                pcqat_sparsity=0.6,
+                version_suffix="-quick",
+            ),
+            "full": Profile("full", epochs=30, finetune_epochs=6, bench_runs=1000, bench_warmup=100),
+        },
+    )
 )

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import Profile, Task
+from . import Profile, Task, register
 
 TARGET = 0.7  # the success rate the recommender aims at
 MASTERY = 0.85  # a skill whose items' mean predicted success reaches this counts as mastered
@@ -288,54 +288,57 @@ def _card(data: Any) -> dict[str, Any]:
     }
 
 
-TASK = Task(
-    name="recommendation",
-    version="1.0.0",
-    task_type="recommendation",
-    summary="Predicts a student's chance of answering each practice item from their last 32 answers, "
-    "so an app can offer the next exercise at about 70% expected success.",
-    subjects=("math", "literacy"),
-    grades=("1", "2", "3", "4", "5"),
-    languages=("en",),
-    license="Apache-2.0",
-    load_data=_load,
-    teacher=_teacher,
-    student=_student,
-    card=_card,
-    metric="auc",
-    score=_score,
-    output="sigmoid",
-    loss=_loss,
-    targets=_targets,
-    prune_layers=("Dense", "Embedding"),
-    baseline=_baseline,
-    evaluate_more=_evaluate_more,
-    bar=_bar,
-    golden_extra=_golden_extra,
-    preprocessing={
-        "notes": "Tokens: the student's last 32 answers, oldest first, left-padded with 0; an answer to item i "
-        "(0..63, the bank's order) is 1 + 2*i + (1 if correct else 0). Output i is the predicted chance of "
-        "answering item i correctly now. The recommender (not in the model): among items of skills whose "
-        f"mean predicted success is below {MASTERY}, pick the one closest to {TARGET}."
-    },
-    education={
-        "age_band": "6-11",
-        "privacy_class": "student-record-on-device",
-        "student_data": "The student's last 32 answers (item id and right or wrong). The app stores this window "
-        "on the device only; the model keeps nothing between calls and nothing is sent anywhere.",
-        "runs_on": "The student's device, offline.",
-    },
-    profiles={
-        "quick": Profile(
-            "quick",
-            epochs=6,
-            finetune_epochs=2,
-            batch_size=256,
-            bench_runs=200,
-            bench_warmup=20,
-            version_suffix="-quick",
-            student_epochs=8,
-        ),
-        "full": Profile("full", epochs=10, finetune_epochs=3, batch_size=256, bench_runs=1000, bench_warmup=100),
-    },
+TASK = register(
+    Task(
+        kind="knowledge-tracing",
+        name="recommendation",
+        version="1.0.0",
+        task_type="recommendation",
+        summary="Predicts a student's chance of answering each practice item from their last 32 answers, "
+        "so an app can offer the next exercise at about 70% expected success.",
+        subjects=("math", "literacy"),
+        grades=("1", "2", "3", "4", "5"),
+        languages=("en",),
+        license="Apache-2.0",
+        load_data=_load,
+        teacher=_teacher,
+        student=_student,
+        card=_card,
+        metric="auc",
+        score=_score,
+        output="sigmoid",
+        loss=_loss,
+        targets=_targets,
+        prune_layers=("Dense", "Embedding"),
+        baseline=_baseline,
+        evaluate_more=_evaluate_more,
+        bar=_bar,
+        golden_extra=_golden_extra,
+        preprocessing={
+            "notes": "Tokens: the student's last 32 answers, oldest first, left-padded with 0; an answer to item i "
+            "(0..63, the bank's order) is 1 + 2*i + (1 if correct else 0). Output i is the predicted chance of "
+            "answering item i correctly now. The recommender (not in the model): among items of skills whose "
+            f"mean predicted success is below {MASTERY}, pick the one closest to {TARGET}."
+        },
+        education={
+            "age_band": "6-11",
+            "privacy_class": "student-record-on-device",
+            "student_data": "The student's last 32 answers (item id and right or wrong). The app stores this window "
+            "on the device only; the model keeps nothing between calls and nothing is sent anywhere.",
+            "runs_on": "The student's device, offline.",
+        },
+        profiles={
+            "quick": Profile(
+                "quick",
+                epochs=6,
+                finetune_epochs=2,
+                batch_size=256,
+                bench_runs=200,
+                bench_warmup=20,
+                version_suffix="-quick",
+                student_epochs=8,
+            ),
+            "full": Profile("full", epochs=10, finetune_epochs=3, batch_size=256, bench_runs=1000, bench_warmup=100),
+        },
+    )
 )

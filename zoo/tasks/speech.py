@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import Profile, Task
+from . import Profile, Task, register
 
 MIN_ACCURACY = 0.90  # the bar on unseen speakers (fp32)
 CONFUSIONS = 8  # confusion pairs reported
@@ -238,69 +238,72 @@ def _preprocessing() -> dict[str, Any]:
     }
 
 
-TASK = Task(
-    name="speech",
-    version="1.0.0",
-    task_type="keyword-spotting",
-    summary="Recognizes 12 spoken words for early readers (yes, no, up, down, left, right, cat, dog, one, two, "
-    "three, go) plus unknown word and silence, from 1 s of 16 kHz audio.",
-    subjects=("literacy", "math"),
-    grades=("K", "1", "2"),
-    languages=("en",),
-    license="Apache-2.0",
-    load_data=_load,
-    teacher=_teacher,
-    student=_student,
-    card=_card,
-    score=_score,
-    prune_layers=("Conv2D", "Dense"),  # the strided and pointwise convolutions, not the depthwise ones
-    cluster_layers=("Conv2D", "Dense"),
-    clusters=32,  # 16 shared values cost 4-5 points on these small kernels
-    # The label-only student is the control that shows what distillation adds. On unseen
-    # speakers it lost 4.58 points in the full profile (distilled: 1.62): its gate is wider than
-    # the recipe's 3, and selection never prefers it (same size as the distilled student, less
-    # accurate).
-    max_drop={"student_int8": 5.0},
-    baseline=_baseline,
-    bar=_bar,
-    files=_files,
-    golden_extra=_golden_extra,
-    preprocessing=_preprocessing(),
-    education={
-        "age_band": "5-8",
-        "privacy_class": "student-input-on-device",
-        "student_data": "One second of the child's voice per call, as log-mel features; nothing is kept.",
-        "runs_on": "The student's device, offline; audio never leaves it.",
-    },
-    profiles={
-        "quick": Profile(
-            "quick",
-            epochs=30,
-            finetune_epochs=3,
-            bench_runs=200,
-            bench_warmup=20,
-            prune_sparsity=0.6,
-            pcqat_sparsity=0.6,
-            version_suffix="-quick",
-            cosine=True,
-            student_epochs=60,
-            # 2,465 training clips are too few for 90% on unseen speakers: quick reports the bar,
-            # and its 696 test clips have a 95% interval of about +-3 points.
-            enforce_bar=False,
-            gate_slack=3.0,
-        ),
-        "full": Profile(
-            "full",
-            epochs=60,
-            finetune_epochs=5,
-            bench_runs=1000,
-            bench_warmup=100,
-            cosine=True,
-            student_epochs=60,
-            # At 75% the pruned DS-CNN lost 2.76 points on unseen speakers (allowed: 1.5), and PCQAT
-            # at 85% lost 5.3: its pointwise convolutions have few weights to spare.
-            prune_sparsity=0.6,
-            pcqat_sparsity=0.6,
-        ),
-    },
+TASK = register(
+    Task(
+        kind="audio-classification",
+        name="speech",
+        version="1.0.0",
+        task_type="keyword-spotting",
+        summary="Recognizes 12 spoken words for early readers (yes, no, up, down, left, right, cat, dog, one, two, "
+        "three, go) plus unknown word and silence, from 1 s of 16 kHz audio.",
+        subjects=("literacy", "math"),
+        grades=("K", "1", "2"),
+        languages=("en",),
+        license="Apache-2.0",
+        load_data=_load,
+        teacher=_teacher,
+        student=_student,
+        card=_card,
+        score=_score,
+        prune_layers=("Conv2D", "Dense"),  # the strided and pointwise convolutions, not the depthwise ones
+        cluster_layers=("Conv2D", "Dense"),
+        clusters=32,  # 16 shared values cost 4-5 points on these small kernels
+        # The label-only student is the control that shows what distillation adds. On unseen
+        # speakers it lost 4.58 points in the full profile (distilled: 1.62): its gate is wider than
+        # the recipe's 3, and selection never prefers it (same size as the distilled student, less
+        # accurate).
+        max_drop={"student_int8": 5.0},
+        baseline=_baseline,
+        bar=_bar,
+        files=_files,
+        golden_extra=_golden_extra,
+        preprocessing=_preprocessing(),
+        education={
+            "age_band": "5-8",
+            "privacy_class": "student-input-on-device",
+            "student_data": "One second of the child's voice per call, as log-mel features; nothing is kept.",
+            "runs_on": "The student's device, offline; audio never leaves it.",
+        },
+        profiles={
+            "quick": Profile(
+                "quick",
+                epochs=30,
+                finetune_epochs=3,
+                bench_runs=200,
+                bench_warmup=20,
+                prune_sparsity=0.6,
+                pcqat_sparsity=0.6,
+                version_suffix="-quick",
+                cosine=True,
+                student_epochs=60,
+                # 2,465 training clips are too few for 90% on unseen speakers: quick reports the bar,
+                # and its 696 test clips have a 95% interval of about +-3 points.
+                enforce_bar=False,
+                gate_slack=3.0,
+            ),
+            "full": Profile(
+                "full",
+                epochs=60,
+                finetune_epochs=5,
+                bench_runs=1000,
+                bench_warmup=100,
+                cosine=True,
+                student_epochs=60,
+                # At 75% the pruned DS-CNN lost 2.76 points on unseen speakers (allowed: 1.5), and PCQAT
+                # at 85% lost 5.3: its pointwise convolutions have few weights to spare.
+                prune_sparsity=0.6,
+                pcqat_sparsity=0.6,
+            ),
+        },
+    )
 )

@@ -1,0 +1,740 @@
+"""The build pipeline, as stages that pass typed results:
+
+    data → train → make (one variant per recipe) → measure (LiteRT) → gate → describe → write
+
+A :class:`Job` says what to build: a reference model of the zoo (:func:`zoo.build.build`) or a
+team's own model and data (:func:`zoo.optimize.optimize`); both run :func:`run`. The result is
+a build directory ``OUT/<namespace>/<name>/<version>/`` that ``edzoo publish`` accepts
+(manifest.json, variants/, card.md, metrics.json, golden/).
+
+Every figure in the manifest, the card and metrics.json is measured in this run; the test split
+(and a shifted evaluation set from another source, when one is given) is only ever read for
+the final measurements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from registry.core import manifest as manifests
+from registry.core.errors import EdzooError, RecipeError
+
+from . import _tf, measure, provenance, recipes
+from .card import render_card
+from .datasets.common import Dataset, Split, split_sha256
+from .tasks import Profile, Task
+
+__all__ = [
+    "KERAS_TOLERANCE",
+    "REFERENCE",
+    "BuildResult",
+    "Job",
+    "QualityGateError",
+    "Shift",
+    "Trained",
+    "Variant",
+    "VariantReport",
+    "format_table",
+    "run",
+]
+
+REFERENCE = "fp32"
+KERAS_TOLERANCE = 1e-4  # max |output difference| between Keras and the fp32 .tflite
+BENCH_KEYS = (
+    "latency_us_p50",
+    "latency_us_p90",
+    "invokes_per_timing",
+    "empty_invoke_us_p50",
+    "peak_memory_bytes",
+    "threads",
+    "runs",
+    "warmup_runs",
+    "method",
+)
+
+
+class QualityGateError(EdzooError):
+    """A variant lost more than its recipe allows, failed one of its recipe's gates, or the
+    model missed its quality bar. Nothing is written."""
+
+    code = "quality_gate"
+    exit_code = 12
+
+    def __init__(self, message: str, *, failures: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.failures = list(failures)
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A second evaluation set, from another source than the training data."""
+
+    source: str
+    split: Split
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one run builds. ``recipes`` are in manifest order and include fp32; ``asked`` are
+    those asked for by name (one that cannot apply is an error; the others are reported as not
+    applied); ``pretrained``: the model is already trained (``edzoo optimize``)."""
+
+    task: Task
+    profile: Profile
+    version: str
+    recipes: tuple[str, ...]
+    asked: frozenset[str]
+    allowed: Mapping[str, float]
+    out: Path
+    score: Callable[[np.ndarray, Split, tuple[str, ...]], measure.Score]
+    seed: int = 0
+    cache_dir: Path | None = None
+    argv: tuple[str, ...] = ()
+    pretrained: bool = False
+    data: Dataset | None = None  # given (optimize); else the task loads it
+    shift: Shift | None = None
+    log: Callable[[str], None] = print
+
+
+@dataclass(frozen=True)
+class Trained:
+    model: Any
+    parameters: int
+    val_value: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One recipe's variant, made and measured."""
+
+    recipe: recipes.Recipe
+    made: recipes.Made
+    data: bytes
+    evaluation: measure.Evaluation
+    bench: dict[str, Any]
+    more: dict[str, Any]
+    shift: measure.Evaluation | None
+    seconds: float
+
+    @property
+    def id(self) -> str:
+        return self.recipe.id
+
+
+@dataclass(frozen=True)
+class VariantReport:
+    """A variant as the table and the Python API show it."""
+
+    id: str
+    size: int
+    gzip_size: int
+    parameters: int
+    value: float
+    ci95: tuple[float, float]
+    delta: float
+    latency_us_p50: float
+    latency_us_p90: float
+    empty_invoke_us_p50: float | None
+    peak_memory_bytes: int
+    shift_value: float | None = None
+    shift_delta: float | None = None
+
+
+@dataclass(frozen=True)
+class Gated:
+    drops: dict[str, float]
+    shift_drops: dict[str, float]
+    checks: dict[str, list[recipes.GateCheck]]  # per variant, its recipe's own gates
+    bar: list[tuple[str, bool, str]]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out_dir: Path
+    manifest: dict[str, Any]
+    rows: list[dict[str, Any]]
+    seconds: float
+    variants: tuple[VariantReport, ...] = ()
+    not_applied: dict[str, str] = field(default_factory=dict)
+    metric: str = "accuracy"
+
+
+@dataclass(frozen=True)
+class BarInput:
+    """What a task's quality bar looks at: every variant's score and extra measurements, the
+    baseline measured in the same build, and the sizes."""
+
+    profile: str
+    scores: dict[str, measure.Score]
+    more: dict[str, dict[str, Any]]
+    baseline: dict[str, Any] | None
+    teacher_parameters: int
+    parameters: dict[str, int]
+    sizes: dict[str, int]
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _Steps:
+    def __init__(self, job: Job, total: int) -> None:
+        self.job, self.total, self.n = job, total, 0
+
+    def __call__(self, message: str) -> None:
+        self.n += 1
+        self.job.log(f"[{self.n}/{self.total}] {message}")
+
+
+def run(job: Job) -> BuildResult:
+    """Run every stage of ``job``; returns what was written.
+
+    Raises QualityGateError (nothing written) when a variant fails its allowance or gates, or
+    the task's enforced bar; RecipeError when a recipe asked for by name cannot apply.
+    """
+    started = time.perf_counter()
+    task, prof = job.task, job.profile
+    say = _Steps(job, 5 + len(job.recipes))
+    _tf.load()
+
+    t0 = time.perf_counter()
+    data = job.data if job.data is not None else task.load_data(prof.name, job.seed, job.cache_dir)
+    shift = job.shift or _task_shift(job, data)
+    say(
+        f"data: {len(data.train.y)} train, {len(data.val.y)} validation, {len(data.test.y)} test samples, "
+        f"{len(data.labels)} labels"
+        + (f"; shifted set: {len(shift.split.y)} samples from {shift.source}" if shift else "")
+        + f" ({time.perf_counter() - t0:.1f} s)"
+    )
+
+    t0 = time.perf_counter()
+    baseline = task.baseline(data, job.seed) if task.baseline else None
+    say(
+        f"baseline: {baseline['name']}: {task.metric} {baseline['value']:.4f} ({time.perf_counter() - t0:.1f} s)"
+        if baseline
+        else "baseline: none for this task"
+    )
+
+    trained = train(job, data)
+    say(
+        f"{'model' if job.pretrained else 'teacher'}: {trained.parameters:,} parameters, "
+        + ("given trained" if job.pretrained else f"{prof.epochs} epochs")
+        + f", validation {task.metric} {trained.val_value:.4f} ({trained.seconds:.1f} s)"
+    )
+
+    ctx = recipes.Context(teacher=trained.model, data=data, profile=prof, task=task, seed=job.seed, log=job.log)
+    bench = measure.BenchConfig(threads=1, warmup=prof.bench_warmup, runs=prof.bench_runs)
+    workdir = Path(tempfile.mkdtemp(prefix=f".{task.name}-", dir=_ensure(job.out)))
+    try:
+        (workdir / "variants").mkdir()
+        variants: dict[str, Variant] = {}
+        not_applied: dict[str, str] = dict(task.not_applicable)
+        for rid in job.recipes:
+            recipe = recipes.get(rid)
+            t0 = time.perf_counter()
+            try:
+                variant = make_and_measure(job, ctx, recipe, data, shift, workdir, bench)
+            except recipes.NotApplicable as e:
+                if rid in job.asked or rid == REFERENCE:
+                    raise RecipeError(
+                        f"{rid} cannot apply to {task.name}: {e.reason}", recipe=rid, reason=e.reason
+                    ) from e
+                not_applied[rid] = e.reason
+                say(f"{rid}: not applied: {e.reason}")
+                continue
+            variants[rid] = variant
+            ev = variant.evaluation
+            say(
+                f"{rid}: {recipe.title}: {len(variant.data):,} B, {task.metric} {ev.value:.4f}"
+                + (f", shifted {variant.shift.value:.4f}" if variant.shift else "")
+                + f", p50 {variant.bench['latency_us_p50']} µs ({time.perf_counter() - t0:.1f} s)"
+            )
+
+        keras_gap = _keras_gap(trained.model, data, variants[REFERENCE])
+        gated = gate(job, variants, trained, baseline)
+        say(
+            "quality bar: "
+            + ("; ".join(f"{'ok' if ok else 'FAILED'} {name} ({detail})" for name, ok, detail in gated.bar) or "none")
+        )
+        failures = _failures(job, variants, gated)
+        if failures:
+            raise QualityGateError(
+                "quality gate failed, nothing written:\n  " + "\n  ".join(failures), failures=failures
+            )
+
+        doc, metrics = describe(job, data, shift, variants, gated, trained, keras_gap, baseline, not_applied)
+        dest = write(job, workdir, doc, metrics, data, variants)
+    finally:
+        if workdir.exists():
+            shutil.rmtree(workdir)
+    say(f"wrote {dest} ({sum(f.stat().st_size for f in dest.rglob('*') if f.is_file()):,} B)")
+    reports = tuple(_report(doc, v) for v in doc["variants"])
+    return BuildResult(dest, doc, _rows(doc), time.perf_counter() - started, reports, not_applied, metric=task.metric)
+
+
+# -- stages ----------------------------------------------------------------------------------
+
+
+def _task_shift(job: Job, data: Dataset) -> Shift | None:
+    if job.task.shift is None:
+        return None
+    source, split = job.task.shift(job.profile.name, job.seed, job.cache_dir, data)
+    return Shift(source, split, split_sha256(split))
+
+
+def train(job: Job, data: Dataset) -> Trained:
+    """The teacher, trained with the task's loss (or the given model, as it is), and its
+    validation score."""
+    t = _tf.load()
+    t0 = time.perf_counter()
+    _tf.seed_everything(job.seed)
+    model = job.task.teacher(t.keras, data)
+    if not job.pretrained:
+        ctx = recipes.Context(teacher=model, data=data, profile=job.profile, task=job.task, seed=job.seed)
+        ctx.fit(model, job.profile.epochs)
+    split = data.val if len(data.val.y) else data.test
+    with _tf.quiet_native_stderr():
+        val = job.score(model.predict(split.x, verbose=0), split, data.labels).value
+    return Trained(model, _tf.param_count(model), val, time.perf_counter() - t0)
+
+
+def make_and_measure(
+    job: Job,
+    ctx: recipes.Context,
+    recipe: recipes.Recipe,
+    data: Dataset,
+    shift: Shift | None,
+    workdir: Path,
+    bench: measure.BenchConfig,
+) -> Variant:
+    """One variant: made by its recipe from a fresh state (its bytes depend only on the seed and
+    the recipe, not on which recipes ran before), converted, scored through LiteRT on the test
+    split (and the shifted set), timed. Raises recipes.NotApplicable."""
+    t0 = time.perf_counter()
+    if recipe.needs_training and not len(data.train.y):
+        raise recipes.NotApplicable(f"{recipe.title} trains, and the data has no training split")
+    t = _tf.load()
+    t.keras.backend.clear_session()  # layer and graph names restart, so tensor names in the file do too
+    _tf.seed_everything(job.seed)
+    ctx.cache.clear()
+    made = recipe.make(ctx)
+    data_bytes = recipes.convert(made, ctx)
+    path = workdir / "variants" / f"{recipe.id}.tflite"
+    path.write_bytes(data_bytes)
+    labels = data.labels
+    with _tf.quiet_native_stderr():
+        ev = measure.evaluate(path, data.test.x, data.test.y, labels, score=lambda o: job.score(o, data.test, labels))
+        shifted = (
+            measure.evaluate(
+                path, shift.split.x, shift.split.y, labels, score=lambda o: job.score(o, shift.split, labels)
+            )
+            if shift
+            else None
+        )
+        more = job.task.evaluate_more(path, data, job.seed) if job.task.evaluate_more else {}
+    result = measure.benchmark(path, data.test.x[0], bench)
+    return Variant(recipe, made, data_bytes, ev, result, more, shifted, time.perf_counter() - t0)
+
+
+def _keras_gap(model: Any, data: Dataset, reference: Variant) -> float:
+    with _tf.quiet_native_stderr():
+        keras_out = model.predict(data.test.x, verbose=0)
+    gap = float(np.abs(np.asarray(keras_out, np.float32) - reference.evaluation.outputs).max())
+    if gap > KERAS_TOLERANCE:
+        raise EdzooError(
+            f"the fp32 .tflite differs from Keras by {gap:.2e} (> {KERAS_TOLERANCE})", code="conversion_mismatch"
+        )
+    return gap
+
+
+def gate(job: Job, variants: Mapping[str, Variant], trained: Trained, baseline: dict[str, Any] | None) -> Gated:
+    """Drops against fp32 (test split and shifted set), each recipe's own gates, the task's bar."""
+    ref = variants[REFERENCE]
+    drops = {rid: (ref.evaluation.value - v.evaluation.value) * 100 for rid, v in variants.items()}
+    shift_drops = {
+        rid: (ref.shift.value - v.shift.value) * 100
+        for rid, v in variants.items()
+        if v.shift is not None and ref.shift is not None
+    }
+    facts = recipes.GateFacts(trained.parameters, job.task.student_max_fraction)
+    checks = {rid: v.recipe.check(v.made, facts) for rid, v in variants.items()}
+    bar: list[tuple[str, bool, str]] = []
+    if job.task.bar is not None:
+        bar = list(
+            job.task.bar(
+                BarInput(
+                    profile=job.profile.name,
+                    scores={rid: v.evaluation.score for rid, v in variants.items()},
+                    more={rid: v.more for rid, v in variants.items()},
+                    baseline=baseline,
+                    teacher_parameters=trained.parameters,
+                    parameters={rid: v.made.parameters or trained.parameters for rid, v in variants.items()},
+                    sizes={rid: len(v.data) for rid, v in variants.items()},
+                )
+            )
+        )
+    return Gated(drops, shift_drops, checks, bar)
+
+
+def _failures(job: Job, variants: Mapping[str, Variant], gated: Gated) -> list[str]:
+    metric, out = job.task.metric, []
+    ref = variants[REFERENCE]
+    for rid, v in variants.items():
+        allowed = job.allowed[rid]
+        if gated.drops[rid] > allowed + 1e-9:
+            out.append(
+                f"{rid}: {metric} dropped {gated.drops[rid]:.2f} points (allowed {allowed:.2f}; "
+                f"{v.evaluation.value:.4f} vs fp32 {ref.evaluation.value:.4f})"
+            )
+        if rid in gated.shift_drops and gated.shift_drops[rid] > allowed + 1e-9 and v.shift and ref.shift:
+            source = job.shift.source if job.shift else "the shifted set"
+            out.append(
+                f"{rid}: on {source}, {metric} dropped {gated.shift_drops[rid]:.2f} points (allowed "
+                f"{allowed:.2f}; {v.shift.value:.4f} vs fp32 {ref.shift.value:.4f})"
+            )
+    out += [c.detail for checks in gated.checks.values() for c in checks if not c.passed]
+    out += [f"bar: {name}: {detail}" for name, ok, detail in gated.bar if not ok and job.profile.enforce_bar]
+    return out
+
+
+def _ensure(folder: Path) -> Path:
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder)
+
+
+def _file_entry(root: Path, rel: str, description: str) -> dict[str, Any]:
+    data = (root / rel).read_bytes()
+    return {"path": rel, "sha256": _sha256(data), "size": len(data), "description": description}
+
+
+def _min_ram_mb(size: int, peak: int) -> int:
+    return max(1, math.ceil((size + peak) / (1 << 20)))
+
+
+def describe(
+    job: Job,
+    data: Dataset,
+    shift: Shift | None,
+    variants: Mapping[str, Variant],
+    gated: Gated,
+    trained: Trained,
+    keras_gap: float,
+    baseline: dict[str, Any] | None,
+    not_applied: Mapping[str, str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The manifest and metrics.json, from the measured variants."""
+    task = job.task
+    digests = {name: data.info["sha256"][name] for name in ("train", "val", "test")}
+    ref = variants[REFERENCE].evaluation
+    machine = measure.machine()
+    runtime = f"ai-edge-litert {measure.version_of('ai-edge-litert')}"
+    entries = []
+    for rid, v in variants.items():
+        ev, b, made = v.evaluation, v.bench, v.made
+        metrics_entry: dict[str, Any] = {
+            "name": task.metric,
+            "value": round(ev.value, 6),
+            "delta_vs_reference": round((ev.value - ref.value) * 100, 4),
+            "reference_variant": REFERENCE,
+            "higher_is_better": True,
+            "ci95": list(ev.score.ci95),
+            "dataset_sha256": digests["test"],
+            "per_class": ev.score.per_class,
+            "measured_with": runtime,
+        }
+        if v.shift is not None and shift is not None:
+            ref_shift = variants[REFERENCE].shift
+            assert ref_shift is not None
+            metrics_entry["shift"] = {
+                "source": shift.source,
+                "value": round(v.shift.value, 6),
+                "delta_vs_reference": round((v.shift.value - ref_shift.value) * 100, 4),
+                "ci95": list(v.shift.score.ci95),
+                "dataset_sha256": shift.sha256,
+            }
+        entry: dict[str, Any] = {
+            "id": rid,
+            "file": f"variants/{rid}.tflite",
+            "sha256": _sha256(v.data),
+            "size": len(v.data),
+            "gzip_size": measure.gzip_size(v.data),
+            "parameters": made.parameters or trained.parameters,
+            "format": "tflite",
+            "recipe": {"quantization": v.recipe.quantization, **made.details},
+            "metrics": metrics_entry,
+            "benchmarks": {**{k: b[k] for k in BENCH_KEYS if k in b}, "machine": machine},
+            "requirements": {
+                "min_runtime_version": ev.min_runtime_version,
+                "builtin_ops": [op for op in ev.ops if op != "DELEGATE"],
+                "delegates": ev.delegates or ["xnnpack"],
+                "min_ram_mb": _min_ram_mb(len(v.data), b["peak_memory_bytes"]),
+            },
+        }
+        if ev.inputs != ref.inputs or ev.outputs_spec != ref.outputs_spec:
+            entry["io"] = {"inputs": ev.inputs, "outputs": ev.outputs_spec}
+        entries.append(entry)
+
+    commit, dirty = provenance.source_commit()
+    dataset_digests = {f"{task.name}-{k}": v for k, v in digests.items()}
+    if shift is not None:
+        dataset_digests[f"{task.name}-shift"] = shift.sha256
+    prov: dict[str, Any] = {
+        "source_commit": commit,
+        "source_dirty": dirty,
+        "build_command": provenance.build_command(list(job.argv)),
+        "built_at": provenance.built_at(),
+        "dataset_digests": dataset_digests,
+        "tool_versions": provenance.tool_versions(),
+        "random_seeds": {"seed": job.seed, "student_init": job.seed + 1},
+    }
+    if not_applied:
+        prov["recipes_not_applied"] = dict(not_applied)
+    doc: dict[str, Any] = {
+        "schema_version": 1,
+        "namespace": task.namespace,
+        "name": task.name,
+        "version": job.version,
+        "task": task.task_type,
+        "summary": task.summary,
+        "subjects": list(task.subjects),
+        "grades": list(task.grades),
+        "languages": list(task.languages),
+        "license": task.license,
+        "card": {**task.card(data), **({"education": dict(task.education)} if task.education else {})},
+        "signature": {
+            "inputs": ref.inputs,
+            "outputs": ref.outputs_spec,
+            "preprocessing": task.preprocessing,
+            "labels": list(data.labels),
+        },
+        "variants": entries,
+        "provenance": prov,
+    }
+    distill = None
+    if "distilled_int8" in variants and "student_int8" in variants:
+        d, s = variants["distilled_int8"].evaluation, variants["student_int8"].evaluation
+        winner = "distillation" if d.value > s.value else ("no distillation" if s.value > d.value else "tie")
+        distill = {
+            "metric": task.metric,
+            "distilled_accuracy": round(d.value, 6),
+            "distilled_ci95": list(d.score.ci95),
+            "plain_accuracy": round(s.value, 6),
+            "plain_ci95": list(s.score.ci95),
+            "winner": winner,
+            "student_parameters": variants["distilled_int8"].made.parameters,
+            "teacher_parameters": trained.parameters,
+        }
+    metrics = {
+        "model": f"{task.namespace}/{task.name}@{job.version}",
+        "profile": job.profile.name,
+        "reference": REFERENCE,
+        "test_set": {"size": int(len(data.test.y)), "sha256": digests["test"]},
+        "shift_set": (
+            {"source": shift.source, "size": int(len(shift.split.y)), "sha256": shift.sha256} if shift else None
+        ),
+        "keras_vs_litert_fp32_max_abs_diff": keras_gap,
+        "keras_vs_litert_tolerance": KERAS_TOLERANCE,
+        "gates": {
+            rid: {
+                "allowed_drop_points": job.allowed[rid],
+                "drop_points": round(gated.drops[rid], 4),
+                **({"shift_drop_points": round(gated.shift_drops[rid], 4)} if rid in gated.shift_drops else {}),
+                "checks": [{"check": c.name, "passed": c.passed, "detail": c.detail} for c in gated.checks[rid]],
+            }
+            for rid in variants
+        },
+        "distillation": distill,
+        "variants": {
+            e["id"]: {
+                "size": e["size"],
+                "gzip_size": e["gzip_size"],
+                "parameters": e["parameters"],
+                "recipe": e["recipe"],
+                "metrics": e["metrics"],
+                "breakdown": variants[e["id"]].evaluation.score.extra,
+                "shift_breakdown": variants[e["id"]].shift.score.extra if variants[e["id"]].shift else None,
+                "more": variants[e["id"]].more,
+                "benchmarks": e["benchmarks"],
+                "requirements": e["requirements"],
+            }
+            for e in entries
+        },
+        "dataset": data.info,
+        "baseline": baseline,
+        "bar": {
+            "enforced": job.profile.enforce_bar,
+            "checks": [{"check": name, "passed": ok, "detail": detail} for name, ok, detail in gated.bar],
+        },
+        "not_applicable": dict(not_applied),
+    }
+    return doc, metrics
+
+
+def write(
+    job: Job,
+    workdir: Path,
+    doc: dict[str, Any],
+    metrics: dict[str, Any],
+    data: Dataset,
+    variants: Mapping[str, Variant],
+) -> Path:
+    """Card, metrics, golden samples and the manifest into ``workdir``, checked against the
+    registry's contract, then moved into place in one rename."""
+    task = job.task
+    (workdir / "golden").mkdir()
+    golden = _golden(task, data, variants, job.profile.golden_samples)
+    extra_files = task.files(data, workdir) if task.files else []
+    (workdir / "golden" / "samples.json").write_text(json.dumps(golden, indent=1) + "\n")
+    (workdir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    (workdir / "card.md").write_text(render_card(doc, metrics))
+    doc["files"] = [
+        _file_entry(workdir, p, d)
+        for p, d in (
+            *extra_files,
+            ("card.md", "model card"),
+            ("metrics.json", "every measurement of this build, per variant and per class"),
+            ("golden/samples.json", "held-out inputs with each variant's expected outputs, for on-device smoke tests"),
+        )
+    ]
+    (workdir / "manifest.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    manifests.read_build_dir(workdir)  # the contract with the registry, checked before it is published
+    dest = Path(job.out) / task.namespace / task.name / job.version
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        shutil.rmtree(dest)
+    workdir.rename(dest)
+    return dest
+
+
+def _named(labels: Sequence[str], values: Any) -> Any:
+    """A class id as its label (a sequence of ids as a list; -1, padding, as None)."""
+    if np.ndim(values) == 0:
+        return labels[int(values)] if int(values) >= 0 else None
+    return [_named(labels, v) for v in np.asarray(values)]
+
+
+def _golden(task: Task, data: Dataset, variants: Mapping[str, Variant], n: int) -> dict[str, Any]:
+    """A few held-out inputs with each variant's expected decision and outputs."""
+    picks = list(range(min(n, len(data.test.y))))
+
+    def as_list(x: np.ndarray) -> Any:
+        x = np.asarray(x)
+        return x.astype(np.float32).round(6).tolist() if np.issubdtype(x.dtype, np.floating) else x.tolist()
+
+    return {
+        "about": "Run each input through a variant and compare: the decision must match; outputs "
+        "within 0.02 (int8 outputs step by 1/256).",
+        "labels": list(data.labels),
+        "samples": [
+            {
+                "input": as_list(data.test.x[i]),
+                "label": _named(data.labels, data.test.y[i]),
+                **(task.golden_extra(data, i) if task.golden_extra else {}),
+                "expected": {
+                    rid: {
+                        "top": _named(data.labels, v.evaluation.predictions[i]),
+                        "outputs": [round(float(x), 5) for x in np.ravel(v.evaluation.outputs[i])],
+                    }
+                    for rid, v in variants.items()
+                },
+            }
+            for i in picks
+        ],
+    }
+
+
+def _report(doc: dict[str, Any], v: dict[str, Any]) -> VariantReport:
+    m, b = v["metrics"], v["benchmarks"]
+    shift = m.get("shift")
+    return VariantReport(
+        id=v["id"],
+        size=v["size"],
+        gzip_size=v["gzip_size"],
+        parameters=v["parameters"],
+        value=m["value"],
+        ci95=tuple(m["ci95"]),  # type: ignore[arg-type]
+        delta=m["delta_vs_reference"],
+        latency_us_p50=b["latency_us_p50"],
+        latency_us_p90=b["latency_us_p90"],
+        empty_invoke_us_p50=b.get("empty_invoke_us_p50"),
+        peak_memory_bytes=b["peak_memory_bytes"],
+        shift_value=shift["value"] if shift else None,
+        shift_delta=shift["delta_vs_reference"] if shift else None,
+    )
+
+
+def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    ref = next(v for v in doc["variants"] if v["id"] == REFERENCE)
+    rows = []
+    for v in doc["variants"]:
+        b, m = v["benchmarks"], v["metrics"]
+        rows.append(
+            {
+                "variant": v["id"],
+                "size": v["size"],
+                "gzip": v["gzip_size"],
+                "size_x": v["size"] / ref["size"],
+                "gzip_x": v["gzip_size"] / ref["gzip_size"],
+                "accuracy": m["value"],
+                "ci95": m["ci95"],
+                "delta": m["delta_vs_reference"],
+                "shift": m["shift"]["value"] if "shift" in m else None,
+                "shift_delta": m["shift"]["delta_vs_reference"] if "shift" in m else None,
+                "p50": b["latency_us_p50"],
+                "p90": b["latency_us_p90"],
+                "empty": b.get("empty_invoke_us_p50"),
+                "peak": b["peak_memory_bytes"],
+            }
+        )
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]], not_applied: Mapping[str, str] | None = None) -> str:
+    """The variant table: sizes and their ratio to fp32, the metric with its 95% interval and
+    its drop, the shifted set's metric when there is one, per-call latency, peak memory; then
+    the recipes that did not apply, each with why, and the interpreter's empty-call cost."""
+    shifted = any(r.get("shift") is not None for r in rows)
+    head = (
+        f"{'variant':15s} {'bytes':>9s} {'×fp32':>6s} {'gzip':>9s} {'×fp32':>6s} {'metric':>8s} "
+        f"{'95% CI':>15s} {'Δ pts':>6s} "
+        + (f"{'shifted':>8s} {'Δ pts':>6s} " if shifted else "")
+        + f"{'p50 µs':>8s} {'p90 µs':>8s} {'peak MB':>7s}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r['variant']:15s} {r['size']:9,d} {r['size_x']:6.2f} {r['gzip']:9,d} {r['gzip_x']:6.2f} "
+            f"{r['accuracy']:8.4f} {r['ci95'][0]:7.4f}-{r['ci95'][1]:.4f} {r['delta']:+6.2f} "
+            + (
+                (
+                    f"{r['shift']:8.4f} {r['shift_delta']:+6.2f} "
+                    if r.get("shift") is not None
+                    else f"{'-':>8s} {'':6s} "
+                )
+                if shifted
+                else ""
+            )
+            + f"{r['p50']:8.1f} {r['p90']:8.1f} {r['peak'] / 1e6:7.2f}"
+        )
+    for rid, why in (not_applied or {}).items():
+        lines.append(f"{rid:15s} not applied: {why}")
+    empty = [r["empty"] for r in rows if r.get("empty") is not None]
+    if empty:
+        lines.append(
+            f"latency is per invoke() (blocks of calls per clock reading); an empty invoke() costs "
+            f"{float(np.median(empty)):.2f} µs of it here"
+        )
+    return "\n".join(lines)
