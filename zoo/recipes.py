@@ -192,6 +192,7 @@ def min_sparsity(threshold: float) -> Gate:
             f"{rid}: pruning reached {got:.0%} sparsity (at least {threshold:.0%} required)",
         )
 
+    gate.__name__ = f"sparsity >= {threshold:.0%}"
     return gate
 
 

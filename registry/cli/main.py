@@ -105,7 +105,8 @@ def cli() -> None:
 
     \b
     App developers:  edzoo pull edzoo/hello --registry URL --root root.json
-    ML engineers:    edzoo keys new me; edzoo publish BUILD_DIR --registry URL --key ...
+    ML engineers:    edzoo optimize MODEL --data DATA --task KIND; edzoo keys new me;
+                     edzoo publish BUILD_DIR --registry URL --key ...
     Registry admins: edzoo registry init DATA; edzoo registry add-publisher ...; edzoo serve
     For years:       edzoo registry status DATA; registry renew; registry rotate-keys; yank
 
@@ -424,86 +425,6 @@ def publish(
     )
     for alias, version in sorted(result.aliases.items()):
         click.echo(f"  alias {alias} -> {version}")
-
-
-# -- zoo ---------------------------------------------------------------------------------------
-@cli.group()
-def zoo() -> None:
-    """Build and optimize the reference models (needs the [zoo] extra: TensorFlow)."""
-
-
-@zoo.command("list")
-def zoo_list() -> None:
-    """List the zoo's models and the recipes every build runs."""
-    from zoo import build as zoo_build
-    from zoo import recipes, tasks
-
-    for name in tasks.names():
-        task = tasks.get(name)
-        click.echo(f"{task.namespace}/{task.name} {task.version}: {task.summary}")
-        click.echo(f"  profiles: {', '.join(task.profiles)}; metric: {task.metric}")
-        if task.education:
-            click.echo(f"  ages {task.education['age_band']}; privacy: {task.education['privacy_class']}")
-        for rid, why in task.not_applicable.items():
-            click.echo(f"  not built: {rid}: {why}")
-    click.echo("recipes (allowed drop of the model's metric vs fp32, points):")
-    for rid in zoo_build.ORDER:
-        r = recipes.RECIPES[rid]
-        click.echo(f"  {rid:15s} {r.title} (<= {r.max_drop_points})")
-
-
-@zoo.command("build")
-@click.argument("model", type=click.Choice(["handwriting", "speech", "grammar", "recommendation"]))
-@click.option(
-    "--profile",
-    type=click.Choice(["quick", "full"]),
-    default="quick",
-    show_default=True,
-    help="quick: small enough for CI; full: what gets published.",
-)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=Path("build"),
-    show_default=True,
-    help="Writes OUT/<namespace>/<model>/<version>/.",
-)
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--only", default=None, help="Comma-separated recipe ids (fp32 is always built).")
-@click.option(
-    "--cache",
-    "cache_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Cache for generated datasets [default: OUT/.cache].",
-)
-def zoo_build(model: str, profile: str, out: Path, seed: int, only: str | None, cache_dir: Path | None) -> None:
-    """Train MODEL, build every optimized variant, measure each through LiteRT, write a build
-    directory that `edzoo publish` accepts, and print the table of variants.
-
-    \b
-    handwriting     digits, capital letters and + - = (image classification)
-    speech          12 spoken keywords + unknown + silence (needs espeak-ng)
-    grammar         grammar error detection, per token (needs wordnet-base)
-    recommendation  knowledge tracing and the next exercise (simulated students)
-
-    Fails (exit 12), writing nothing, when a variant loses more than its recipe allows or the
-    model misses its quality bar against the baseline measured in the same build.
-    """
-    from zoo import build as zoo_build
-
-    result = zoo_build.build(
-        model,
-        profile=profile,
-        out=out,
-        seed=seed,
-        only=[r.strip() for r in only.split(",")] if only else None,
-        cache_dir=cache_dir or out / ".cache",
-        log=lambda line: click.echo(line, err=True),
-        argv=["edzoo", *sys.argv[1:]],
-    )
-    click.echo(zoo_build.format_table(result.rows))
-    click.echo(f"{result.out_dir} ({result.seconds:.0f} s)")
 
 
 # -- pull / verify / cache -----------------------------------------------------------------------
@@ -827,4 +748,5 @@ from registry.cli import (  # noqa: E402,F401
     schools_bundle,
     schools_mirror,
     schools_plan,
+    zoo_commands,  # noqa: E402,F401
 )
