@@ -306,7 +306,9 @@ def assemble(adapter: Adapter, request: Request, parts: Parts) -> Dataset:
         split = parts.splits[name]
         if split.y.shape[0] == 0:
             raise fail(
-                path, f"the {name} split is empty", f"add samples to it, or let edzoo make it (remove the {name} split)"
+                path,
+                f"the {name} split is empty",
+                "add samples to it, or drop the split from the data so that edzoo makes it",
             )
         _check_like(path, split, request.like, name)
     info: dict[str, Any] = {

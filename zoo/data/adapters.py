@@ -16,7 +16,7 @@ import wave
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,8 @@ _GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 _CSV_SPLITS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
 
 
-def _plan(request: Request, pools: dict[str, np.ndarray], group: str) -> Plan:
+def _plan(request: Request, pools: dict[str, np.ndarray], group: str, layout: Iterable[str]) -> Plan:
+    """The splits of ``pools`` (those being read of the ``layout``'s pools) for the request's options."""
     o = request.options
     return plan(
         pools,
@@ -63,6 +64,7 @@ def _plan(request: Request, pools: dict[str, np.ndarray], group: str) -> Plan:
         group=group,
         source=request.source.path,
         evaluate=request.evaluate,
+        layout=layout,
     )
 
 
@@ -190,15 +192,18 @@ def read_npz(request: Request) -> Parts:
     if not path.is_file():
         raise fail(path, "is not a file", "give one .npz archive written by numpy.savez")
     blob = src.read_bytes(path)
-    try:
-        npz = np.load(io.BytesIO(blob), allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError("a single array, not an archive")
-        with npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+    if not blob.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # what np.load would take for a pickle
         raise fail(
-            path, f"is not a readable .npz archive ({e})", "write it with numpy.savez (no pickled objects)"
+            path, "is not a .npz archive (not a zip file)", "write it with numpy.savez or numpy.savez_compressed"
+        )
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except ValueError as e:  # np.load refuses object arrays, which only pickle can restore
+        raise fail(path, "holds object arrays, which edzoo does not unpickle", "store numeric and string arrays") from e
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise fail(
+            path, f"is not a readable .npz archive ({type(e).__name__})", "write it again with numpy.savez"
         ) from e
     present = [s for s in SPLITS if f"x_{s}" in arrays or f"y_{s}" in arrays]
     for s in present:
@@ -259,8 +264,9 @@ def read_npz(request: Request) -> Parts:
             raise fail(path, "has no labelled sample (every y is -1)", "store the class ids in y")
         labels = tuple(str(i) for i in range(top + 1))
 
-    grouped = all(s in gs for s in pools)
-    p = _plan(request, {s: gs.get(s, np.arange(xs[s].shape[0])) for s in pools}, "g_train" if grouped else "sample")
+    # Only the training split is ever carved: its groups are the ones that matter.
+    keys = {s: gs.get(s, np.arange(xs[s].shape[0])) for s in pools}
+    p = _plan(request, keys, "g_train" if "train" in gs else "sample", present)
     splits = {}
     for name, pieces in p.pieces.items():
         meta = {}
@@ -369,7 +375,8 @@ def read_image_folder(request: Request) -> Parts:
         shape = like_info(like, "image", root, "image size")
         size, channels = (shape["height"], shape["width"]), shape["channels"]
     rx = group_pattern(root, o.group) if o.group else None
-    folders = _for_request(request, _split_folders(src, root))
+    layout = _split_folders(src, root)
+    folders = _for_request(request, layout)
     images: dict[str, list[_Image]] = {}
     classes: dict[str, list[str]] = {}
     skipped = 0
@@ -401,7 +408,7 @@ def read_image_folder(request: Request) -> Parts:
                     fh, fw = first.pixels.shape[:2]
                     raise fail(
                         f,
-                        f"is {w}x{h} pixels but {src.rel(first.path)} is {fw}x{fh}",
+                        f"is {h}x{w} pixels (height x width) but {src.rel(first.path)} is {fh}x{fw}",
                         "give images of one size, or set image_size (height, width) to resize them while reading",
                     )
                 first = first or im
@@ -431,7 +438,9 @@ def read_image_folder(request: Request) -> Parts:
     every = [im for pool in images.values() for im in pool]
     channels = channels or (1 if all(im.grey for im in every) else 3)
     keys = {pool: [group_of(rx, src, im.path) for im in ims] if rx else None for pool, ims in images.items()}
-    p = _plan(request, {pool: _groups(keys[pool], len(ims)) for pool, ims in images.items()}, o.group or "image")
+    p = _plan(
+        request, {pool: _groups(keys[pool], len(ims)) for pool, ims in images.items()}, o.group or "image", layout
+    )
     index = label_index(labels)
     splits = {}
     for name, pieces in p.pieces.items():
@@ -573,7 +582,10 @@ def read_speech_commands(request: Request) -> Parts:
         if not (root / name).is_file():
             continue
         declared_lists.append(split)
-        for i, line in enumerate(src.read_text(root / name).splitlines(), 1):
+        lines = src.read_text(root / name).splitlines()
+        if not any(line.strip() for line in lines):
+            raise fail(root / name, "lists no clips", "list one clip per line (word/file.wav), or delete the file")
+        for i, line in enumerate(lines, 1):
             rel = line.strip().replace("\\", "/")
             if not rel:
                 continue
@@ -587,11 +599,12 @@ def read_speech_commands(request: Request) -> Parts:
         pools = {split: files for split, files in pools.items() if split == "train" or split in declared_lists}
     else:
         pools = {"all": list(clips.values())}
+    layout = tuple(pools)
     pools = _for_request(request, pools)
     keys = {
         pool: [group_of(rx, src, f) if rx else _speaker(f, src.rel(f)) for f in files] for pool, files in pools.items()
     }
-    p = _plan(request, {pool: _groups(k, len(k)) for pool, k in keys.items()}, o.group or "speaker")
+    p = _plan(request, {pool: _groups(k, len(k)) for pool, k in keys.items()}, o.group or "speaker", layout)
     labels = like.labels if like is not None else tuple(sorted(d.name for d in words))
     index = label_index(labels)
     counts: Counter[str] = Counter()
@@ -690,7 +703,7 @@ def read_conll(request: Request) -> Parts:
     else:
         raise fail(path, "is neither a file nor a folder", "give a CoNLL file or a folder of them")
     sentences = {pool: _parse_conll(src, f) for pool, f in _for_request(request, files).items()}
-    p = _plan(request, {pool: np.arange(len(s)) for pool, s in sentences.items()}, "sentence")
+    p = _plan(request, {pool: np.arange(len(s)) for pool, s in sentences.items()}, "sentence", files)
     chosen = {name: take(sentences, pieces) for name, pieces in p.pieces.items()}
     if like is not None:
         vocab = list(like_info(like, "vocab", path, "vocabulary"))
@@ -829,9 +842,8 @@ def read_dkt(request: Request) -> Parts:
                         line=st.line + 1,
                     )
     students = {pool: [st for st in sts if len(st.skills) >= 2] for pool, sts in read.items()}
-    p = _plan(
-        request, {pool: np.asarray([st.key for st in sts], dtype=str) for pool, sts in students.items()}, "student"
-    )
+    keys = {pool: np.asarray([st.key for st in sts], dtype=str) for pool, sts in students.items()}
+    p = _plan(request, keys, "student", files)
     chosen = {name: take(students, pieces) for name, pieces in p.pieces.items()}
     if max_len is None:
         max_len = _max_len(o, [len(st.skills) - 1 for st in chosen["train"]])
@@ -964,7 +976,7 @@ def read_csv(request: Request) -> Parts:
     else:
         labels = tuple(sorted({label for pool in rows.values() for _, label, _, _ in pool}))
     keys = {pool: [r[2] for r in rs] if gi is not None else None for pool, rs in pools.items()}
-    p = _plan(request, {pool: _groups(keys[pool], len(rs)) for pool, rs in pools.items()}, o.group or "row")
+    p = _plan(request, {pool: _groups(keys[pool], len(rs)) for pool, rs in pools.items()}, o.group or "row", rows)
     index = label_index(labels)
     splits = {}
     for name, pieces in p.pieces.items():

@@ -8,6 +8,7 @@ split, or from every sample when the layout names none).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ def plan(
     group: str,
     source: str | Path,
     evaluate: bool = False,
+    layout: Iterable[str] | None = None,
 ) -> Plan:
     """The train/val/test plan of a layout's pools.
 
@@ -90,10 +92,12 @@ def plan(
     or test split is carved from ``train`` (from ``all`` when nothing is declared) by
     :func:`split_groups`. ``group`` says what the keys are (recorded in ``made``). With
     ``evaluate``, the plan has one ``test`` split: the declared test pool, or every pool.
+    ``layout`` names every pool the layout has when ``pools`` holds only those to be read.
 
     Raises DataError when splits are declared but none is ``train``, or there are too few groups.
     """
-    declared = tuple(name for name in SPLITS if name in pools)
+    names = set(pools if layout is None else layout)
+    declared = tuple(name for name in SPLITS if name in names)
     whole = {name: np.arange(len(keys)) for name, keys in pools.items()}
     if evaluate:
         chosen = ["test"] if "test" in pools else [p for p in (*SPLITS, "all") if p in pools]
