@@ -8,7 +8,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -264,7 +264,7 @@ def label_index(labels: Sequence[str]) -> dict[str, int]:
     return {label: i for i, label in enumerate(labels)}
 
 
-def take(items: dict[str, Sequence[T]], pieces: Sequence[tuple[str, np.ndarray]]) -> list[T]:
+def take(items: Mapping[str, Sequence[T]], pieces: Sequence[tuple[str, np.ndarray]]) -> list[T]:
     """The items a split's pieces (pool name, indices into that pool) select, in order."""
     return [items[pool][int(i)] for pool, idx in pieces for i in idx]
 

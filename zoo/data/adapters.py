@@ -46,11 +46,10 @@ __all__ = ["IMAGE_SUFFIXES", "TEXT_SUFFIXES"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 TEXT_SUFFIXES = (".txt", ".conll", ".tsv")
 _DKT_SUFFIXES = (".txt", ".csv")
-_SPLIT_FOLDERS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
+_SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val", "test": "test"}  # folders, CSV values
 _CONLL_NAMES = (("train", re.compile("train")), ("val", re.compile("dev|val")), ("test", re.compile("test")))
 _DKT_NAMES = (("train", re.compile("train")), ("test", re.compile("test")))
 _GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
-_CSV_SPLITS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
 
 
 def _plan(request: Request, pools: dict[str, np.ndarray], group: str, layout: Iterable[str]) -> Plan:
@@ -128,7 +127,7 @@ def _folder_has(p: Path, suffixes: tuple[str, ...], depth: int) -> bool:
     for child in p.iterdir():
         if child.name.startswith("."):
             continue
-        if depth == 0 and child.is_file() and child.suffix.lower() in suffixes:
+        if depth == 0 and child.suffix.lower() in suffixes and child.is_file():  # the cheap test first
             return True
         if depth > 0 and child.is_dir() and _folder_has(child, suffixes, depth - 1):
             return True
@@ -136,8 +135,6 @@ def _folder_has(p: Path, suffixes: tuple[str, ...], depth: int) -> bool:
 
 
 # --------------------------------------------------------------------------- npz
-
-_NPZ_KEY = re.compile(r"^[xyg]_(train|val|test)$")
 
 
 def _npz_x(path: Path, key: str, a: np.ndarray) -> np.ndarray:
@@ -199,8 +196,12 @@ def read_npz(request: Request) -> Parts:
     try:
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except ValueError as e:  # np.load refuses object arrays, which only pickle can restore
-        raise fail(path, "holds object arrays, which edzoo does not unpickle", "store numeric and string arrays") from e
+    except ValueError as e:  # object arrays (np.load will not unpickle them) or a malformed header
+        raise fail(
+            path,
+            "holds an array that cannot be read without unpickling, or a malformed one",
+            "store numbers and strings",
+        ) from e
     except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
         raise fail(
             path, f"is not a readable .npz archive ({type(e).__name__})", "write it again with numpy.savez"
@@ -300,7 +301,10 @@ def _decode_image(source: Source, p: Path, size: tuple[int, int] | None) -> _Ima
         with Image.open(io.BytesIO(blob)) as im:
             im.load()
             grey = im.mode in _GREY_MODES
-            rgb = im.convert("RGB")
+            if im.mode.startswith("I;16"):  # 16-bit grey: convert() would clip it at 255, keep the high byte
+                rgb = Image.fromarray((np.asarray(im, np.uint16) >> 8).astype(np.uint8), "L").convert("RGB")
+            else:
+                rgb = im.convert("RGB")  # alpha is dropped, as Keras' image loading does
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
         raise fail(
             p, f"is not a readable image ({type(e).__name__}: {e})", "re-save it as PNG or JPEG, or remove it"
@@ -329,7 +333,7 @@ def _split_folders(source: Source, root: Path) -> dict[str, Path]:
     """Declared split folders (train/, val/ or validation/, test/) or ``{"all": root}``. Raises
     DataError for split folders beside class folders, or both val/ and validation/."""
     folders = [d for d in source.entries(root) if d.is_dir()]
-    named = [d for d in folders if d.name.lower() in _SPLIT_FOLDERS]
+    named = [d for d in folders if d.name.lower() in _SPLIT_NAMES]
     if not named:
         return {"all": root}
     if len(named) != len(folders):
@@ -341,7 +345,7 @@ def _split_folders(source: Source, root: Path) -> dict[str, Path]:
         )
     pools: dict[str, Path] = {}
     for d in named:
-        split = _SPLIT_FOLDERS[d.name.lower()]
+        split = _SPLIT_NAMES[d.name.lower()]
         if split in pools:
             raise fail(root, f"has both {pools[split].name}/ and {d.name}/", "keep one validation folder")
         pools[split] = d
@@ -353,9 +357,7 @@ def _is_image_folder(p: Path) -> bool:
         return False
     if _folder_has(p, IMAGE_SUFFIXES, 1):
         return True
-    return any(
-        d.is_dir() and d.name.lower() in _SPLIT_FOLDERS and _folder_has(d, IMAGE_SUFFIXES, 1) for d in p.iterdir()
-    )
+    return any(d.is_dir() and d.name.lower() in _SPLIT_NAMES and _folder_has(d, IMAGE_SUFFIXES, 1) for d in p.iterdir())
 
 
 @register_adapter(
@@ -395,8 +397,9 @@ def read_image_folder(request: Request) -> Parts:
         classes[pool] = [d.name for d in class_dirs]
         images[pool] = []
         for d in class_dirs:
-            files = [f for f in src.entries(d) if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
-            skipped += len(src.entries(d)) - len(files)
+            entries = src.entries(d)
+            files = [f for f in entries if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()]
+            skipped += len(entries) - len(files)
             if not files:
                 raise fail(
                     d, "is a class folder without images", f"add images ({' '.join(IMAGE_SUFFIXES)}) or remove it"
@@ -437,15 +440,14 @@ def read_image_folder(request: Request) -> Parts:
         labels = tuple(sorted(classes[ref]))
     every = [im for pool in images.values() for im in pool]
     channels = channels or (1 if all(im.grey for im in every) else 3)
-    keys = {pool: [group_of(rx, src, im.path) for im in ims] if rx else None for pool, ims in images.items()}
-    p = _plan(
-        request, {pool: _groups(keys[pool], len(ims)) for pool, ims in images.items()}, o.group or "image", layout
-    )
+    keys = {pool: [group_of(rx, src, im.path) for im in ims] for pool, ims in images.items()} if rx else None
+    pools = {pool: _groups(keys[pool] if keys else None, len(ims)) for pool, ims in images.items()}
+    p = _plan(request, pools, o.group or "image", layout)
     index = label_index(labels)
     splits = {}
     for name, pieces in p.pieces.items():
         chosen = take(images, pieces)
-        meta = {"group": np.asarray(take(keys, pieces), dtype=str)} if rx else {}  # type: ignore[arg-type]
+        meta = {"group": np.array(take(keys, pieces), dtype=str)} if keys else {}
         splits[name] = Split(_pixels(chosen, channels), np.array([index[im.label] for im in chosen], np.int64), meta)
     h, w = every[0].pixels.shape[:2]
     info = {
@@ -535,6 +537,20 @@ def _read_wav(source: Source, p: Path, rate: int, clip: int, counts: Counter[str
     return s.astype(np.float32)
 
 
+def _logmel(audio: np.ndarray) -> np.ndarray:
+    from zoo.datasets.speech import logmel
+
+    return logmel(audio)
+
+
+def _logmel_shape(clip: int, use_logmel: bool) -> tuple[int, ...]:
+    if not use_logmel:
+        return (clip,)
+    from zoo.datasets.speech import FRONTEND
+
+    return tuple(FRONTEND["output_shape"])
+
+
 def _speaker(p: Path, rel: str) -> str:
     return p.name.split("_nohash_")[0] if "_nohash_" in p.name else rel.rsplit(".", 1)[0]
 
@@ -562,7 +578,8 @@ def read_speech_commands(request: Request) -> Parts:
         raise fail(root, "is not a folder", "give the folder that holds one folder of .wav clips per word")
     rate, clip, use_logmel = _audio_settings(request)
     rx = group_pattern(root, o.group) if o.group else None
-    words, skipped = [], []
+    words: list[Path] = []
+    skipped: list[Path] = []
     for e in src.entries(root):
         if e.is_dir():
             (skipped if e.name.startswith("_") else words).append(e)
@@ -609,20 +626,20 @@ def read_speech_commands(request: Request) -> Parts:
     index = label_index(labels)
     counts: Counter[str] = Counter()
     splits = {}
-    frontend = None
     for name, pieces in p.pieces.items():
         files = take(pools, pieces)
-        x = (
-            np.stack([_read_wav(src, f, rate, clip, counts) for f in files])
-            if files
-            else np.zeros((0, clip), np.float32)
-        )
-        if use_logmel:
-            from zoo.datasets.speech import FRONTEND, logmel
-
-            x, frontend = logmel(x), FRONTEND
+        x = np.empty((len(files), *_logmel_shape(clip, use_logmel)), np.float32)
+        # Chunks of clips, so that with the front end no split's raw audio is ever held whole.
+        for start in range(0, len(files), 256):
+            chunk = np.stack([_read_wav(src, f, rate, clip, counts) for f in files[start : start + 256]])
+            x[start : start + len(chunk)] = _logmel(chunk) if use_logmel else chunk
         y = np.array([index[f.parent.name] for f in files], np.int64)
-        splits[name] = Split(x.astype(np.float32), y, {"group": np.asarray(take(keys, pieces), dtype=str)})
+        splits[name] = Split(x, y, {"group": np.asarray(take(keys, pieces), dtype=str)})
+    frontend: dict[str, Any] | None = None
+    if use_logmel:
+        from zoo.datasets.speech import FRONTEND
+
+        frontend = FRONTEND
     info = {
         "audio": {"sample_rate": rate, "clip_samples": clip, "frontend": frontend},
         "clips": {k: int(counts[k]) for k in ("converted", "resampled", "padded", "cut")},
@@ -651,7 +668,9 @@ def _parse_conll(source: Source, p: Path) -> list[_Sentence]:
     def end_sentence() -> None:
         if tokens:
             out.append(_Sentence(p, tuple(tokens), tuple(labels), tuple(lines)))
-            tokens.clear(), labels.clear(), lines.clear()
+            tokens.clear()
+            labels.clear()
+            lines.clear()
 
     for i, raw in enumerate(source.read_text(p).splitlines(), 1):
         fields = raw.split()
@@ -851,9 +870,10 @@ def read_dkt(request: Request) -> Parts:
     for name, group in chosen.items():
         rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]] = []
         for st in group:
-            s = np.array([mapping[v] for v in st.skills], np.int64)
-            c = np.array(st.correct, np.int64)
-            inputs, targets, target_skills = 1 + s[:-1] + n_skills * c[:-1], c[1:], s[1:]
+            skill_ids = np.array([mapping[v] for v in st.skills], np.int64)
+            right = np.array(st.correct, np.int64)
+            inputs = 1 + skill_ids[:-1] + n_skills * right[:-1]
+            targets, target_skills = right[1:], skill_ids[1:]
             for start in range(0, len(inputs), max_len):
                 window = slice(start, start + max_len)
                 rows.append((inputs[window], targets[window], target_skills[window], st.key))
@@ -953,7 +973,7 @@ def read_csv(request: Request) -> Parts:
                 values.append(v)
             pool = "all"
             if si is not None:
-                pool = _CSV_SPLITS.get(row[si].strip().lower(), "")
+                pool = _SPLIT_NAMES.get(row[si].strip().lower(), "")
                 if not pool:
                     raise fail(path, f"has split {row[si]!r}", "use train, val or test in the split column", line=line)
             rows.setdefault(pool, []).append((values, label, row[gi].strip() if gi is not None else "", line))

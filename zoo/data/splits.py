@@ -119,6 +119,8 @@ def plan(
             return Plan({name: ((name, whole[name]),) for name in SPLITS}, declared, None)
         fractions = {"train": 1.0 - sum(missing.values()), **missing}
     carved = split_groups(pools[origin], seed=seed, fractions=fractions, source=source)
-    pieces = {name: ((origin, carved[name]),) if name in carved else ((name, whole[name]),) for name in SPLITS}
+    pieces: dict[str, tuple[tuple[str, np.ndarray], ...]] = {
+        name: ((origin, carved[name]),) if name in carved else ((name, whole[name]),) for name in SPLITS
+    }
     made = {"seed": seed, "from": origin, "fractions": {k: round(v, 6) for k, v in fractions.items()}, "group": group}
     return Plan(pieces, declared, made)
