@@ -38,14 +38,25 @@ PROFILES = {
         "quick",
         epochs=0,
         finetune_epochs=2,
-        student_epochs=10,
+        student_epochs=30,
+        min_finetune_steps=500,
+        min_student_steps=1500,
         bench_runs=100,
         bench_warmup=20,
         golden_samples=3,
         prune_sparsity=0.6,
         pcqat_sparsity=0.6,
     ),
-    "full": Profile("full", epochs=0, finetune_epochs=6, student_epochs=30, bench_runs=300, bench_warmup=50),
+    "full": Profile(
+        "full",
+        epochs=0,
+        finetune_epochs=6,
+        student_epochs=60,
+        min_finetune_steps=1000,
+        min_student_steps=5000,
+        bench_runs=300,
+        bench_warmup=50,
+    ),
 }
 MERGE_LAYERS = ("Add", "Concatenate", "Multiply", "Subtract", "Average", "Maximum", "Minimum", "Dot")
 NARROWED = ("Conv1D", "Conv2D", "Dense", "Embedding")

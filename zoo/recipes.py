@@ -113,6 +113,16 @@ class Context:
         tf, task = self.tf, self.task
         return lambda y_true, y_pred: task.loss(tf, y_true, y_pred, from_logits)
 
+    def epochs(self, epochs: int, min_steps: int) -> int:
+        """``epochs`` over the training split, or more when that is fewer than ``min_steps``
+        optimizer steps (a small data set needs more passes to recover from pruning or to
+        train a student)."""
+        per_epoch = max(1, int(np.ceil(len(self.data.train.y) / self.profile.batch_size)))
+        return max(epochs, int(np.ceil(min_steps / per_epoch)))
+
+    def finetune_epochs(self, factor: int = 1) -> int:
+        return self.epochs(factor * self.profile.finetune_epochs, factor * self.profile.min_finetune_steps)
+
     def layer_types(self, names: tuple[str, ...]) -> tuple[type, ...]:
         return tuple(getattr(self.keras.layers, n) for n in names)
 
@@ -419,11 +429,12 @@ def _partial_note(unsupported: list[str]) -> str:
 def _qat(ctx: Context) -> Made:
     annotated, unsupported = _annotate(ctx, ctx.clone_teacher())
     model = _apply(ctx, annotated)
-    ctx.fit(model, ctx.profile.finetune_epochs, lr=ctx.profile.learning_rate / 4)
+    epochs = ctx.finetune_epochs()
+    ctx.fit(model, epochs, lr=ctx.profile.learning_rate / 4)
     details: dict[str, Any] = {
         "io_dtype": "int8",
         "qat": True,
-        "notes": f"quantization-aware fine-tuning, {ctx.profile.finetune_epochs} epochs" + _partial_note(unsupported),
+        "notes": f"quantization-aware fine-tuning, {epochs} epochs" + _partial_note(unsupported),
     }
     return Made(model, "int8", details)
 
@@ -434,7 +445,7 @@ def _prune(ctx: Context, target: float) -> Any:
     sparsity = ctx.tfmot.sparsity.keras
     # Pruning needs longer than the other fine-tunings: it reaches the target sparsity at 30%,
     # then the remaining weights recover the accuracy.
-    epochs = 3 * ctx.profile.finetune_epochs
+    epochs = ctx.finetune_epochs(3)
     steps = int(np.ceil(len(ctx.data.train.y) / ctx.profile.batch_size)) * epochs
     end = max(2, int(steps * 0.3))
     # The mask is updated every `frequency` steps (tfmot's default, 100, would never reach the
@@ -500,7 +511,7 @@ def _prune_int8(ctx: Context) -> Made:
                 "sparsity": measured_sparsity(model, ctx.layer_types(ctx.task.prune_layers)),
                 "layers": list(ctx.task.prune_layers),
                 "schedule": f"polynomial-decay 0.2 -> {target} over the first 30% of "
-                f"{3 * ctx.profile.finetune_epochs} fine-tuning epochs",
+                f"{ctx.finetune_epochs(3)} fine-tuning epochs",
             },
         },
     )
@@ -536,7 +547,7 @@ def _cluster(ctx: Context, model: Any, clusters: int, preserve_sparsity: bool) -
         for layer, src in zip(clustered.layers, model.layers, strict=True):
             if not hasattr(layer, "layer"):
                 layer.set_weights(src.get_weights())
-    ctx.fit(clustered, ctx.profile.finetune_epochs, lr=ctx.profile.learning_rate / 4)
+    ctx.fit(clustered, ctx.finetune_epochs(), lr=ctx.profile.learning_rate / 4)
     return clustering.strip_clustering(clustered)
 
 
@@ -578,7 +589,7 @@ def _pcqat_int8(ctx: Context, clusters: int | None = None) -> Made:
     annotated, unsupported = _annotate(ctx, clustered)
     scheme = tfmot.experimental.combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)
     model = _apply(ctx, annotated, scheme)
-    ctx.fit(model, ctx.profile.finetune_epochs, lr=ctx.profile.learning_rate / 8)
+    ctx.fit(model, ctx.finetune_epochs(), lr=ctx.profile.learning_rate / 8)
     return Made(
         model,
         "int8",
@@ -613,7 +624,7 @@ def _student(ctx: Context, distill: bool) -> Any:
         raise NotApplicable("no student model: give one (--student), or a plain CNN or dense model edzoo can narrow")
     student = ctx.task.student(keras, d)
     # A narrow network learns more slowly: both students get more epochs than the teacher.
-    epochs = ctx.profile.student_epochs or 2 * ctx.profile.epochs
+    epochs = ctx.epochs(ctx.profile.student_epochs or 2 * ctx.profile.epochs, ctx.profile.min_student_steps)
     if not distill:
         ctx.fit(student, epochs)
     else:

@@ -219,7 +219,7 @@ def _options(data_format: str | None, group: str | None, label_column: str, fron
     type=click.Choice(["quick", "full"]),
     default="quick",
     show_default=True,
-    help="quick: 2 fine-tuning epochs, 10 student epochs; full: 6 and 30, longer timings.",
+    help="quick: 2 fine-tuning epochs, 30 student epochs; full: 6 and 60, longer timings.",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seeds the splits, the fine-tunings, the student.")
 @click.option("--name", default=None, help="Model name in the registry [default: the card's, else the Keras model's].")

@@ -211,8 +211,15 @@ def read_npz(request: Request) -> Parts:
         if f"x_{s}" not in arrays or f"y_{s}" not in arrays:
             have, lack = (f"x_{s}", f"y_{s}") if f"x_{s}" in arrays else (f"y_{s}", f"x_{s}")
             raise fail(path, f"has {have} but no {lack}", "store inputs and targets of every split")
-    if not request.evaluate and "train" not in present:
-        raise fail(path, "has no x_train and y_train", "store the training split as x_train and y_train")
+    # Without a training split only the recipes that convert can run: they calibrate on x_val.
+    calibration_only = not request.evaluate and "train" not in present
+    if calibration_only and not {"val", "test"} <= set(present):
+        raise fail(
+            path,
+            "has no x_train and y_train",
+            "store the training split as x_train and y_train (or, for recipes that only convert, "
+            "calibration samples as x_val and y_val beside x_test and y_test)",
+        )
     if not present:
         raise fail(path, "holds no x_<split> and y_<split> arrays", "store x_test and y_test")
     pools = _for_request(request, {s: s for s in present})
@@ -267,7 +274,10 @@ def read_npz(request: Request) -> Parts:
 
     # Only the training split is ever carved: its groups are the ones that matter.
     keys = {s: gs.get(s, np.arange(xs[s].shape[0])) for s in pools}
-    p = _plan(request, keys, "g_train" if "train" in gs else "sample", present)
+    if calibration_only:
+        p = Plan({s: ((s, np.arange(xs[s].shape[0])),) for s in ("val", "test")}, tuple(present), None)
+    else:
+        p = _plan(request, keys, "g_train" if "train" in gs else "sample", present)
     splits = {}
     for name, pieces in p.pieces.items():
         meta = {}
@@ -278,7 +288,11 @@ def read_npz(request: Request) -> Parts:
             np.concatenate([ys[pool][idx] for pool, idx in pieces]),
             meta,
         )
-    return Parts(splits, labels, p.declared, p.made, {"arrays": sorted(arrays)})
+    if calibration_only:
+        splits["train"] = Split(xs["test"][:0], ys["test"][:0], {})
+    return Parts(
+        splits, labels, p.declared, p.made, {"arrays": sorted(arrays), "training_split": not calibration_only}
+    )
 
 
 # --------------------------------------------------------------------------- image folder

@@ -36,6 +36,10 @@ class Profile:
     # Points added to every recipe's allowed drop: a CI-sized test split is too small to hold
     # a 1-point gate (its 95% interval can be several points wide); full builds use 0.
     gate_slack: float = 0.0
+    # Fine-tunings and students run at least this many optimizer steps, however small the
+    # training split (0: the epochs alone decide; a team's small data set needs the floor).
+    min_finetune_steps: int = 0
+    min_student_steps: int = 0
 
 
 @dataclass(frozen=True)
