@@ -41,6 +41,7 @@ PROFILES = {
         student_epochs=30,
         min_finetune_steps=500,
         min_student_steps=1500,
+        select_on_validation=True,
         bench_runs=100,
         bench_warmup=20,
         golden_samples=3,
@@ -54,6 +55,7 @@ PROFILES = {
         student_epochs=60,
         min_finetune_steps=1000,
         min_student_steps=5000,
+        select_on_validation=True,
         bench_runs=300,
         bench_warmup=50,
     ),
@@ -465,7 +467,10 @@ def optimize(
     if version:
         task_obj = _replace(task_obj, version=version)
     chosen = tuple(r for r in known if recipes is None or r in recipes or r == REFERENCE)
-    allowed = {r: recipes_module.get(r).max_drop_points for r in chosen} | dict(max_drop or {})
+    strange = sorted(set(max_drop or {}) - set(known))
+    if strange:
+        raise UsageError(f"max_drop names unknown recipes: {', '.join(strange)}; known: {', '.join(known)}")
+    allowed = {r: float((max_drop or {}).get(r, recipes_module.get(r).max_drop_points)) for r in chosen}
     job = Job(
         task=task_obj,
         profile=prof,

@@ -27,6 +27,7 @@ from . import _tf
 CALIBRATION_SAMPLES = 300
 DISTILL_TEMPERATURE = 4.0
 DISTILL_ALPHA = 0.3  # weight of the hard-label loss; the rest goes to the teacher's soft labels
+SELECT_PATIENCE = 10  # epochs without a better validation loss before a selected fine-tuning stops
 MIN_SPARSITY = 0.5  # the pruning recipes' gate
 
 
@@ -69,10 +70,33 @@ class Context:
         y: Any = None,
         loss: Any = None,
         lr: float | None = None,
+        val_y: Any = None,
+        select_from: int = 0,
     ) -> Any:
         """Train ``model`` (its final probabilities, unless ``loss`` says otherwise) on the
-        training split with the task's loss."""
+        training split with the task's loss.
+
+        With the profile's ``select_on_validation``, the weights kept are those of the epoch
+        (from ``select_from`` on) with the lowest validation loss, and training stops after
+        ``SELECT_PATIENCE`` epochs without a better one: a fine-tuning of a small data set
+        neither stops short of recovering nor runs on into overfitting. ``val_y``: the
+        validation targets when ``y`` is not the task's."""
         d = self.data
+        callbacks = list(callbacks or [])
+        validation = None
+        if self.profile.select_on_validation and len(d.val.y):
+            if val_y is None and y is None:
+                val_y = self.task.targets(d.val) if self.task.targets is not None else d.val.y
+            if val_y is not None:
+                validation = (d.val.x, val_y)
+                callbacks.append(
+                    self.keras.callbacks.EarlyStopping(
+                        monitor="val_loss",
+                        patience=SELECT_PATIENCE,
+                        restore_best_weights=True,
+                        start_from_epoch=select_from,
+                    )
+                )
         if loss is None:
             loss = self.hard_loss(from_logits=False)
         rate: Any = lr or self.profile.learning_rate
@@ -93,7 +117,8 @@ class Context:
                 epochs=epochs,
                 shuffle=True,
                 verbose=0,
-                callbacks=callbacks or [],
+                callbacks=callbacks,
+                validation_data=validation,
             )
         return model
 
@@ -471,7 +496,9 @@ def _prune(ctx: Context, target: float) -> Any:
     for layer, src in zip(model.layers, teacher.layers, strict=True):
         target_layer = getattr(layer, "layer", layer)
         target_layer.set_weights(src.get_weights())
-    ctx.fit(model, epochs, callbacks=[sparsity.UpdatePruningStep()])
+    per_epoch = max(1, int(np.ceil(len(ctx.data.train.y) / ctx.profile.batch_size)))
+    # Weights are chosen only once the target sparsity is reached.
+    ctx.fit(model, epochs, callbacks=[sparsity.UpdatePruningStep()], select_from=int(np.ceil(end / per_epoch)))
     return sparsity.strip_pruning(model)
 
 
@@ -629,17 +656,28 @@ def _student(ctx: Context, distill: bool) -> Any:
         ctx.fit(student, epochs)
     else:
         teacher_logits = logits_model(keras, ctx.teacher)
-        with _tf.quiet_native_stderr():
-            logits = teacher_logits.predict(d.train.x, batch_size=512, verbose=0)
         t, alpha = _distill_params(ctx)
         sigmoid = ctx.task.output == "sigmoid"
-        # Targets are the hard targets then the teacher's soft outputs, along the last axis (a
-        # class id for a softmax, per sample or per token; the task's targets for sigmoids).
-        hard = np.asarray(ctx.targets(), np.float32)
-        hard = hard.reshape(len(hard), -1) if sigmoid else hard[..., None]
-        k = hard.shape[-1]
-        soft = tf.sigmoid(logits / t) if sigmoid else tf.nn.softmax(logits / t)
-        targets = np.concatenate([hard, soft.numpy()], axis=-1)
+
+        def distill_targets(x: Any, hard_targets: Any) -> np.ndarray:
+            """The hard targets then the teacher's soft outputs, along the last axis (a class id
+            for a softmax, per sample or per token; the task's targets for sigmoids)."""
+            with _tf.quiet_native_stderr():
+                logits = teacher_logits.predict(x, batch_size=512, verbose=0)
+            hard = np.asarray(hard_targets, np.float32)
+            if not sigmoid:
+                hard = hard[..., None]
+            elif hard.ndim != logits.ndim:
+                hard = hard.reshape(len(hard), -1)
+            soft = tf.sigmoid(logits / t) if sigmoid else tf.nn.softmax(logits / t)
+            return np.concatenate([hard, soft.numpy()], axis=-1)
+
+        targets = distill_targets(d.train.x, ctx.targets())
+        k = targets.shape[-1] - int(teacher_logits.output.shape[-1])
+        val_targets = None
+        if ctx.profile.select_on_validation and len(d.val.y):
+            val_hard = ctx.task.targets(d.val) if ctx.task.targets is not None else d.val.y
+            val_targets = distill_targets(d.val.x, val_hard)
         student_logits = logits_model(keras, student)
         hard_loss = ctx.hard_loss(from_logits=True)
 
@@ -651,7 +689,7 @@ def _student(ctx: Context, distill: bool) -> Any:
                 soft_part = keras.losses.kl_divergence(y_true[..., k:], tf.nn.softmax(logits / t))
             return alpha * hard_loss(hard_part, logits) + (1 - alpha) * (t * t) * soft_part
 
-        ctx.fit(student_logits, epochs, y=targets, loss=loss)
+        ctx.fit(student_logits, epochs, y=targets, loss=loss, val_y=val_targets)
     ctx.cache[key] = student
     return student
 

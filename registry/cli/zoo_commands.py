@@ -139,6 +139,19 @@ def zoo_build(model: str, profile: str, out: Path, seed: int, only: str | None, 
     click.echo(f"{result.out_dir} ({result.seconds:.0f} s)")
 
 
+def _max_drops(values: tuple[str, ...]) -> dict[str, float]:
+    out = {}
+    for value in values:
+        rid, sep, points = value.partition("=")
+        try:
+            out[rid.strip()] = float(points)
+        except ValueError:
+            sep = ""
+        if not sep or not rid.strip() or out[rid.strip()] < 0:
+            raise UsageError(f"--max-drop {value!r}: write RECIPE=POINTS, e.g. pcqat_int8=2.5")
+    return out
+
+
 def _data_options(f: Any) -> Any:
     """How --data (and --shift-data) is read."""
     f = click.option(
@@ -195,6 +208,14 @@ def _options(data_format: str | None, group: str | None, label_column: str, fron
 )
 @click.option("--metric", default=None, help="The generic kind's metric: accuracy, auc or macro_f1.")
 @click.option(
+    "--max-drop",
+    "max_drops",
+    multiple=True,
+    metavar="RECIPE=POINTS",
+    help="Allow RECIPE to lose up to POINTS of the metric against fp32 (repeatable) [default: the recipe's own "
+    "allowance, see `edzoo zoo list`].",
+)
+@click.option(
     "--card",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     default=None,
@@ -234,6 +255,7 @@ def optimize(
     out: Path,
     recipe_ids: str | None,
     metric: str | None,
+    max_drops: tuple[str, ...],
     card: Path | None,
     shift_data: Path | None,
     student: Path | None,
@@ -285,6 +307,7 @@ def optimize(
         out=out,
         recipes=_csv(recipe_ids),
         metric=metric,
+        max_drop=_max_drops(max_drops),
         card=card,
         shift_data=shift_data,
         student=student,

@@ -290,9 +290,7 @@ def read_npz(request: Request) -> Parts:
         )
     if calibration_only:
         splits["train"] = Split(xs["test"][:0], ys["test"][:0], {})
-    return Parts(
-        splits, labels, p.declared, p.made, {"arrays": sorted(arrays), "training_split": not calibration_only}
-    )
+    return Parts(splits, labels, p.declared, p.made, {"arrays": sorted(arrays), "training_split": not calibration_only})
 
 
 # --------------------------------------------------------------------------- image folder

@@ -40,6 +40,9 @@ class Profile:
     # training split (0: the epochs alone decide; a team's small data set needs the floor).
     min_finetune_steps: int = 0
     min_student_steps: int = 0
+    # Keep the fine-tuned and student weights of the epoch with the lowest validation loss
+    # (recipes.Context.fit), instead of the last epoch's.
+    select_on_validation: bool = False
 
 
 @dataclass(frozen=True)
