@@ -254,7 +254,7 @@ RECIPE = recipes.Recipe("int8_plugin", "int8 from a plugin", "int8", 1.0, _int8_
 
 def _plugin(root: Path) -> dict[str, str]:
     pkg = root / "edzoo_testplugin"
-    pkg.mkdir()
+    pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text(PLUGIN)
     info = root / "edzoo_testplugin-0.1.dist-info"
     info.mkdir()
@@ -278,7 +278,7 @@ def test_a_kind_and_a_recipe_from_an_entry_point(tmp_path):  # type: ignore[no-u
     for i in range(300):
         level = i % 3
         rows.append(
-            f"L{level},{rng.normal(8 + 4 * level, 1.5):.3f},{rng.normal(1.2 + 0.3 * level, 0.1):.3f},"
+            f"L{level},{rng.normal(8 + 8 * level, 1.5):.3f},{rng.normal(1.2 + 0.4 * level, 0.1):.3f},"
             f"{rng.normal(0, 1):.3f}"
         )
     csv = tmp_path / "passages.csv"
