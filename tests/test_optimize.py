@@ -398,3 +398,18 @@ def test_measure_refuses_what_is_not_a_tflite(small_model, tmp_path):  # type: i
     assert result.exit_code == 15 and "LiteRT cannot load it" in result.output
     result = CliRunner().invoke(cli, ["measure", str(model), "--data", str(good)])
     assert result.exit_code == 2 and "takes a .tflite" in result.output
+
+
+def test_the_paired_gate_tells_noise_from_a_loss() -> None:
+    from zoo.pipeline import paired_drop_low
+
+    y = np.zeros(300, np.int64)
+    reference = y.copy()
+    noise = y.copy()
+    noise[:2] = 1  # 2 of 300 samples (0.67 points): within what 300 samples can tell apart from none
+    loss = y.copy()
+    loss[:30] = 1  # 10 points
+    assert paired_drop_low(reference, noise, y) < 0 < paired_drop_low(reference, loss, y) < 10
+    tokens = np.full((4, 5), -1)  # padding is never counted
+    assert paired_drop_low(tokens, tokens, tokens) is None
+    assert paired_drop_low(reference, loss[:10], y) is None

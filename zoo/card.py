@@ -35,8 +35,8 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
         "## Variants",
         "",
         f"Measured through the LiteRT interpreter on the held-out test set ({metrics['test_set']['size']:,} "
-        "samples, never used for training, calibration or choosing). Latency: one single-sample "
-        "inference, 1 thread.",
+        "samples, never used for training, calibration or choosing). Latency: per single-sample "
+        "inference, 1 thread, timed in blocks of back-to-back calls.",
         "",
         f"| variant | recipe | bytes | gzip bytes | {metric} (95% CI) | Δ vs fp32 (points) | p50 µs | p90 µs |",
         "|---|---|---:|---:|---|---:|---:|---:|",
@@ -56,6 +56,7 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"{ref['benchmarks']['runs']} timed runs after {ref['benchmarks']['warmup_runs']} warm-up runs. "
         "A difference smaller than the confidence intervals is noise.",
         "",
+        *_shift(m, metrics, metric),
         *_not_applicable(metrics.get("not_applicable") or {}),
         *_bar(metrics, metric),
         *_breakdown(metrics, metrics["reference"]),
@@ -157,6 +158,28 @@ def _education(e: dict[str, Any] | None) -> list[str]:
         lines.append(f"- Student data: {e['student_data']}")
     if e.get("runs_on"):
         lines.append(f"- Runs on: {e['runs_on']}")
+    return [*lines, ""]
+
+
+def _shift(m: dict[str, Any], metrics: dict[str, Any], metric: str) -> list[str]:
+    """Every variant on the evaluation set from another source, beside the test split."""
+    shift = metrics.get("shift_set")
+    if not shift:
+        return []
+    lines = [
+        "## On data from another source",
+        "",
+        f"{shift['size']:,} samples from {shift['source']}, a source the training data does not come from; every "
+        "variant is gated on it as on the test split.",
+        "",
+        f"| variant | {metric}, test split | {metric}, other source | Δ vs fp32 there (points) |",
+        "|---|---:|---:|---:|",
+    ]
+    for v in m["variants"]:
+        met = v["metrics"]
+        s = met.get("shift")
+        if s:
+            lines.append(f"| {v['id']} | {_pct(met['value'])} | {_pct(s['value'])} | {s['delta_vs_reference']:+.2f} |")
     return [*lines, ""]
 
 

@@ -157,6 +157,10 @@ class VariantReport:
 class Gated:
     drops: dict[str, float]
     shift_drops: dict[str, float]
+    # What the allowance is compared with, where it is not the drop itself: the lower end of
+    # the drop's 95% paired interval (Profile.paired_gate, accuracy only).
+    judged: dict[str, float]
+    shift_judged: dict[str, float]
     checks: dict[str, list[recipes.GateCheck]]  # per variant, its recipe's own gates
     bar: list[tuple[str, bool, str]]
 
@@ -264,7 +268,7 @@ def run(job: Job) -> BuildResult:
             )
 
         keras_gap = _keras_gap(trained.model, data, variants[REFERENCE])
-        gated = gate(job, variants, trained, baseline)
+        gated = gate(job, variants, trained, baseline, data.test.y, shift.split.y if shift else None)
         say(
             "quality bar: "
             + ("; ".join(f"{'ok' if ok else 'FAILED'} {name} ({detail})" for name, ok, detail in gated.bar) or "none")
@@ -360,7 +364,14 @@ def _keras_gap(model: Any, data: Dataset, reference: Variant) -> float:
     return gap
 
 
-def gate(job: Job, variants: Mapping[str, Variant], trained: Trained, baseline: dict[str, Any] | None) -> Gated:
+def gate(
+    job: Job,
+    variants: Mapping[str, Variant],
+    trained: Trained,
+    baseline: dict[str, Any] | None,
+    test_y: np.ndarray | None = None,
+    shift_y: np.ndarray | None = None,
+) -> Gated:
     """Drops against fp32 (test split and shifted set), each recipe's own gates, the task's bar."""
     ref = variants[REFERENCE]
     drops = {rid: (ref.evaluation.value - v.evaluation.value) * 100 for rid, v in variants.items()}
@@ -369,6 +380,17 @@ def gate(job: Job, variants: Mapping[str, Variant], trained: Trained, baseline: 
         for rid, v in variants.items()
         if v.shift is not None and ref.shift is not None
     }
+    judged: dict[str, float] = {}
+    shift_judged: dict[str, float] = {}
+    if job.profile.paired_gate and job.task.metric == "accuracy":
+        for rid, v in variants.items():
+            low = paired_drop_low(ref.evaluation.predictions, v.evaluation.predictions, test_y)
+            if low is not None:
+                judged[rid] = low
+            if v.shift is not None and ref.shift is not None and shift_y is not None:
+                low = paired_drop_low(ref.shift.predictions, v.shift.predictions, shift_y)
+                if low is not None:
+                    shift_judged[rid] = low
     facts = recipes.GateFacts(trained.parameters, job.task.student_max_fraction)
     checks = {rid: v.recipe.check(v.made, facts) for rid, v in variants.items()}
     bar: list[tuple[str, bool, str]] = []
@@ -386,24 +408,48 @@ def gate(job: Job, variants: Mapping[str, Variant], trained: Trained, baseline: 
                 )
             )
         )
-    return Gated(drops, shift_drops, checks, bar)
+    return Gated(drops, shift_drops, judged, shift_judged, checks, bar)
+
+
+def paired_drop_low(reference: np.ndarray, variant: np.ndarray, y: np.ndarray) -> float | None:
+    """The lower end (points) of the 95% interval of the accuracy a variant loses against the
+    reference on the same samples: the two are right or wrong mostly together, so the paired
+    difference is far tighter than either accuracy's own interval. None when the decisions are
+    not one per labelled position."""
+    y = np.asarray(y)
+    if np.shape(reference) != y.shape or np.shape(variant) != y.shape:
+        return None
+    ok = y >= 0
+    r = (np.asarray(reference) == y)[ok].astype(np.float64)
+    v = (np.asarray(variant) == y)[ok].astype(np.float64)
+    if not r.size:
+        return None
+    d = float((r - v).mean())
+    var = (float((r != v).mean()) - d * d) / r.size
+    return (d - 1.959964 * math.sqrt(max(var, 0.0))) * 100
 
 
 def _failures(job: Job, variants: Mapping[str, Variant], gated: Gated) -> list[str]:
     metric, out = job.task.metric, []
     ref = variants[REFERENCE]
+
+    def low(judged: dict[str, float], rid: str) -> str:
+        return f", at least {judged[rid]:.2f} at 95% paired confidence" if rid in judged else ""
+
     for rid, v in variants.items():
         allowed = job.allowed[rid]
-        if gated.drops[rid] > allowed + 1e-9:
+        if gated.judged.get(rid, gated.drops[rid]) > allowed + 1e-9:
             out.append(
-                f"{rid}: {metric} dropped {gated.drops[rid]:.2f} points (allowed {allowed:.2f}; "
-                f"{v.evaluation.value:.4f} vs fp32 {ref.evaluation.value:.4f})"
+                f"{rid}: {metric} dropped {gated.drops[rid]:.2f} points{low(gated.judged, rid)} (allowed "
+                f"{allowed:.2f}; {v.evaluation.value:.4f} vs fp32 {ref.evaluation.value:.4f})"
             )
-        if rid in gated.shift_drops and gated.shift_drops[rid] > allowed + 1e-9 and v.shift and ref.shift:
+        shift_drop = gated.shift_judged.get(rid, gated.shift_drops.get(rid))
+        if shift_drop is not None and shift_drop > allowed + 1e-9 and v.shift and ref.shift:
             source = job.shift.source if job.shift else "the shifted set"
             out.append(
-                f"{rid}: on {source}, {metric} dropped {gated.shift_drops[rid]:.2f} points (allowed "
-                f"{allowed:.2f}; {v.shift.value:.4f} vs fp32 {ref.shift.value:.4f})"
+                f"{rid}: on {source}, {metric} dropped {gated.shift_drops[rid]:.2f} points"
+                f"{low(gated.shift_judged, rid)} (allowed {allowed:.2f}; {v.shift.value:.4f} vs fp32 "
+                f"{ref.shift.value:.4f})"
             )
     out += [c.detail for checks in gated.checks.values() for c in checks if not c.passed]
     out += [f"bar: {name}: {detail}" for name, ok, detail in gated.bar if not ok and job.profile.enforce_bar]
@@ -552,6 +598,8 @@ def describe(
                 "allowed_drop_points": job.allowed[rid],
                 "drop_points": round(gated.drops[rid], 4),
                 **({"shift_drop_points": round(gated.shift_drops[rid], 4)} if rid in gated.shift_drops else {}),
+                **({"drop_points_low95": round(gated.judged[rid], 4)} if rid in gated.judged else {}),
+                **({"shift_drop_points_low95": round(gated.shift_judged[rid], 4)} if rid in gated.shift_judged else {}),
                 "checks": [{"check": c.name, "passed": c.passed, "detail": c.detail} for c in gated.checks[rid]],
             }
             for rid in variants

@@ -43,6 +43,9 @@ class Profile:
     # Keep the fine-tuned and student weights of the epoch with the lowest validation loss
     # (recipes.Context.fit), instead of the last epoch's.
     select_on_validation: bool = False
+    # Judge an accuracy drop by the lower end of its 95% paired interval rather than the point
+    # value: a team's test split of a few hundred samples cannot hold a 1-point gate otherwise.
+    paired_gate: bool = False
 
 
 @dataclass(frozen=True)
