@@ -382,7 +382,7 @@ def gate(
     }
     judged: dict[str, float] = {}
     shift_judged: dict[str, float] = {}
-    if job.profile.paired_gate and job.task.metric == "accuracy":
+    if job.profile.paired_gate and job.task.metric == "accuracy" and test_y is not None:
         for rid, v in variants.items():
             low = paired_drop_low(ref.evaluation.predictions, v.evaluation.predictions, test_y)
             if low is not None:
@@ -613,7 +613,7 @@ def describe(
                 "recipe": e["recipe"],
                 "metrics": e["metrics"],
                 "breakdown": variants[e["id"]].evaluation.score.extra,
-                "shift_breakdown": variants[e["id"]].shift.score.extra if variants[e["id"]].shift else None,
+                "shift_breakdown": _shift_extra(variants[e["id"]]),
                 "more": variants[e["id"]].more,
                 "benchmarks": e["benchmarks"],
                 "requirements": e["requirements"],
@@ -629,6 +629,10 @@ def describe(
         "not_applicable": dict(not_applied),
     }
     return doc, metrics
+
+
+def _shift_extra(v: Variant) -> dict[str, Any] | None:
+    return v.shift.score.extra if v.shift is not None else None
 
 
 def write(

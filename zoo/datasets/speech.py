@@ -405,7 +405,7 @@ def _assign(espeak: _Espeak) -> tuple[dict[str, str], dict[str, str]]:
 def _speakers(espeak: _Espeak, seed: int, p: GenerationParams) -> list[dict[str, Any]]:
     """Every usable (voice, variant) pair, sorted, with its split and its speed and pitch."""
     voice_split, variant_split = _assign(espeak)
-    out = []
+    out: list[dict[str, Any]] = []
     for voice in sorted(VOICES):
         for variant in espeak.variants:
             if voice_split[voice] != variant_split[variant]:

@@ -62,7 +62,7 @@ class Task:
     license: str
     load_data: Callable[[str, int, Path | None], Any]  # (profile, seed, cache_dir) -> dataset
     teacher: Callable[[Any, Any], Any]  # (keras, dataset) -> model with layers "logits" and "probs"
-    student: Callable[[Any, Any], Any]
+    student: Callable[[Any, Any], Any] | None  # None: no student, the distillation recipes do not apply
     card: Callable[[Any], dict[str, Any]]  # dataset -> the manifest's `card`
     preprocessing: dict[str, Any]
     profiles: dict[str, Profile]
@@ -74,7 +74,7 @@ class Task:
     # probabilities, trained with `loss`.
     output: str = "softmax"
     # For sigmoid outputs: (tf, y_true, logits) -> per-sample loss, and split -> y_true for it.
-    loss: Callable[[Any, Any, Any], Any] | None = None
+    loss: Callable[[Any, Any, Any, bool], Any] | None = None
     targets: Callable[[Any], Any] | None = None
     # Layer classes the magnitude-pruning recipes prune, and the clustering recipes cluster
     # (None: the whole model, as tfmot's cluster_weights does).

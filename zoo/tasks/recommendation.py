@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from zoo.kinds import auc, auc_ci95
+
 from . import Profile, Task, register
 
 TARGET = 0.7  # the success rate the recommender aims at
@@ -84,26 +86,6 @@ def _loss(tf: Any, y_true: Any, y_pred: Any, from_logits: bool) -> Any:
         return tf.nn.sigmoid_cross_entropy_with_logits(labels=correct, logits=picked)
     picked = tf.clip_by_value(picked, 1e-7, 1 - 1e-7)
     return -(correct * tf.math.log(picked) + (1 - correct) * tf.math.log(1 - picked))
-
-
-def auc(y: np.ndarray, p: np.ndarray) -> float:
-    """Area under the ROC curve (ties count half), by ranks."""
-    from scipy.stats import rankdata
-
-    y = np.asarray(y).astype(bool)
-    pos, neg = int(y.sum()), int((~y).sum())
-    if not pos or not neg:
-        return float("nan")
-    ranks = rankdata(p)
-    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
-def auc_ci95(value: float, pos: int, neg: int) -> tuple[float, float]:
-    """Hanley and McNeil's (1982) standard error of an AUC, as a normal 95% interval."""
-    q1, q2 = value / (2 - value), 2 * value * value / (1 + value)
-    var = (value * (1 - value) + (pos - 1) * (q1 - value * value) + (neg - 1) * (q2 - value * value)) / (pos * neg)
-    half = 1.959964 * float(np.sqrt(max(var, 0.0)))
-    return round(max(0.0, value - half), 6), round(min(1.0, value + half), 6)
 
 
 def _score(outputs: np.ndarray, split: Any, labels: Any) -> Any:
