@@ -12,25 +12,13 @@ from pathlib import Path
 from registry.core.errors import EdzooError
 
 from . import recipes, tasks
-from .pipeline import KERAS_TOLERANCE, REFERENCE, BuildResult, Job, QualityGateError, format_table, run
+from .pipeline import KERAS_TOLERANCE, REFERENCE, BuildResult, Job, QualityGateError, choose, format_table, run
 
 __all__ = ["KERAS_TOLERANCE", "ORDER", "REFERENCE", "BuildResult", "QualityGateError", "build", "format_table"]
 
 # The built-in recipes in manifest order (a client that does not choose gets the first);
-# recipes.ids() also lists those other packages register.
-ORDER = tuple(recipes.ids())
-
-
-def choose(only: Sequence[str] | None, not_applicable: dict[str, str] | None = None) -> tuple[str, ...]:
-    """The recipes a build runs, in manifest order: ``only`` (fp32 always: it is the reference)
-    or every registered one, less those the task declares not applicable. Raises EdzooError
-    (bad_request) naming unknown recipes."""
-    known = recipes.ids()
-    unknown = sorted(set(only or ()) - set(known))
-    if unknown:
-        raise EdzooError(f"unknown recipes: {', '.join(unknown)}; known: {', '.join(known)}", code="bad_request")
-    skip = not_applicable or {}
-    return tuple(r for r in known if (only is None or r in only or r == REFERENCE) and r not in skip)
+# recipes.ids() also lists those other packages register (read only when asked).
+ORDER = tuple(r.id for r in sorted(recipes.RECIPES.values(), key=lambda r: (r.order, r.id)))
 
 
 def build(

@@ -27,7 +27,7 @@ from registry.core.errors import DataError, ModelError, UsageError
 
 from . import _tf, kinds, measure, recipes
 from .datasets.common import Dataset, Split, split_sha256
-from .pipeline import REFERENCE, BuildResult, Job, Shift, run
+from .pipeline import BuildResult, Job, Shift, choose, run
 from .tasks import Profile, Task
 
 __all__ = ["PROFILES", "MeasureResult", "derive_student", "load_model", "measure_tflite", "optimize", "read_card"]
@@ -402,10 +402,7 @@ def optimize(
         raise UsageError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     from . import recipes as recipes_module
 
-    known = recipes_module.ids()
-    unknown = sorted(set(recipes or ()) - set(known))
-    if unknown:
-        raise UsageError(f"unknown recipes: {', '.join(unknown)}; known: {', '.join(known)}")
+    chosen = choose(recipes)
     card_fields = read_card(card)
 
     keras_model = load_model(model)
@@ -468,10 +465,9 @@ def optimize(
     )
     if version:
         task_obj = _replace(task_obj, version=version)
-    chosen = tuple(r for r in known if recipes is None or r in recipes or r == REFERENCE)
-    strange = sorted(set(max_drop or {}) - set(known))
+    strange = sorted(set(max_drop or {}) - set(recipes_module.ids()))
     if strange:
-        raise UsageError(f"max_drop names unknown recipes: {', '.join(strange)}; known: {', '.join(known)}")
+        raise UsageError(f"max_drop names unknown recipes: {', '.join(strange)}; see `edzoo zoo list`")
     allowed = {r: float((max_drop or {}).get(r, recipes_module.get(r).max_drop_points)) for r in chosen}
     job = Job(
         task=task_obj,

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from registry.core import manifest as manifests
-from registry.core.errors import EdzooError, RecipeError
+from registry.core.errors import EdzooError, RecipeError, UsageError
 
 from . import _tf, measure, provenance, recipes
 from .card import render_card
@@ -45,6 +45,7 @@ __all__ = [
     "Trained",
     "Variant",
     "VariantReport",
+    "choose",
     "format_table",
     "run",
 ]
@@ -290,6 +291,18 @@ def run(job: Job) -> BuildResult:
 
 
 # -- stages ----------------------------------------------------------------------------------
+
+
+def choose(only: Sequence[str] | None, not_applicable: dict[str, str] | None = None) -> tuple[str, ...]:
+    """The recipes a build runs, in manifest order: ``only`` (fp32 always: it is the reference)
+    or every registered one, less those the task declares not applicable. Raises UsageError
+    naming unknown recipes."""
+    known = recipes.ids()
+    unknown = sorted(set(only or ()) - set(known))
+    if unknown:
+        raise UsageError(f"unknown recipes: {', '.join(unknown)}; known: {', '.join(known)}")
+    skip = not_applicable or {}
+    return tuple(r for r in known if (only is None or r in only or r == REFERENCE) and r not in skip)
 
 
 def _task_shift(job: Job, data: Dataset) -> Shift | None:
