@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from registry.core.errors import DataError
 from zoo.data import DataOptions, adapters, load_data, load_eval, register_adapter, split_groups
 from zoo.data.splits import plan
 from zoo.datasets.common import Dataset, Split, split_sha256
 from zoo.datasets.shapes import write_folder
+from zoo.errors import DataError
 
 # --------------------------------------------------------------------------- writers
 

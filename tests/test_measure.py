@@ -16,8 +16,9 @@ import pytest
 
 pytest.importorskip("ai_edge_litert")
 
-from registry.core.errors import DataError, ModelError, UsageError  # noqa: E402
+from registry.core.errors import UsageError
 from zoo import measure  # noqa: E402
+from zoo.errors import DataError, ModelError  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parents[1] / "manifests" / "reference"
 PROBE = REFERENCE / "probe.tflite"

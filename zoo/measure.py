@@ -243,11 +243,11 @@ def benchmark(path: Path, sample: np.ndarray, config: BenchConfig = BenchConfig(
     imports only numpy and ai_edge_litert (away from TensorFlow's threads and memory).
 
     Returns the manifest's ``benchmarks`` fields except ``machine``. Raises
-    :class:`~registry.core.errors.ModelError` if ``path`` is missing or not a model LiteRT can
-    load, :class:`~registry.core.errors.DataError` if ``sample`` does not fit its input tensor,
+    :class:`~zoo.errors.ModelError` if ``path`` is missing or not a model LiteRT can
+    load, :class:`~zoo.errors.DataError` if ``sample`` does not fit its input tensor,
     and RuntimeError if the benchmark process fails in another way.
     """
-    from registry.core.errors import DataError, ModelError
+    from zoo.errors import DataError, ModelError
 
     if not path.is_file():
         raise ModelError(f"{path}: no such model file; pass the path of a .tflite")

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from registry.core.errors import DataError, ModelError, UsageError
+from registry.core.errors import UsageError
+from zoo.errors import DataError, ModelError
 
 from . import _tf, kinds, measure, recipes
 from .datasets.common import Dataset, Split, split_sha256

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from registry.core import manifest as manifests
-from registry.core.errors import EdzooError, RecipeError, UsageError
+from registry.core.errors import EdzooError, UsageError
+from zoo.errors import RecipeError
 
 from . import _tf, measure, provenance, recipes
 from .card import render_card

@@ -5,7 +5,7 @@
 missing ones with a seed, whole groups (speakers, students, writers) to one split.
 :func:`load_eval` reads a second, shifted source with the training data's vocabulary, labels
 and shapes. Adapters register with :func:`register_adapter`; :func:`adapters` lists them.
-Every problem with the data is a :class:`~registry.core.errors.DataError` (exit 14) with a
+Every problem with the data is a :class:`~zoo.errors.DataError` (exit 14) with a
 one-line message naming the file; nothing is ever written. No TensorFlow is imported here.
 """
 

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from registry.core.errors import DataError
 from zoo.datasets.common import Dataset, Split, split_sha256
+from zoo.errors import DataError
 
 SPLITS = ("train", "val", "test")
 KINDS = ("image-classification", "audio-classification", "token-classification", "knowledge-tracing", "generic")
