@@ -1,0 +1,80 @@
+"""The vendored held-out sources: each reads back as its catalog says, a damaged file is a
+DataError (never data), and pen strokes are laid out the way MNIST lays out a digit."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from zoo.datasets import sources
+from zoo.errors import DataError
+
+
+def test_mnist_t10k_has_both_writer_populations():
+    x, y, origin = sources.mnist_t10k()
+    assert x.shape == (10000, 28, 28) and x.dtype == np.uint8
+    assert np.bincount(y).tolist()[:3] == [980, 1135, 1032]
+    assert np.bincount(origin).tolist() == [5000, 5000]
+
+
+def test_pendigits_keeps_its_writer_groups():
+    points, y, writers = sources.pendigits()
+    assert points.shape == (10992, 8, 2) and points.min() >= 0 and points.max() <= 100
+    assert np.bincount(writers).tolist() == [7494, 3498]
+    assert set(np.unique(y)) == set(range(10))
+
+
+def test_fsdd_is_resampled_to_the_models_rate():
+    clips, y, speaker, names = sources.fsdd(16000)
+    assert len(clips) == 3000 and len(names) == 6
+    assert np.bincount(speaker).tolist() == [500] * 6 and np.bincount(y).tolist() == [300] * 10
+    # 8 kHz -> 16 kHz doubles the length; speech stays well inside [-1, 1].
+    assert all(0.1 < len(c) / 16000 < 2.5 for c in clips[:50])
+    assert max(float(np.abs(c).max()) for c in clips[:50]) <= 1.0
+
+
+def test_blimp_pairs_name_the_error_type():
+    pairs = sources.blimp()
+    assert len(pairs) == 10000
+    assert {p["error"] for p in pairs} == {"agreement", "plural", "tense"}
+    assert all(p["good"] != p["bad"] for p in pairs)
+
+
+def test_every_source_states_licence_and_people():
+    for key in ("mnist-t10k", "pendigits", "fsdd", "blimp"):
+        card = sources.info(key).to_dict()
+        assert card["license"] and card["people"] and card["source"].startswith("https://github.com/")
+
+
+def test_a_damaged_source_is_an_error_not_data(tmp_path, monkeypatch):
+    copy = tmp_path / "sources"
+    shutil.copytree(sources.ROOT, copy)
+    raw = bytearray((copy / "pendigits.npz").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (copy / "pendigits.npz").write_bytes(bytes(raw))
+    monkeypatch.setattr(sources, "ROOT", copy)
+    with pytest.raises(DataError, match="sha256.*git checkout"):
+        sources.pendigits()
+    (copy / "pendigits.npz").unlink()
+    with pytest.raises(DataError, match="pendigits.npz.*git checkout"):
+        sources.pendigits()
+    with pytest.raises(DataError, match="no held-out source 'usps'"):
+        sources.info("usps")
+
+
+def test_pen_strokes_are_laid_out_like_mnist():
+    points, _, _ = sources.pendigits()
+    images = sources.render_pen(points[:20])
+    assert images.shape == (20, 28, 28) and images.min() >= 0 and images.max() <= 1
+    rows = np.arange(28)
+    for img in images:
+        total = img.sum()
+        cy, cx = (img.sum(1) * rows).sum() / total, (img.sum(0) * rows).sum() / total
+        assert abs(cy - 14) < 1 and abs(cx - 14) < 1  # centre of mass at the centre
+        ink_rows, ink_cols = np.nonzero(img.sum(1) > 0.05)[0], np.nonzero(img.sum(0) > 0.05)[0]
+        assert max(np.ptp(ink_rows), np.ptp(ink_cols)) <= 22  # the 20-pixel box, plus anti-aliasing
+    # A stroke that is one point still renders ink and does not divide by zero.
+    dot = sources.render_pen(np.zeros((1, 8, 2)))
+    assert dot.sum() > 0

@@ -1,0 +1,182 @@
+"""Held-out sources: real data of another origin than the training data, vendored with its
+provenance and licence (``sources/sources.json``, rebuilt by ``scripts/vendor_sources.py``).
+
+Each reader checks the file's sha256 against ``sources.json`` before it parses a byte, so a
+truncated or altered file is a :class:`zoo.errors.DataError` and never a wrong measurement.
+What the people behind each source were (adults, children, how many) is in its ``people``
+field, for the model cards.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.errors import DataError
+
+__all__ = ["SourceInfo", "blimp", "fsdd", "info", "mnist_t10k", "pendigits", "render_pen"]
+
+ROOT = Path(__file__).resolve().parent / "sources"
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """One vendored source as ``sources.json`` records it."""
+
+    key: str
+    repo: str
+    commit: str
+    origin: str
+    license: str
+    people: str
+    file: str
+    sha256: str
+    bytes: int
+
+    @classmethod
+    def from_dict(cls, key: str, d: dict[str, Any]) -> SourceInfo:
+        return cls(key=key, **{f: d[f] for f in cls.__dataclass_fields__ if f != "key"})
+
+    def to_dict(self) -> dict[str, Any]:
+        """For a card's data section: where it came from, under which licence, who is in it."""
+        return {
+            "source": f"https://github.com/{self.repo} at {self.commit}",
+            "origin": self.origin,
+            "license": self.license,
+            "people": self.people,
+            "sha256": self.sha256,
+        }
+
+
+@cache
+def _catalog() -> dict[str, SourceInfo]:
+    path = ROOT / "sources.json"
+    try:
+        doc = json.loads(path.read_text())
+        return {k: SourceInfo.from_dict(k, v) for k, v in doc.items()}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(
+            f"{path}: cannot read the held-out sources' catalog ({e}); restore it with git checkout", source=str(path)
+        ) from None
+
+
+def info(key: str) -> SourceInfo:
+    """The provenance of source ``key`` (mnist-t10k, pendigits, fsdd, blimp)."""
+    try:
+        return _catalog()[key]
+    except KeyError:
+        raise DataError(f"no held-out source {key!r}; known: {', '.join(_catalog())}") from None
+
+
+def _verified(key: str) -> bytes:
+    """The source's bytes, after checking them against the catalog's sha256."""
+    src = info(key)
+    path = ROOT / src.file
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: {e.strerror}; restore it with git checkout", source=str(path)) from None
+    if hashlib.sha256(data).hexdigest() != src.sha256:
+        raise DataError(
+            f"{path}: its sha256 is not the one sources.json records; restore it with git checkout "
+            "(or rebuild every source with scripts/vendor_sources.py)",
+            source=str(path),
+        )
+    return data
+
+
+def _arrays(key: str) -> dict[str, np.ndarray]:
+    import io
+
+    with np.load(io.BytesIO(_verified(key)), allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def mnist_t10k() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The MNIST test set: images uint8 [10000, 28, 28] (ink high), labels 0..9, and the origin of
+    each digit (0: NIST SD-3, Census Bureau employees; 1: SD-1, high-school students; their
+    writers are disjoint)."""
+    a = _arrays("mnist-t10k")
+    return a["x"], a["y"].astype(np.int64), a["origin"]
+
+
+def pendigits() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UCI pendigits: pen points int16 [10992, 8, 2] (x right, y up, 0..100, in writing order),
+    labels 0..9, and the writer group (0: the 30 writers of pendigits.tra, 1: the 14 of .tes)."""
+    a = _arrays("pendigits")
+    return a["points"], a["y"].astype(np.int64), a["writers"]
+
+
+def fsdd(sample_rate: int = 16000) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, tuple[str, ...]]:
+    """The Free Spoken Digit Dataset: float32 waveforms in [-1, 1] resampled from 8 kHz to
+    ``sample_rate`` (polyphase, so nothing above 4 kHz: the recordings never had it), the digit
+    spoken (0..9), the speaker index, and the speakers' names."""
+    from scipy.signal import resample_poly
+
+    a = _arrays("fsdd")
+    pcm = a["audio"].astype(np.float32) / 32768.0
+    cuts = a["offsets"]
+    g = np.gcd(sample_rate, 8000)
+    clips = [
+        resample_poly(pcm[cuts[i] : cuts[i + 1]], sample_rate // g, 8000 // g).astype(np.float32)
+        for i in range(len(cuts) - 1)
+    ]
+    return clips, a["y"].astype(np.int64), a["speaker"].astype(np.int64), tuple(str(s) for s in a["speakers"])
+
+
+def blimp() -> list[dict[str, str]]:
+    """BLiMP minimal pairs: ``good`` and ``bad`` sentences, the grammar model's ``error`` type
+    they test (agreement, plural, tense) and the BLiMP ``paradigm``."""
+    text = gzip.decompress(_verified("blimp")).decode()
+    return [json.loads(line) for line in text.splitlines() if line]
+
+
+def render_pen(points: np.ndarray, size: int = 28, box: int = 20, width: float = 2.2) -> np.ndarray:
+    """Pen points [N, K, 2] (x right, y up, any scale) drawn as one stroke each, as a tablet's
+    canvas would, then laid out MNIST-style: the ink's bounding box scaled to fit ``box`` pixels
+    keeping its aspect, centred by centre of mass in ``size`` x ``size``. Returns float32
+    [N, size, size] in 0..1, ink high."""
+    from PIL import Image, ImageDraw
+
+    scale = 4  # draw large, then downsample: anti-aliased edges like a canvas export
+    out = np.zeros((len(points), size, size), dtype=np.float32)
+    for n, pts in enumerate(np.asarray(points, dtype=np.float64)):
+        pts = pts.copy()
+        pts[:, 1] = -pts[:, 1]  # y up -> image rows down
+        lo, hi = pts.min(0), pts.max(0)
+        extent = max(float((hi - lo).max()), 1e-6)
+        fit = (box - width) * scale / extent
+        xy = (pts - lo) * fit + width * scale / 2
+        w, h = (
+            int(np.ceil((hi - lo)[0] * fit + width * scale)) + 1,
+            int(np.ceil((hi - lo)[1] * fit + width * scale)) + 1,
+        )
+        img = Image.new("L", (w, h), 0)
+        ImageDraw.Draw(img).line([tuple(p) for p in xy], fill=255, width=int(round(width * scale)), joint="curve")
+        small = np.asarray(
+            img.resize((max(1, round(w / scale)), max(1, round(h / scale))), Image.Resampling.LANCZOS), np.float32
+        )
+        out[n] = _centre(np.clip(small / 255.0, 0, 1), size)
+    return out
+
+
+def _centre(ink: np.ndarray, size: int) -> np.ndarray:
+    """Place ``ink`` in a ``size`` x ``size`` frame with its centre of mass at the centre (MNIST's rule)."""
+    frame = np.zeros((size, size), dtype=np.float32)
+    total = float(ink.sum())
+    h, w = ink.shape
+    if total <= 0:
+        return frame
+    cy = float((ink.sum(1) * np.arange(h)).sum() / total)
+    cx = float((ink.sum(0) * np.arange(w)).sum() / total)
+    top, left = int(round(size / 2 - cy)), int(round(size / 2 - cx))  # MNIST puts it at (14, 14)
+    ys, xs = slice(max(0, top), min(size, top + h)), slice(max(0, left), min(size, left + w))
+    frame[ys, xs] = ink[ys.start - top : ys.stop - top, xs.start - left : xs.stop - left]
+    return frame
