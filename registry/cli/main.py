@@ -742,6 +742,7 @@ def main() -> None:
 
 # -- schools: plan, bundle, install-bundle, mirror (each in its own module) ------------------------
 from registry.cli import (  # noqa: E402,F401
+    predict_command,  # noqa: E402,F401
     recall,  # noqa: E402,F401
     registry_keys,  # noqa: E402,F401
     renewal,  # noqa: E402,F401
