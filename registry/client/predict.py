@@ -116,7 +116,7 @@ def _pulled(ref: str, cache_dir: Path | None) -> Model:
         folder = reg.root / "models" / parsed.namespace / parsed.model
         if folder.is_dir():
             found += [p for p in folder.iterdir() if p.is_dir() and (p / "manifest.json").exists()]
-    wanted = getattr(parsed, "version", None) or getattr(parsed, "selector", None)
+    wanted = parsed.revision
     if wanted:
         found = [p for p in found if p.name == wanted]
     if not found:
