@@ -50,12 +50,14 @@ def test_shapes_labels_and_balance(data: gr.Dataset) -> None:
         assert split.x.max() < data.info["vocab_size"]
     total = sum(getattr(data, name).y.size for name in SPLITS)
     ok = sum(int((getattr(data, name).y == 0).sum()) for name in SPLITS)
-    assert ok == data.info["corpus"]["profile_sentences"] == 3000
+    corpus = data.info["corpus"]
+    assert corpus["profile_sentences"] == 3000 and 2400 <= corpus["simple_sentences"] <= gr.SIMPLE_PROFILES["quick"]
+    assert ok == corpus["profile_sentences"] + corpus["simple_sentences"]
     assert 0.5 <= ok / total <= 0.65, (ok, total)
     for label in gr.ERROR_TYPES:
         assert data.info["counts"]["train"][label] >= 100, data.info["counts"]
     assert data.info["test_texts"] == gr.texts(data, "test")
-    assert data.info["sources"]["package"] == "wordnet-base" and len(data.info["sources"]["sha256"]) == 6
+    assert data.info["sources"]["package"] == "wordnet-base" and len(data.info["sources"]["sha256"]) == 8
     assert "permissive" in data.info["license"] and "Copyright 2006 by Princeton" in data.info["license"]
 
 
@@ -144,6 +146,70 @@ def test_rules_avoid_grammatical_traps(sentence: str, kind: str) -> None:
             assert "sport car" not in text and "sports cars" not in text
         else:
             assert "thought" not in text or "thought of" in text
+
+
+#: The error shapes children make that the simple sentences must produce ("Many person were",
+#: "has ate", "sung" for "sang", "a apple", "The customer cheer").
+SIMPLE_KINDS = ("plural", "tense", "article", "agreement")
+
+
+def test_simple_sentences_carry_the_errors_children_make() -> None:
+    texts, edits = gr.simple_sentences(4000)
+    again, _ = gr.simple_sentences(4000)
+    assert texts == again and len(set(texts)) == 4000, "seed-free and distinct"
+    kinds = {k for e in edits.values() for k in e}
+    assert kinds == {"agreement", "article", "tense", "plural"}
+    for clean in texts[:500]:
+        ref = [t.lower() for t, _ in gr._tokens(clean)]
+        for kind, found in edits[clean].items():
+            for text, pos in found:
+                got = [t.lower() for t, _ in gr._tokens(text)]
+                assert text != clean and got[:pos] == ref[:pos] and got[pos] != ref[pos], (clean, kind, text)
+    # each shape of SIMPLE_KINDS occurs (not with given words: the draws are random)
+    shapes = dict.fromkeys(SIMPLE_KINDS, 0)
+    for clean in texts:
+        for kind, found in edits[clean].items():
+            for text, _ in found:
+                low = text.lower()
+                if (
+                    kind == "plural"
+                    and low.startswith("many ")
+                    and low.split()[1] in {s for s, _ in gr.lexicon().irregular}
+                ):
+                    shapes[kind] += 1
+                if kind == "tense" and any(f" {w} " in f" {low} " for w in ("has ate", "have ate", "sung", "has went")):
+                    shapes[kind] += 1
+                if kind == "article" and " a a" in f" {low}":
+                    shapes[kind] += 1
+                if kind == "agreement":
+                    shapes[kind] += 1
+    assert all(shapes.values()), shapes
+
+
+def test_simple_sentence_words_are_chosen_by_rule_from_wordnet() -> None:
+    lex = gr.lexicon()
+    nouns = dict(lex.nouns)
+    assert nouns["child"] == "children" and nouns["woman"] == "women" and nouns["analysis"] == "analyses"
+    assert nouns["dog"] == "dogs" and nouns["lady"] == "ladies" and nouns["box"] == "boxes"
+    assert all(sg != pl for sg, pl in lex.nouns)
+    assert set(lex.irregular) <= set(lex.nouns)
+    assert all(not gr._is_suffix_plural(sg, pl) for sg, pl in lex.irregular)
+    assert len(lex.irregular) == gr.LEXICON_SIZES["irregular_nouns"]
+    assert len(lex.nouns) == len(lex.irregular) + gr.LEXICON_SIZES["nouns"]
+    assert len(lex.verbs) == gr.LEXICON_SIZES["verbs"]
+    verbs = dict(lex.verbs)
+    assert (
+        verbs["see"] is True
+        and verbs["take"] is True
+        and "give" not in verbs
+        and verbs["walk"] is False
+        and verbs["sit"] is False
+    )
+    # "give" is left out: its first sense has only the two-object frame (14)
+    # most frequent first: the SemCor counts decide the order and the cut
+    counts = gr._semcor_counts(gr.WORDNET_DIR, "2")
+    assert [counts[v] for v, _ in lex.verbs] == sorted((counts[v] for v, _ in lex.verbs), reverse=True)
+    assert not any(gr.blocked(w) for pair in lex.nouns for w in pair)
 
 
 def test_frame_sentences_agree_by_construction() -> None:
@@ -248,5 +314,5 @@ def test_missing_inflection_libraries_name_the_packages(monkeypatch: pytest.Monk
 
 def test_baseline_is_better_than_chance_and_quiet(data: gr.Dataset) -> None:
     result = gr.baseline(data)  # warnings are errors: no convergence warning
-    assert 0.6 <= result["accuracy_test"] <= 0.85, result
+    assert 0.55 <= result["accuracy_test"] <= 0.85, result
     assert set(result["recall_test"]) == set(gr.LABELS)

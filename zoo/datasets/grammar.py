@@ -4,8 +4,10 @@
 (``agreement``, ``article``, ``tense``, ``preposition``, ``plural``; the class id is the
 index). Every source sentence gives its clean version (``ok``) and, when one of the error
 rules applies, one corrupted version, so about half the records are ``ok``. Nothing is
-downloaded: the sentences come from the Debian package ``wordnet-base`` and the errors are
-made by seeded code with the inflection tables of ``lemminflect`` and ``inflect``.
+downloaded: the sentences come from the Debian package ``wordnet-base`` and from a seeded
+generator of simple sentences in the register children write; the errors are made by seeded
+code with the inflection tables of ``lemminflect`` and ``inflect``. The held-out source (BLiMP)
+is never read by this module.
 
 Sources
 -------
@@ -26,6 +28,33 @@ Verb-frame sentences
     a singular subject takes the VBZ form (``Sam abandons the coin.``), so agreement is
     correct by construction. Multi-word verbs inflect their first word (``gives up``). The
     verb ``be`` and templates with a double quote are skipped.
+
+Simple sentences (:func:`simple_sentences`; the register children write)
+    Generated, not read: subject + verb phrase + maybe an object and a place (``The children
+    were chased by two geese after lunch.``, ``Mia hasn't eaten the apples.``). Subjects and
+    objects are names, pronouns, ``Name and Name`` or a determiner (``the this that these those
+    a/an every each one another many several some my your our all the two..ten``), an optional
+    adjective and a noun; a subject may take an ``of`` phrase whose number differs (``The
+    sisters of Mia are...``). Frames: present, progressive (``is/was + -ing``), perfect
+    (``has/have + participle``), past, ``do/does/did + n't``, passive (``was/were +
+    participle + by``), some with ``n't``. The words come from :func:`lexicon`, every list by a
+    rule over WordNet's own files, most frequent first in its sense-tagged corpus (SemCor
+    counts, ``cntlist.rev``): 60 nouns with irregular plurals (``man/men``, ``child/children``,
+    ``analysis/analyses``...), 600 concrete nouns (animals, artifacts, food, objects, people,
+    plants), 300 verbs with their transitivity from WordNet's verb frames (irregular pasts and
+    participles: ``sang/sung``, ``ate/eaten``). Names are made up (syllables, never ending in
+    ``s``). A share :data:`RARE_SHARE` of the nouns and verbs is drawn instead from the WordNet
+    lemmas of ``index.noun`` / ``index.verb`` that occur in its sense-tagged corpus, so the model
+    also learns number from unknown-word shapes (``[UNK-s]``). Drawn with ``numpy.random.default_rng(0x73696D70)``,
+    seed-free (the split of a sentence never depends on the build seed); :data:`SIMPLE_PROFILES`
+    sentences per profile, appended after the WordNet ones (their source ids follow). Their
+    errors are made by the frame that built them, not by the rules below: agreement (the verb
+    or auxiliary of the other number, ``The customers cheers``; or the subject noun of the
+    other number, ``The customer cheer``), plural (a number-marked determiner and its noun
+    disagree: ``Many person were``, ``this ladies``, ``two bridge``), tense (a participle for a
+    past, ``Many drivers sung``; a past for a participle, ``has ate``, ``was took``; a past
+    after ``did/doesn't``; the base after ``is``/``has``), article (``a``/``an`` swapped, ``an
+    banana``). BLiMP (the held-out source, :mod:`zoo.datasets.sources`) is never read here.
 
 Both sets go through :func:`blocked` (the content filter) and are deduplicated (first
 occurrence wins; file order: noun, verb, adj, adv, then the frames). ``info["corpus"]``
@@ -95,8 +124,9 @@ Splits
 By source sentence, so a clean sentence and its corruption are always on the same side:
 ``h = int(sha256("edzoo-grammar-split:" + clean).hexdigest()[:8], 16) % 10``; ``h == 0``
 test, ``h == 1`` validation, else training. The assignment does not depend on the seed.
-The ``quick`` profile keeps the :data:`PROFILES` count of sentences with the smallest
-``sha256("edzoo-grammar-subset:" + clean)`` (also seed-free), ``full`` keeps all.
+The ``quick`` profile keeps the :data:`PROFILES` count of WordNet sentences with the smallest
+``sha256("edzoo-grammar-subset:" + clean)`` (also seed-free), ``full`` keeps all; both add the
+first :data:`SIMPLE_PROFILES` simple sentences, split by the same hash.
 
 Tokenizer (shipped with the model; :class:`Tokenizer`, ``info["tokenizer"]``)
 ------------------------------------------------------------------------------
@@ -130,15 +160,22 @@ Measured (2-core machine, wordnet-base 1:3.0-370.2.3, lemminflect 0.2.3, inflect
   agreement 2,046, article 2,127, tense 2,126, preposition 753, plural 1,373, so 58 % of
   the records are ``ok``. 88 % of the preposition errors come from the verb + preposition
   → ``of`` rule; the collocation table gives the rest.
-* ``quick``: 3,000 sentences, 7,179 records (4,191 / 531 / 457 train / val / test),
-  vocabulary 3,265 tokens; generated in 2.5–4 s. ``full``: 11,574 sentences, 19,999
-  records (16,064 / 2,004 / 1,931), vocabulary 4,000 (capped); 3.5–6 s. No text is longer
-  than 27 tokens, so nothing is truncated at ``max_len`` 28; 12 % of the test tokens
-  (full) are unknown words.
-* :func:`baseline` (binary ok vs error), test accuracy: ``quick`` 0.705, ``full`` 0.721
-  (validation 0.680 / 0.702); on ``full`` it flags 57–72 % of each error type and keeps
-  82 % of the clean sentences; 2–11 s. 0.1 % of the corrupted records encode to the same
-  ids as their clean sentence (both words unknown with the same shape: ``befall``/``befell``).
+* With the simple sentences (format 3): ``quick`` takes 3,000 WordNet and 2,500 simple sentences,
+  10,045 records (8,038 / 1,043 / 964 train / val / test), vocabulary 4,000 (capped); chosen
+  agreement 1,089, article 1,078, tense 1,088, preposition 202, plural 1,088. ``full``: 11,574
+  WordNet and 12,000 simple sentences, 43,344 records (34,657 / 4,416 / 4,271), vocabulary 4,000;
+  chosen agreement 4,819, article 4,556, tense 4,820, preposition 754, plural 4,821. Generated in
+  15–18 s (the rare-word lists from ``index.noun``/``index.verb`` take about 3 s). Nothing is
+  truncated at ``max_len`` 28.
+* Format 1 (WordNet only), for comparison: ``quick`` 3,000 sentences, 7,179 records
+  (4,191 / 531 / 457), vocabulary 3,265; ``full`` 19,999 records (16,064 / 2,004 / 1,931).
+  12 % of the test tokens (full) are unknown words.
+* :func:`baseline` (binary ok vs error), test accuracy (format 1): ``quick`` 0.705, ``full``
+  0.721 (validation 0.680 / 0.702); on ``full`` it flags 57–72 % of each error type and keeps
+  82 % of the clean sentences; 2–11 s. Format 2 ``quick``: 0.594 (validation 0.586): the
+  simple sentences' errors are a change of number or form that character n-grams cannot see.
+* 0.1 % of the corrupted records (format 1) encode to the same ids as their clean sentence
+  (both words unknown with the same shape: ``befall``/``befell``).
 
 Limitations
 -----------
@@ -172,7 +209,8 @@ from typing import Any
 import numpy as np
 import sklearn
 
-from registry.core.errors import EdzooError
+from registry.core.errors import EdzooError, UsageError
+from registry.core.preprocess import TOKEN_PATTERN, WordTokenizer, unknown_token
 from zoo.datasets.common import Dataset, Split, cached, check_seed, split_sha256
 
 __all__ = [
@@ -209,7 +247,7 @@ WORDNET_DIR = Path("/usr/share/wordnet")
 _GLOSS_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
 _FRAME_FILES = ("sents.vrb", "sentidx.vrb")
 _SPLITS = ("train", "val", "test")
-_FORMAT = 1  # bump when the generator changes in a way GenerationParams does not capture
+_FORMAT = 3  # bump when the generator changes in a way GenerationParams does not capture
 _LICENSE = (
     "WordNet 3.0 licence (Princeton; permissive, attribution): use, copy, modify and distribute for any "
     "purpose without fee, provided the copyright notice 'WordNet 3.0 Copyright 2006 by Princeton University. "
@@ -218,6 +256,8 @@ _LICENSE = (
 
 #: Sentences per profile (None: every filtered sentence).
 PROFILES: dict[str, int | None] = {"quick": 3000, "full": None}
+#: Simple sentences (:func:`simple_sentences`) per profile, added to the WordNet ones.
+SIMPLE_PROFILES: dict[str, int] = {"quick": 2500, "full": 12000}
 
 
 class WordNetMissingError(EdzooError, FileNotFoundError):
@@ -891,10 +931,384 @@ def corrupt(sentence: str) -> dict[str, list[tuple[str, int]]]:
     return out
 
 
+# --------------------------------------------------------------------------- simple sentences
+
+
+def _listed(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+_ADJECTIVES = ("big", "small", "happy", "old", "new", "red", "little", "funny", "tall", "young", "kind", "old", "empty")
+_PLACES = ("to the park", "at school", "in the garden", "after lunch", "on Monday", "at home", "every day", "")
+_NUMBERS = ("two", "three", "four", "five", "six", "ten")
+
+
+#: Share of the simple sentences' nouns, verbs and names drawn beyond the everyday lists (rare
+#: WordNet words and made-up names, mostly unknown to the vocabulary).
+RARE_SHARE = 0.35
+
+
+@dataclass(frozen=True)
+class _NP:
+    """A noun phrase as words, with its determiner and noun slots (index into ``words``, -1: none)."""
+
+    words: tuple[str, ...]
+    plural: bool
+    det: int  # index of a number-marked determiner, or -1
+    noun: int  # index of the noun, or -1 (names, pronouns)
+    sg: str = ""
+    pl: str = ""
+
+
+_INDEX_FILES = ("index.noun", "index.verb")
+
+
+@cache
+def _index_words(path: Path) -> tuple[str, ...]:
+    """Single-word lemmas of a WordNet index file that occur in its sense-tagged corpus
+    (tagsense_cnt >= 1), in file order: everyday words, though too many to all be in the
+    model's vocabulary."""
+    out = []
+    for line in _read(path).decode("utf-8", errors="replace").splitlines():
+        if line.startswith(" "):
+            continue
+        f = line.split()
+        if len(f) < 6 or not f[0].isalpha() or not 3 <= len(f[0]) <= 12:
+            continue
+        p_cnt = int(f[3])
+        tagged = int(f[5 + p_cnt]) if len(f) > 5 + p_cnt else 0
+        if tagged >= 1 and f[0] not in _FUNCTION:
+            out.append(f[0])
+    return tuple(out)
+
+
+@cache
+def _rare_words(root: Path) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """Nouns (singular, plural) and verbs for the simple sentences beyond the everyday lists, so
+    the model also meets words it only knows by their unknown-word shape (``[UNK-s]`` plurals)."""
+    nouns, verbs = [], []
+    for word in _index_words(root / "index.noun"):
+        plural = _inflection(word, "NNS")
+        usable = _noun_number(word) == "sg" and plural and plural[0].isalpha() and "VERB" not in _lemmas(word)
+        if usable and not blocked(word) and not blocked(plural[0]):
+            nouns.append((word, plural[0]))
+    for word in _index_words(root / "index.verb"):
+        if blocked(word) or word in ("be", "have", "do"):
+            continue
+        if all(_inflection(word, t) for t in ("VBZ", "VBD", "VBN", "VBG")):
+            verbs.append(word)
+    return tuple(nouns), tuple(verbs)
+
+
+#: WordNet lexicographer files whose nouns are things a child can name: noun.animal (5),
+#: noun.artifact (6), noun.food (13), noun.object (17), noun.person (18), noun.plant (20).
+CONCRETE_LEXFILES: frozenset[int] = frozenset({5, 6, 13, 17, 18, 20})
+#: How many words of each kind the simple sentences take: the most frequent in WordNet's
+#: sense-tagged corpus (SemCor counts of ``cntlist.rev``), chosen by :func:`lexicon`'s rules.
+LEXICON_SIZES: dict[str, int] = {"nouns": 600, "irregular_nouns": 60, "verbs": 300}
+#: WordNet verb frames of a plain direct object ("Somebody ----s something", "... somebody",
+#: "Something ----s somebody", "Something ----s something") and of none ("Something ----s",
+#: "Somebody ----s").
+_TRANSITIVE_FRAMES = frozenset({8, 9, 10, 11})
+_INTRANSITIVE_FRAMES = frozenset({1, 2})
+_NOT_LEXICAL = _words("be have do get")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The words of the simple sentences, every list chosen by a rule over WordNet files (never
+    by looking at an evaluation set): ``nouns`` (singular, plural), regular and irregular;
+    ``irregular`` the subset whose plural is not a suffix; ``verbs`` (lemma, takes an object?);
+    ``rare_nouns``/``rare_verbs`` the long tail of :func:`_rare_words`."""
+
+    nouns: tuple[tuple[str, str], ...]
+    irregular: tuple[tuple[str, str], ...]
+    verbs: tuple[tuple[str, bool], ...]
+    rare_nouns: tuple[tuple[str, str], ...]
+    rare_verbs: tuple[str, ...]
+
+
+@cache
+def _semcor_counts(root: Path, pos: str) -> Counter[str]:
+    """Tag counts per lemma of part of speech ``pos`` ("1" noun, "2" verb) in ``cntlist.rev``
+    (``lemma%pos:lexfile:... sense_number count``): how often SemCor's annotators met it."""
+    counts: Counter[str] = Counter()
+    for line in _read(root / "cntlist.rev").decode("utf-8", errors="replace").splitlines():
+        f = line.split()
+        if len(f) == 3 and "%" in f[0]:
+            lemma, key = f[0].split("%", 1)
+            if key.startswith(pos + ":"):
+                counts[lemma] += int(f[2])
+    return counts
+
+
+@cache
+def _first_senses(index: Path) -> dict[str, int]:
+    """Lemma -> byte offset of its most frequent sense's synset (the first one the index lists)."""
+    out = {}
+    for line in _read(index).decode("utf-8", errors="replace").splitlines():
+        f = line.split()
+        if line.startswith(" ") or len(f) < 6:
+            continue
+        p_cnt = int(f[3])
+        if len(f) > 6 + p_cnt:
+            out[f[0]] = int(f[6 + p_cnt])
+    return out
+
+
+def _synset(data: bytes, offset: int) -> tuple[int, tuple[str, ...], frozenset[int]]:
+    """The lexicographer file, word forms and verb frames of the synset at ``offset`` (a WordNet
+    data file's offsets are byte positions)."""
+    f = data[offset : data.index(b"\n", offset)].decode("utf-8", errors="replace").split()
+    n = int(f[3], 16)
+    forms = tuple(f[4 + 2 * i] for i in range(n))
+    i = 4 + 2 * n
+    i += 1 + 4 * int(f[i])  # pointers
+    frames = (
+        frozenset(int(f[i + 2 + 3 * j]) for j in range(int(f[i]))) if f[2] == "v" and f[i].isdigit() else frozenset()
+    )
+    return int(f[1]), forms, frames
+
+
+def _is_suffix_plural(sg: str, pl: str) -> bool:
+    return pl in (sg + "s", sg + "es") or (sg.endswith("y") and pl == sg[:-1] + "ies")
+
+
+def _word_ok(word: str) -> bool:
+    return word.isalpha() and 2 <= len(word) <= 12 and word not in _FUNCTION and not blocked(word)
+
+
+@cache
+def lexicon(root: Path = WORDNET_DIR) -> Lexicon:
+    """The simple sentences' words, by rule, most frequent first (SemCor counts):
+
+    * nouns: single-word lemmas whose most frequent sense is not a proper noun, whose plural
+      (lemminflect) differs from the singular, and which :func:`blocked` keeps. Irregular (the
+      plural is not ``+s``/``+es``/``y -> ies``): the first ``irregular_nouns`` of any kind
+      (``man/men``, ``analysis/analyses``); regular: the first ``nouns`` whose most frequent
+      sense lies in :data:`CONCRETE_LEXFILES`.
+    * verbs: the first ``verbs`` lemmas (not be, have, do, get) with all four inflections whose
+      most frequent sense has a plain-object frame (transitive) or else a no-object frame.
+    """
+    root = Path(root)
+    noun_data, verb_data = _read(root / "data.noun"), _read(root / "data.verb")
+    senses = _first_senses(root / "index.noun")
+    irregular: list[tuple[str, str]] = []
+    regular: list[tuple[str, str]] = []
+    for lemma, _ in _semcor_counts(root, "1").most_common():
+        if lemma not in senses or not _word_ok(lemma):
+            continue
+        lexfile, forms, _ = _synset(noun_data, senses[lemma])
+        if any(w.lower() == lemma and not w.islower() for w in forms) or _noun_number(lemma) != "sg":
+            continue
+        plural = _inflection(lemma, "NNS")
+        if not plural or not plural[0].isalpha() or plural[0] == lemma or blocked(plural[0]):
+            continue
+        if not _is_suffix_plural(lemma, plural[0]):
+            if len(irregular) < LEXICON_SIZES["irregular_nouns"]:
+                irregular.append((lemma, plural[0]))
+        elif lexfile in CONCRETE_LEXFILES and len(regular) < LEXICON_SIZES["nouns"]:
+            regular.append((lemma, plural[0]))
+    verb_senses = _first_senses(root / "index.verb")
+    verbs: list[tuple[str, bool]] = []
+    for lemma, _ in _semcor_counts(root, "2").most_common():
+        if len(verbs) == LEXICON_SIZES["verbs"]:
+            break
+        if lemma not in verb_senses or not _word_ok(lemma) or lemma in _NOT_LEXICAL:
+            continue
+        if not all(_inflection(lemma, t) for t in ("VBZ", "VBD", "VBN", "VBG")):
+            continue
+        frames = _synset(verb_data, verb_senses[lemma])[2]
+        if frames & _TRANSITIVE_FRAMES or frames & _INTRANSITIVE_FRAMES:
+            verbs.append((lemma, bool(frames & _TRANSITIVE_FRAMES)))
+    rare_nouns, rare_verbs = _rare_words(root)
+    return Lexicon((*irregular, *regular), tuple(irregular), tuple(verbs), rare_nouns, rare_verbs)
+
+
+_SYLLABLES = ("ka", "lo", "mi", "ren", "ta", "vi", "do", "na", "bel", "ri", "ko", "sa", "len", "mar", "ti", "zu")
+
+
+def _made_up_name(rng: np.random.Generator) -> str:
+    """A name the vocabulary will not know (never ending in "s", which would look plural)."""
+    name = "".join(_SYLLABLES[int(rng.integers(len(_SYLLABLES)))] for _ in range(int(rng.integers(2, 4))))
+    return name.capitalize()
+
+
+def _name(rng: np.random.Generator) -> str:
+    return _made_up_name(rng)
+
+
+def _np(rng: np.random.Generator, nouns: Lexicon, subject: bool) -> _NP:
+    """A seeded noun phrase: a name, a pronoun, or a determiner (+ adjective) + noun."""
+    r = rng.random()
+    if r < 0.15:
+        return _NP((_name(rng),), False, -1, -1)
+    if r < 0.2:
+        a, b = _name(rng), _name(rng)
+        return _NP((a, "and", b), True, -1, -1) if a != b else _NP((a,), False, -1, -1)
+    if r < 0.27:
+        if subject:
+            word, plural = [("he", False), ("she", False), ("it", False), ("we", True), ("they", True)][
+                int(rng.integers(5))
+            ]
+        else:
+            word, plural = [("him", False), ("her", False), ("it", False), ("us", True), ("them", True)][
+                int(rng.integers(5))
+            ]
+        return _NP((word,), plural, -1, -1)
+    table = nouns.rare_nouns if rng.random() < RARE_SHARE else nouns.nouns
+    sg, pl = table[int(rng.integers(len(table)))]
+    plural = bool(rng.random() < 0.5)
+    adjective = (_ADJECTIVES[int(rng.integers(len(_ADJECTIVES)))],) if rng.random() < 0.2 else ()
+    noun = pl if plural else sg
+    if plural:
+        det = ("the", "these", "those", "many", "some", "my", "our", "several", "all the", *_NUMBERS)
+    else:
+        det = ("the", "this", "that", "a", "every", "each", "my", "your", "one", "another")
+    d = det[int(rng.integers(len(det)))]
+    if d == "a":
+        d = _article_for((adjective or (noun,))[0])
+    words = (*d.split(), *adjective, noun)
+    marked = d in ("this", "that", "these", "those", "a", "an", "every", "each", "one", "another", "many", "several")
+    marked = marked or d in _NUMBERS
+    return _NP(words, plural, len(d.split()) - 1 if marked else -1, len(words) - 1, sg, pl)
+
+
+def _cap(words: list[str]) -> str:
+    text = " ".join(words).replace(" n't", "n't")
+    text = text.replace(" ,", ",")
+    return text[0].upper() + text[1:] + "."
+
+
+_BE_FORM = {("pres", False): "is", ("pres", True): "are", ("past", False): "was", ("past", True): "were"}
+_HAVE_FORM = {False: "has", True: "have"}
+_DO_FORM = {False: "does", True: "do"}
+
+
+def simple_sentence(rng: np.random.Generator, nouns: Lexicon) -> tuple[str, dict[str, list[tuple[str, int]]]]:
+    """One seeded sentence of the simple register (subject, verb phrase, maybe an object and a
+    place) and its corruptions by type: agreement (verb or subject number flipped), plural
+    (determiner and noun disagree), tense (past and participle swapped, a participle or a
+    past after the wrong auxiliary), article (a/an swapped)."""
+    subject = _np(rng, nouns, True)
+    if rng.random() < 0.12 and subject.noun >= 0:  # "The sisters of Bradley are ..."
+        of = _np(rng, nouns, False)
+        if of.words[0] not in ("him", "her", "us", "them", "it"):
+            subject = _NP((*subject.words, "of", *of.words), subject.plural, subject.det, subject.noun,
+                          subject.sg, subject.pl)  # fmt: skip
+    if rng.random() < RARE_SHARE:
+        lemma, transitive = nouns.rare_verbs[int(rng.integers(len(nouns.rare_verbs)))], bool(rng.random() < 0.6)
+    else:
+        lemma, transitive = nouns.verbs[int(rng.integers(len(nouns.verbs)))]
+    obj = _np(rng, nouns, False) if transitive else None
+    first_person = subject.words == ("i",)
+    pl = subject.plural or subject.words in (("you",),)
+    frame = (
+        ("pres", "prog", "perf", "past", "neg", "pass")[int(rng.integers(6))]
+        if transitive
+        else (("pres", "prog", "perf", "past", "neg")[int(rng.integers(5))])
+    )
+    negate = rng.random() < 0.3
+    vbz, vbd, vbn, vbg = (_inflection(lemma, t)[0] for t in ("VBZ", "VBD", "VBN", "VBG"))
+    tense = "past" if rng.random() < 0.5 else "pres"
+    s = list(subject.words)
+    v0 = len(s)  # index of the first verb word
+    # verb words for the grammatical number, then for the other number (the agreement error)
+    if frame == "pres":
+        good, wrong = [vbz if not pl else lemma], [lemma if not pl else vbz]
+        tense_bad = [vbn] if vbn != vbd and vbn != lemma else None
+        if good == wrong:
+            return "", {}
+    elif frame == "prog":
+        good, wrong = [_BE_FORM[tense, pl], vbg], [_BE_FORM[tense, not pl], vbg]
+        tense_bad = [good[0], lemma]
+    elif frame == "perf":
+        good, wrong = [_HAVE_FORM[pl], vbn], [_HAVE_FORM[not pl], vbn]
+        tense_bad = [good[0], vbd] if vbd != vbn else [good[0], lemma] if lemma != vbn else None
+    elif frame == "past":
+        good, wrong = [vbd], None
+        tense_bad = [vbn] if vbn != vbd else None
+    elif frame == "neg":
+        good, wrong = [_DO_FORM[pl] if tense == "pres" else "did", "n't", lemma], None
+        if tense == "pres":
+            wrong = [_DO_FORM[not pl], "n't", lemma]
+        tense_bad = [good[0], "n't", vbd] if vbd != lemma else None
+    else:  # passive: "Many people were angered by the hearings"
+        good, wrong = [_BE_FORM["past", pl], vbn, "by"], [_BE_FORM["past", not pl], vbn, "by"]
+        tense_bad = [good[0], vbd, "by"] if vbd != vbn else None
+    if negate and frame in ("prog", "perf", "pass"):
+        good = [good[0], "n't", *good[1:]]
+        wrong = None if wrong is None else [wrong[0], "n't", *wrong[1:]]
+        tense_bad = None if tense_bad is None else [tense_bad[0], "n't", *tense_bad[1:]]
+    if first_person or (subject.words in (("you",),) and frame in ("prog", "pass")):
+        return "", {}
+    tail = list(obj.words) if obj is not None else []
+    place = _PLACES[int(rng.integers(len(_PLACES)))] if rng.random() < 0.3 else ""
+    end = place.split() if place else []
+    clean = _cap([*s, *good, *tail, *end])
+    out: dict[str, list[str]] = {}
+
+    def add(kind: str, words: list[str]) -> None:
+        text = _cap(words)
+        if text != clean:
+            out.setdefault(kind, []).append(text)
+
+    if wrong is not None:
+        add("agreement", [*s, *wrong, *tail, *end])
+    if subject.noun >= 0 and subject.sg != subject.pl and wrong is not None and subject.det < 0:
+        flipped = list(s)
+        flipped[subject.noun] = subject.sg if subject.plural else subject.pl
+        add("agreement", [*flipped, *good, *tail, *end])  # "The customer cheer."
+    if tense_bad is not None:
+        add("tense", [*s, *tense_bad, *tail, *end])
+    for np_, offset in ((subject, 0), (obj, v0 + len(good))):
+        if np_ is None or np_.det < 0 or np_.sg == np_.pl:
+            continue
+        words = [*s, *good, *tail, *end]
+        det_word = words[offset + np_.det]
+        if det_word in ("a", "an"):
+            swapped = list(words)
+            swapped[offset + np_.det] = "an" if det_word == "a" else "a"
+            add("article", swapped)
+        flipped = list(words)
+        flipped[offset + np_.noun] = np_.sg if np_.plural else np_.pl
+        add("plural", flipped)  # "these child", "Many person were"
+        swap = {"this": "these", "these": "this", "that": "those", "those": "that"}.get(det_word)
+        if swap:
+            other = list(words)
+            other[offset + np_.det] = swap
+            add("plural", other)  # "this ladies"
+    found: dict[str, list[tuple[str, int]]] = {}
+    clean_low = [t.lower() for t, _ in _tokens(clean)]
+    for kind, texts_ in out.items():
+        for text in dict.fromkeys(texts_):
+            found.setdefault(kind, []).append(
+                (text, _first_difference([t.lower() for t, _ in _tokens(text)], clean_low))
+            )
+    return clean, found
+
+
+def simple_sentences(n: int, root: Path | None = None) -> tuple[list[str], dict[str, dict[str, list[tuple[str, int]]]]]:
+    """``n`` distinct simple sentences (seed-free: ``default_rng(0x73696D70)``, so they and their
+    split never depend on the build's seed) and each one's corruptions, blocked words left out.
+    Rare words come from WordNet's index files under ``root``. Raises WordNetMissingError."""
+    rng = np.random.default_rng(0x73696D70)
+    nouns = lexicon(Path(root) if root is not None else WORDNET_DIR)
+    kept: list[str] = []
+    edits: dict[str, dict[str, list[tuple[str, int]]]] = {}
+    tries = 0
+    while len(kept) < n and tries < 20 * n:
+        tries += 1
+        clean, found = simple_sentence(rng, nouns)
+        if not clean or clean in edits or blocked(clean):
+            continue
+        kept.append(clean)
+        edits[clean] = {k: [(t, p) for t, p in v if not blocked(t)] for k, v in found.items()}
+    return kept, edits
+
+
 # --------------------------------------------------------------------------- tokenizer
 
-#: The tokenizer's regular expression, applied to the lowercased text (Python ``re`` syntax).
-TOKEN_PATTERN = r"[a-z0-9]+(?:'[a-z]+)*|[^\sa-z0-9]"
 _SPECIALS = ("[PAD]", "[CLS]")
 #: Unknown-word tokens, in vocabulary order (ids 2..13).
 UNKNOWN_TOKENS: tuple[str, ...] = (
@@ -908,34 +1322,6 @@ _UNKNOWN_RULES = (
     "the first matching suffix class: '-ing' (ends with 'ing', length >= 5), '-ed' (ends with 'ed', length >= 4), "
     "'-ly' (ends with 'ly', length >= 4), '-s' (ends with 's' but not 'ss', length >= 3), else nothing; + ']'",
 )
-
-
-def _lowercase(text: str) -> str:
-    return text.translate(_LOWER)
-
-
-_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def unknown_token(token: str) -> str:
-    """The unknown-word token for an out-of-vocabulary (lowercased) token."""
-    if any(c.isdigit() for c in token):
-        return "[UNK-NUM]"
-    if not any("a" <= c <= "z" for c in token):
-        return "[UNK-PUNCT]"
-    vowel = "-V" if token[0] in "aeiou" else ""
-    n = len(token)
-    if token.endswith("ing") and n >= 5:
-        suffix = "-ing"
-    elif token.endswith("ed") and n >= 4:
-        suffix = "-ed"
-    elif token.endswith("ly") and n >= 4:
-        suffix = "-ly"
-    elif token.endswith("s") and not token.endswith("ss") and n >= 3:
-        suffix = "-s"
-    else:
-        suffix = ""
-    return f"[UNK{vowel}{suffix}]"
 
 
 class Tokenizer:
@@ -953,22 +1339,24 @@ class Tokenizer:
         self.vocab = list(vocab)
         self.max_len = max_len
         self.ids = {t: i for i, t in enumerate(self.vocab)}
-        self._pattern = re.compile(TOKEN_PATTERN)
+        # The splitting and unknown-word rules are the client's (one owner: what an app runs);
+        # only the vocabulary and the batch encoding live here.
+        self._core = WordTokenizer(tuple(self.vocab), max_len)
 
     @classmethod
     def build(cls, texts: Iterable[str], vocab_size: int, min_count: int, max_len: int) -> Tokenizer:
         """The vocabulary of ``texts``: tokens seen at least ``min_count`` times, most frequent
         first (ties alphabetical), after the specials, at most ``vocab_size`` tokens in all."""
         counts: Counter[str] = Counter()
-        pattern = re.compile(TOKEN_PATTERN)
+        split = WordTokenizer((), max_len).tokens
         for text in texts:
-            counts.update(pattern.findall(_lowercase(text)))
+            counts.update(split(text))
         head = [*_SPECIALS, *UNKNOWN_TOKENS]
         words = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
         return cls(head + words[: max(0, vocab_size - len(head))], max_len)
 
     def tokens(self, text: str) -> list[str]:
-        return self._pattern.findall(_lowercase(text))
+        return self._core.tokens(text)
 
     def encode(self, text: str) -> list[int]:
         """``[CLS]`` + token ids, cut to ``max_len`` (not padded)."""
@@ -1004,11 +1392,15 @@ class Tokenizer:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Tokenizer:
-        if d.get("type") != "edzoo-grammar-words" or d.get("pattern") != TOKEN_PATTERN:
-            raise ValueError("not an edzoo grammar tokenizer description (type or pattern differs)")
-        if d.get("padding") != "right" or list(d.get("unknown_tokens", ())) != list(UNKNOWN_TOKENS):
-            raise ValueError("unsupported padding or unknown-token rules in the tokenizer description")
-        return cls(list(d["vocab"]), int(d["max_len"]))
+        """Raises ValueError for another kind of tokenizer (the client's check, then the
+        unknown-token list this generator writes)."""
+        try:
+            core = WordTokenizer.from_json(d)
+        except UsageError as e:
+            raise ValueError(str(e)) from e
+        if list(d.get("unknown_tokens", ())) != list(UNKNOWN_TOKENS):
+            raise ValueError("unsupported unknown-token rules in the tokenizer description")
+        return cls(list(core.vocab), core.max_len)
 
 
 # --------------------------------------------------------------------------- dataset
@@ -1054,6 +1446,13 @@ def _package_version(package: str) -> str | None:
 def _generate(profile: str, seed: int, p: GenerationParams, root: Path) -> tuple[dict[str, np.ndarray], dict]:
     corpus, stats = sentences(root, p)
     ids = _subset(corpus, PROFILES[profile])
+    # The simple sentences come after every WordNet one, so WordNet source ids do not move.
+    known = set(corpus)
+    simple, simple_edits = simple_sentences(SIMPLE_PROFILES[profile], root)
+    stats["sha256"].update({name: hashlib.sha256(_read(root / name)).hexdigest() for name in _INDEX_FILES})
+    simple = [s for s in simple if s not in known]
+    ids += range(len(corpus), len(corpus) + len(simple))
+    corpus = corpus + simple
     rng = np.random.default_rng([seed, 0x6772])
     order = rng.permutation(len(ids))
     used = dict.fromkeys(ERROR_TYPES, 0)
@@ -1063,7 +1462,8 @@ def _generate(profile: str, seed: int, p: GenerationParams, root: Path) -> tuple
     for k in order:
         sid = ids[int(k)]
         options = {}
-        for kind, found in corrupt(corpus[sid]).items():
+        edits = simple_edits[corpus[sid]] if corpus[sid] in simple_edits else corrupt(corpus[sid])
+        for kind, found in edits.items():
             # never another clean source, never a blocked word ("two dice" -> "two die")
             found = [(text, pos) for text, pos in found if text not in clean_set and not blocked(text)]
             if found:
@@ -1099,7 +1499,12 @@ def _generate(profile: str, seed: int, p: GenerationParams, root: Path) -> tuple
         "seed": seed,
         "labels": list(LABELS),
         "params": asdict(p),
-        "corpus": {**stats["counts"], "sentences": len(corpus), "profile_sentences": len(ids)},
+        "corpus": {
+            **stats["counts"],
+            "sentences": len(corpus) - len(simple),
+            "profile_sentences": len(ids) - len(simple),
+            "simple_sentences": len(simple),
+        },
         "filter": stats["filter"],
         "generator": {
             "applicable_sentences": applicable,
@@ -1173,12 +1578,13 @@ def _finish(arrays: dict[str, np.ndarray], info: dict[str, Any]) -> Dataset:
 
 def _cache_key(profile: str, seed: int, p: GenerationParams, root: Path) -> str:
     digests = {}
-    for name in (*_GLOSS_FILES, *_FRAME_FILES):
+    for name in (*_GLOSS_FILES, *_FRAME_FILES, *_INDEX_FILES):
         digests[name] = hashlib.sha256(_read(root / name)).hexdigest()
     material = {
         "format": _FORMAT,
         "profile": profile,
         "size": PROFILES[profile],
+        "simple": SIMPLE_PROFILES[profile],
         "seed": seed,
         "params": asdict(p),
         "blocklist": BLOCKLIST,
@@ -1209,7 +1615,7 @@ def load(
     if cache_dir is not None:
         path = Path(cache_dir) / f"grammar-{profile}-seed{seed}-{_cache_key(profile, seed, p, root)}.npz"
     else:
-        for name in (*_GLOSS_FILES, *_FRAME_FILES):
+        for name in (*_GLOSS_FILES, *_FRAME_FILES, *_INDEX_FILES):
             if not (root / name).is_file():
                 _read(root / name)  # raises WordNetMissingError before any work is done
     return cached(path, lambda: _generate(profile, seed, p, root), _finish)
