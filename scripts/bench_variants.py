@@ -5,9 +5,10 @@
 
 For each ``build/<namespace>/<model>/<version>/manifest.json``, in one run: file size and gzip
 size, latency p50/p90 of single-sample inference (LiteRT, fresh process per variant, warm-up
-first), each as a ratio to fp32; and the accuracy delta in points, re-measured through LiteRT on
-the held-out split, which is regenerated from the build's seed and checked against the sha256
-the manifest recorded. Medians only; nothing is copied from the manifest.
+first), each as a ratio to fp32; and the task's metric, re-measured through LiteRT on the test
+split (regenerated from the build's seed and checked against the sha256 the manifest recorded)
+and on the held-out source of another origin where the task has one (``Task.shift``), with
+each variant's delta to fp32 in points. Medians only; nothing is copied from the manifest.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ sys.path.insert(0, str(REPO))
 
 
 def bench_model(build_dir: Path, runs: int, threads: int) -> None:
-    from zoo import measure, tasks
+    from zoo import kinds, measure, tasks
     from zoo.datasets.handwriting import split_sha256
 
     doc = json.loads((build_dir / "manifest.json").read_text())
@@ -33,33 +34,45 @@ def bench_model(build_dir: Path, runs: int, threads: int) -> None:
     recorded = doc["provenance"]["dataset_digests"][f"{task.name}-test"]
     if split_sha256(data.test) != recorded:
         raise SystemExit(f"{build_dir}: the regenerated test split differs from the one the build used")
+    score = task.score or kinds.get(task.kind).scorer(task.metric)
+    shift = task.shift(profile, seed, REPO / "build" / ".cache", data) if task.shift else None
     config = measure.BenchConfig(threads=threads, warmup=max(20, runs // 10), runs=runs)
     rows = {}
     for v in doc["variants"]:
         path = build_dir / v["file"]
         data_bytes = path.read_bytes()
-        ev = measure.evaluate(path, data.test.x, data.test.y, data.labels)
+        ev = measure.evaluate(
+            path, data.test.x, data.test.y, data.labels, score=lambda o: score(o, data.test, data.labels)
+        )
+        held = (
+            measure.evaluate(
+                path, shift[1].x, shift[1].y, data.labels, score=lambda o: score(o, shift[1], data.labels)
+            ).score.value
+            if shift
+            else float("nan")
+        )
         b = measure.benchmark(path, data.test.x[0], config)
         rows[v["id"]] = (
             len(data_bytes),
             measure.gzip_size(data_bytes),
             b["latency_us_p50"],
             b["latency_us_p90"],
-            ev.accuracy,
+            ev.score.value,
+            held,
         )
     ref = rows["fp32"]
     print(
-        f"\n{doc['namespace']}/{doc['name']}@{doc['version']}  ({len(data.test.y)} held-out images, "
-        f"{runs} runs, {threads} thread)"
+        f"\n{doc['namespace']}/{doc['name']}@{doc['version']}  ({task.metric}; test split: {len(data.test.y)} "
+        f"samples; held-out source: {shift[0] if shift else 'none'}; {runs} runs, {threads} thread)"
     )
     print(
         f"{'variant':15s} {'size ×fp32':>10s} {'gzip ×fp32':>10s} {'p50 µs':>8s} {'p50 ×fp32':>9s} "
-        f"{'p90 ×fp32':>9s} {'Δ accuracy (pts)':>16s}"
+        f"{'p90 ×fp32':>9s} {'test':>7s} {'Δ pts':>6s} {'held-out':>8s} {'Δ pts':>6s}"
     )
-    for vid, (size, gz, p50, p90, acc) in rows.items():
+    for vid, (size, gz, p50, p90, value, held) in rows.items():
         print(
             f"{vid:15s} {size / ref[0]:10.3f} {gz / ref[1]:10.3f} {p50:8.2f} {p50 / ref[2]:9.2f} "
-            f"{p90 / ref[3]:9.2f} {(acc - ref[4]) * 100:+16.2f}"
+            f"{p90 / ref[3]:9.2f} {value:7.4f} {(value - ref[4]) * 100:+6.2f} {held:8.4f} {(held - ref[5]) * 100:+6.2f}"
         )
 
 

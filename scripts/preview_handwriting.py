@@ -3,8 +3,8 @@
 Usage: python scripts/preview_handwriting.py OUT.png [--profile quick] [--seed 0] [--samples 10]
 
 Each row shows ``--samples`` training images, a gap, then as many test images (test letters
-come from fonts the training split never saw). Cells are the 8×8 optdigits grids, upscaled;
-dark is ink.
+come from fonts the training split never saw, test digits from MNIST SD-1 writers). Cells are
+the 28×28 model inputs, upscaled; dark is ink.
 """
 
 from __future__ import annotations
@@ -20,21 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from zoo.datasets import handwriting  # noqa: E402
 
-CELL = 32  # pixels per sample in the PNG
+CELL = 58  # pixels per sample in the PNG (28×28, doubled, and a margin)
 LABEL_W = 28
-
-
-def _grids(split: handwriting.Split) -> np.ndarray:
-    """Back from the model input to the 8×8 grid (the 2× resize is linear and invertible)."""
-    back = np.linalg.pinv(handwriting._upsample_matrix(8))
-    return np.einsum("ij,njk,lk->nil", back, split.x[..., 0].astype(np.float64), back).clip(0.0, 1.0)
 
 
 def _pick(split: handwriting.Split, cls: int, n: int) -> np.ndarray:
     idx = np.flatnonzero(split.y == cls)
     if idx.size > n:
         idx = idx[np.linspace(0, idx.size - 1, n).round().astype(int)]
-    return _grids(split)[idx]
+    return split.x[idx, ..., 0]
 
 
 def render(data: handwriting.Dataset, samples: int) -> Image.Image:

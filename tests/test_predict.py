@@ -177,3 +177,26 @@ def test_history_tokens_and_normalizers():  # type: ignore[no-untyped-def]
     q = preprocess.quantize(np.array([0.0, 0.5, 2.0]), 1 / 256, -128, np.int8)
     np.testing.assert_array_equal(q, [-128, 0, 127])
     np.testing.assert_allclose(preprocess.dequantize(q, 1 / 256, -128), [0.0, 0.5, 255 / 256])
+
+
+def test_mnist_character_turns_a_photo_of_a_digit_into_its_mnist_image():  # type: ignore[no-untyped-def]
+    """An MNIST digit printed dark on light paper, three times larger and off-centre on a
+    bigger page with paper noise, comes back as the MNIST image (what the handwriting model
+    reads); light-on-dark input and a blank page work too."""
+    from zoo.datasets import sources
+
+    images, _, _ = sources.mnist_t10k()
+    rng = np.random.default_rng(3)
+    for digit in images[[0, 5001, 7777]].astype(np.float32):
+        big = np.kron(digit, np.ones((3, 3), np.float32))
+        page = np.full((150, 130), 235.0, np.float32) + rng.normal(0, 3, (150, 130))
+        page[10:94, 40:124] -= big * (200 / 255)
+        got = preprocess.mnist_character(np.clip(page, 0, 255))
+        assert got.shape == (28, 28) and got.max() == pytest.approx(255, abs=1)
+        assert np.corrcoef(got.ravel(), digit.ravel())[0, 1] > 0.9
+        dark = preprocess.mnist_character(255 - np.clip(page, 0, 255))
+        np.testing.assert_allclose(dark, got, atol=1e-3)
+    assert not preprocess.mnist_character(np.full((40, 40), 200.0) + rng.normal(0, 2, (40, 40))).any()
+    assert preprocess.normalizer("mnist") is preprocess.mnist_character
+    with pytest.raises(UsageError, match="2-D"):
+        preprocess.mnist_character(np.zeros((3, 4, 4)))

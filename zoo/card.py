@@ -57,6 +57,7 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
         "A difference smaller than the confidence intervals is noise.",
         "",
         *_shift(m, metrics, metric),
+        *_by_source(m, metrics),
         *_not_applicable(metrics.get("not_applicable") or {}),
         *_bar(metrics, metric),
         *_breakdown(metrics, metrics["reference"]),
@@ -112,7 +113,8 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
         "## Data",
         "",
         f"Training: {card['training_data']['description']} {card['training_data']['provenance']} "
-        f"Licence: {card['training_data'].get('license', 'see metrics.json')}.",
+        f"Licence: {card['training_data'].get('license', 'see metrics.json')}."
+        + (f" People: {card['training_data']['people']}." if card["training_data"].get("people") else ""),
         "",
         f"Evaluation: {card['evaluation_data']['description']} sha256 `{card['evaluation_data']['sha256']}`.",
         "",
@@ -183,6 +185,42 @@ def _shift(m: dict[str, Any], metrics: dict[str, Any], metric: str) -> list[str]
     return [*lines, ""]
 
 
+def _parts(breakdown: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The breakdown entries that are an accuracy over a part of the set (``accuracy`` and ``n``)."""
+    return {k: v for k, v in (breakdown or {}).items() if isinstance(v, dict) and {"accuracy", "n"} <= set(v)}
+
+
+def _by_source(m: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
+    """Every variant on each part of the test split and of the other source (a task's score
+    breakdowns with an accuracy and a count, such as digits by writers never seen)."""
+    per_variant = metrics.get("variants") or {}
+    ref = per_variant.get(metrics["reference"], {})
+    test, held = _parts(ref.get("breakdown")), _parts(ref.get("shift_breakdown"))
+    if not test and not held:
+        return []
+    columns = [("breakdown", k, f"test: {k.replace('_', ' ')} (n={v['n']:,})") for k, v in test.items()]
+    columns += [("shift_breakdown", k, f"other source: {k.replace('_', ' ')} (n={v['n']:,})") for k, v in held.items()]
+    lines = [
+        "## By source",
+        "",
+        "Accuracy (95% CI) on each part of the test split and of the other source.",
+        "",
+        "| variant | " + " | ".join(title for _, _, title in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for v in m["variants"]:
+        cells = []
+        for where, key, _ in columns:
+            part = _parts(per_variant.get(v["id"], {}).get(where)).get(key)
+            cells.append(
+                f"{_pct(part['accuracy'])} ({_pct(part['ci95'][0])}–{_pct(part['ci95'][1])})"
+                if part and part.get("ci95")
+                else (_pct(part["accuracy"]) if part else "—")
+            )
+        lines.append(f"| {v['id']} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def _not_applicable(skipped: dict[str, str]) -> list[str]:
     if not skipped:
         return []
@@ -210,7 +248,8 @@ def _bar(metrics: dict[str, Any], metric: str) -> list[str]:
 def _breakdown(metrics: dict[str, Any], ref: str) -> list[str]:
     """The reference variant's task-specific breakdowns (per SNR band, per error type...)."""
     v = metrics.get("variants", {}).get(ref, {})
-    parts = {**v.get("breakdown", {}), **v.get("more", {})}
+    shown_by_source = _parts(v.get("breakdown"))
+    parts = {k: x for k, x in {**v.get("breakdown", {}), **v.get("more", {})}.items() if k not in shown_by_source}
     if not parts:
         return []
     lines = [f"## Breakdown ({ref})", ""]

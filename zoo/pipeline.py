@@ -190,6 +190,8 @@ class BarInput:
     teacher_parameters: int
     parameters: dict[str, int]
     sizes: dict[str, int]
+    # Scores on the held-out source (Task.shift), for the variants measured on it.
+    shift_scores: dict[str, measure.Score] = field(default_factory=dict)
 
 
 def _sha256(data: bytes) -> str:
@@ -275,7 +277,7 @@ def run(job: Job) -> BuildResult:
             "quality bar: "
             + ("; ".join(f"{'ok' if ok else 'FAILED'} {name} ({detail})" for name, ok, detail in gated.bar) or "none")
         )
-        failures = _failures(job, variants, gated)
+        failures = _failures(job, variants, gated, shift.source if shift else None)
         if failures:
             raise QualityGateError(
                 "quality gate failed, nothing written:\n  " + "\n  ".join(failures), failures=failures
@@ -419,6 +421,7 @@ def gate(
                     teacher_parameters=trained.parameters,
                     parameters={rid: v.made.parameters or trained.parameters for rid, v in variants.items()},
                     sizes={rid: len(v.data) for rid, v in variants.items()},
+                    shift_scores={rid: v.shift.score for rid, v in variants.items() if v.shift is not None},
                 )
             )
         )
@@ -443,7 +446,7 @@ def paired_drop_low(reference: np.ndarray, variant: np.ndarray, y: np.ndarray) -
     return (d - 1.959964 * math.sqrt(max(var, 0.0))) * 100
 
 
-def _failures(job: Job, variants: Mapping[str, Variant], gated: Gated) -> list[str]:
+def _failures(job: Job, variants: Mapping[str, Variant], gated: Gated, shift_source: str | None = None) -> list[str]:
     metric, out = job.task.metric, []
     ref = variants[REFERENCE]
 
@@ -459,7 +462,7 @@ def _failures(job: Job, variants: Mapping[str, Variant], gated: Gated) -> list[s
             )
         shift_drop = gated.shift_judged.get(rid, gated.shift_drops.get(rid))
         if shift_drop is not None and shift_drop > allowed + 1e-9 and v.shift and ref.shift:
-            source = job.shift.source if job.shift else "the shifted set"
+            source = shift_source or "the shifted set"
             out.append(
                 f"{rid}: on {source}, {metric} dropped {gated.shift_drops[rid]:.2f} points"
                 f"{low(gated.shift_judged, rid)} (allowed {allowed:.2f}; {v.shift.value:.4f} vs fp32 "

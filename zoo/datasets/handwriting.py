@@ -1,72 +1,72 @@
 """Handwritten digits, capital letters and ``+ - =`` for early numeracy and literacy apps.
 
 39 classes, :data:`LABELS`: ``"0"``..``"9"``, ``"A"``..``"Z"``, ``"+"``, ``"-"``, ``"="``
-(the class id is the index). Nothing is downloaded: the digits ship inside scikit-learn and
-the letters are drawn from Debian font packages installed with apt.
+(the class id is the index). Every image is laid out as MNIST lays out a digit, which is what
+a tablet app gets from a drawing canvas after :func:`registry.core.preprocess.mnist_character`:
+28×28 grayscale, ink high, the character scaled to fit a 20×20 box (aspect kept) and placed
+with its centre of mass at the centre. Nothing is downloaded: the real digits are vendored in
+:mod:`zoo.datasets.sources` and the letters are drawn from Debian font packages.
 
 Sources
 -------
-Digits
-    scikit-learn's :func:`sklearn.datasets.load_digits`: 1,797 real handwritten digits, the
-    test set of the UCI "Optical Recognition of Handwritten Digits" data (optdigits; E.
-    Alpaydin and C. Kaynak, 1998; CC BY 4.0), written by 13 people on NIST forms. NIST's
-    programs normalized each digit to a 32×32 bitmap; counting the ink pixels of each 4×4
-    block gave an 8×8 grid of values 0..16. Every digit fills the full height of the grid and
-    its ink covers 30.5 % ± 3.4 % of it, whatever the class: the normalization evens out
-    stroke width.
-Letters and signs
-    Synthetic: rendered from the handwriting-style fonts of the Debian packages in
-    :data:`FONT_PACKAGES`, distorted at random, then put through the optdigits pipeline so
-    that they look like the digits (see Pipeline). Two packages suggested for this are left
-    out: ``fonts-femkeklaver`` draws hollow outlined letters with a shadow, which become
-    blobs at 8×8, and ``fonts-kristi``'s thin slanted capitals were unreadable at 8×8 (a
-    classifier trained on the other non-test families recognized 31 % of them, against
-    42–67 % for every other family).
+Real digits, written on paper (MNIST test set, :func:`zoo.datasets.sources.mnist_t10k`)
+    NIST SD-3 (Census Bureau employees, its first 5,000 digits) trains and validates; NIST SD-1
+    (high-school students, the other 5,000; writers disjoint from SD-3's) is the digits of the
+    **test split**: every test digit is by a writer the model never saw. CC BY-SA 3.0.
+Real digits, written on a tablet (UCI pendigits, :func:`zoo.datasets.sources.pendigits`)
+    Pen coordinates (8 points per digit), drawn as strokes 2.2 px wide and laid out the same
+    way (:func:`zoo.datasets.sources.render_pen`). The 30 writers of ``pendigits.tra`` train
+    and validate; the 14 writers of ``pendigits.tes`` are the **held-out source**
+    (:func:`heldout`): another collection, another input device, writers never seen. CC BY 4.0.
+Synthetic characters (all 39 classes; letters and signs have no other source)
+    Rendered from the handwriting-style fonts of the Debian packages in
+    :data:`FONT_PACKAGES`, distorted at random (see Pipeline). Two packages are left out:
+    ``fonts-femkeklaver`` draws hollow outlined letters with a shadow, and
+    ``fonts-kristi``'s thin slanted capitals were unreadable at low resolution.
 
 Splits
 ------
-The test split is held out: nothing may be trained, calibrated or chosen on it.
+The test split and the held-out source are never trained, calibrated or chosen on.
 
+* Digits: train and validation are SD-3 and ``pendigits.tra``, split per class with a seeded
+  permutation (:attr:`GenerationParams.digits_val` to validation); test is SD-1. Each training
+  digit also gets :attr:`Profile.real_copies` jittered copies (rotation ±10°, shear ±0.2,
+  aspect ×1/1.15..1.15; tablet digits move their pen points, add Gaussian noise of 1.5 units
+  per point and take a stroke width of 1.6–3.0 px; paper digits are warped and laid out again).
 * Letters and signs hold out whole font *families* (the family name inside the font file,
   so the bold or italic of a test font never trains). Families are sorted by their first
   font file name (case-insensitive); position ``i % 5 == 2`` goes to test, ``i % 5 == 4`` to
   validation, the rest to training. With the packages of :data:`FONT_PACKAGES` that is
   test: Because We Create, Comic Neue (7 files); validation: Because We Mentor,
-  DkgHandwriting (5 files); training: the other 8 families (10 files). The assignment does
-  not depend on the seed.
-* Digits: a seeded split stratified by class, 70 % train, 10 % validation, 20 % test.
-  The 13 writers' identities are not published, so **writers overlap across the digit
-  splits**: digit accuracy on the test split overstates accuracy on new writers.
+  DkgHandwriting (5 files); training: the other 8 families (10 files). Training and
+  validation fonts also draw digits, so "drawn by a font" never means "a letter"; test fonts
+  draw only letters and signs (test digits are all real).
 * A training or validation image byte-identical to a test image is dropped
   (``info["dropped_duplicates"]`` counts them).
-* Synthetic samples per class and per font family: :data:`PROFILES` (``quick``: 16 for
-  training, so ~128 per letter like the ~126 per digit; ``full``: 5× as many).
+* Sizes: :data:`PROFILES` (``quick`` subsamples the digits per class and draws 16 synthetic
+  samples per class and family for training; ``full`` uses every digit and 5× the fonts).
 
 Pipeline (synthetic samples; numbers are :class:`GenerationParams` defaults)
 -----------------------------------------------------------------------------
 1. Render the character with Pillow (FreeType, basic layout) at 160 pt and crop it to its
    ink. A character the font lacks (it renders as the ``.notdef`` glyph) or that draws
    nothing is skipped for that font (``info`` lists them). Glyphs narrower than 0.6 of
-   their height are widened by up to 1.3× (condensed fonts are narrower than the digits'
-   handwriting). Fit into 36×36 px, aspect ratio kept, centred on a 64×64 canvas.
+   their height are widened by up to 1.3×. Fit into 36×36 px, aspect ratio kept, centred on
+   a 64×64 canvas.
 2. Random affine about the canvas centre: rotation ±12°, horizontal shear ±0.25 (tangent),
    scale ×0.85..1.15 (log-uniform) with aspect ×1/1.15..1.15, translation ±4 px.
 3. Elastic distortion (Simard, Steinkraus and Platt, 2003): two fields of uniform(-1, 1)
-   noise, each smoothed by a Gaussian of σ = 6 px (truncated at 3σ, zero outside) and
-   scaled by α = 45, move every output pixel's sampling point. The displacement has a
-   standard deviation of about 1.2 px per axis, 3.4 % of the 36-px glyph; Simard's
-   α = 34, σ = 4 on MNIST moves 8.5 % of a 20-px digit, which smeared many letters beyond
-   reading at 8×8. Bilinear sampling, then threshold at half intensity.
-4. Crop to the ink and fit into a 64×64 frame: the longer side fills it, aspect ratio
-   kept, centred (as the digits fill the height of theirs).
-5. Stroke thickness: dilate, or erode by at most 2 px, by thresholding the Euclidean
-   distance to the stroke edge, so that after re-fitting the ink covers a random fraction
-   of the frame: f ~ N(0.305, 0.034) clipped to [0.22, 0.40] (the digits' mean and spread),
-   times min(1, w / 0.61) where w is the shorter side over the longer (0.61 is the digits'
-   typical width/height): narrow glyphs get the digits' ink *density* instead of filling
-   their counters.
-6. Reduce 2×2 blocks to a 32×32 binary bitmap (on when at least two of four are on), then
-   count on-pixels in non-overlapping 4×4 blocks: an 8×8 grid of values 0..16.
+   noise, each smoothed by a Gaussian of σ = 6 px and scaled by α = 45, move every output
+   pixel's sampling point (about 1.2 px per axis). Bilinear sampling, threshold at half.
+4. Crop to the ink and fit into a 64×64 frame (the longer side fills it, aspect kept).
+5. Stroke thickness: dilate, or erode by at most 2 px, by thresholding the Euclidean distance
+   to the stroke edge, so that the ink covers a random fraction of the frame:
+   f ~ N(0.26, 0.073) clipped to [0.12, 0.40] — MNIST SD-3's digits, binarized at half and
+   measured in the square of their longer side — times min(1, w / 0.7) where w is the
+   shorter side over the longer (0.7 is MNIST's median): narrow glyphs get the digits' ink
+   *density* instead of filling their counters.
+6. MNIST layout (:func:`registry.core.preprocess.mnist_layout`): the binary frame reduced
+   with an anti-aliasing filter to fit 20×20, centre of mass at (14, 14), 0..255.
 
 Every sample has its own :class:`numpy.random.Generator`, seeded from (seed, font file name,
 class index, sample index); nothing else feeds it (no global random state, no dict or set
@@ -75,24 +75,21 @@ same library and font versions (``info["versions"]`` and ``info["sources"]`` rec
 
 Model input (every class)
 -------------------------
-:func:`preprocess`: the 8×8 grid as float32 divided by 16, resized to 16×16 bilinearly with
-half-pixel centres and clamped edges (the convention of TF2's ``tf.image.resize``), shape
-``(N, 16, 16, 1)``, ink high. Splits hold these inputs; :func:`split_sha256` hashes them.
+:func:`preprocess`: the 28×28 uint8 image as float32 divided by 255, shape ``(N, 28, 28, 1)``,
+ink high. Splits hold these inputs; :func:`split_sha256` hashes them.
 
 Limitations
 -----------
-* Synthetic letters are not children's handwriting: they are fonts designed to look
-  handwritten, bent at random. Accuracy on children's letters is not measured here, and the
-  test letters come from only two font families.
-* Digits are adult handwriting (13 writers) and their writers overlap across splits.
-* Digits are real and letters synthetic, so a model may partly learn "real strokes mean a
-  digit"; letters in a child's real handwriting may drift towards the digit classes.
-* Class sizes differ: digits have what scikit-learn has (~126 training samples per class),
-  letters and signs what the profile asks for; ``info["counts"]`` lists them per split.
+* No child wrote any of it: the digits are by adults (Census employees) and high-school
+  students on paper, and by 44 adults on a tablet; letters and signs are fonts made to look
+  handwritten, bent at random. Accuracy on young children's handwriting is not measured.
+* Letters are never tested on real handwriting: their test is two held-out font families.
+* Class sizes differ: ``info["counts"]`` lists them per split.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -107,13 +104,14 @@ from typing import Any
 import numpy as np
 import PIL
 import scipy
-import sklearn
 from PIL import Image, ImageDraw, ImageFont
 from PIL import features as pil_features
 from scipy import ndimage
-from sklearn.datasets import load_digits
 
 from registry.core.errors import EdzooError
+from registry.core.preprocess import mnist_layout
+
+from . import sources
 
 __all__ = [
     "EXCLUDED_PACKAGES",
@@ -127,11 +125,12 @@ __all__ = [
     "Split",
     "load",
     "preprocess",
+    "heldout",
     "split_sha256",
 ]
 
 LABELS: tuple[str, ...] = tuple("0123456789") + tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ") + ("+", "-", "=")
-_FIRST_SYNTHETIC = 10  # LABELS[10:] are rendered from fonts; LABELS[:10] come from load_digits
+_FIRST_LETTER = 10  # LABELS[10:] are letters and signs: fonts are their only source
 
 #: Debian package -> the folder under :data:`FONT_ROOT` that holds its .ttf/.otf files.
 FONT_PACKAGES: dict[str, str] = {
@@ -146,13 +145,12 @@ FONT_PACKAGES: dict[str, str] = {
 FONT_ROOT = Path("/usr/share/fonts")
 #: Handwriting font packages deliberately not used, and why (the module docstring has more).
 EXCLUDED_PACKAGES: dict[str, str] = {
-    "fonts-femkeklaver": "hollow outlined letters with a shadow; they become blobs at 8x8",
-    "fonts-kristi": "thin slanted capitals, unreadable at 8x8 (leave-one-family-out accuracy 31 %)",
+    "fonts-femkeklaver": "hollow outlined letters with a shadow; they become blobs at low resolution",
+    "fonts-kristi": "thin slanted capitals, unreadable at low resolution (leave-one-family-out accuracy 31 % at 8x8)",
 }
 _APT = "apt-get install -y " + " ".join(FONT_PACKAGES)
 
-_DIGITS_LICENSE = "CC BY 4.0 (UCI Machine Learning Repository, optdigits)"
-_FORMAT = 1  # bump when the generator changes in a way GenerationParams does not capture
+_FORMAT = 2  # bump when the generator changes in a way GenerationParams does not capture
 
 
 class FontsMissingError(EdzooError, FileNotFoundError):
@@ -178,34 +176,50 @@ class GenerationParams:
     translate_px: float = 4.0  # uniform in ±translate_px on each axis
     elastic_alpha: float = 45.0  # scale of the smoothed displacement field (Simard's α)
     elastic_sigma: float = 6.0  # Gaussian smoothing of the displacement field, px (Simard's σ)
-    frame: int = 64  # the normalized frame stroke thickness is set in (2× the 32×32 bitmap)
-    ink_mean: float = 0.305  # ink fraction of the frame: load_digits' mean ...
-    ink_std: float = 0.034  # ... and standard deviation
-    ink_range: tuple[float, float] = (0.22, 0.40)  # the drawn fraction is clipped to this
-    ink_ref_aspect: float = 0.61  # narrower glyphs aim at ink_fraction × width/height ÷ this
+    frame: int = 64  # the normalized frame stroke thickness is set in
+    ink_mean: float = 0.26  # ink fraction of the frame: MNIST SD-3's mean ...
+    ink_std: float = 0.073  # ... and standard deviation
+    ink_range: tuple[float, float] = (0.12, 0.40)  # the drawn fraction is clipped to this
+    ink_ref_aspect: float = 0.7  # narrower glyphs aim at ink_fraction × width/height ÷ this
     max_erode_px: float = 2.0  # erosion never goes deeper than this into a stroke (frame px)
-    digits_split: tuple[float, float, float] = (0.7, 0.1, 0.2)  # train, val, test share per digit
+    size: int = 28  # the image side (MNIST)
+    box: int = 20  # the character's longer side (MNIST)
+    pen_width: float = 2.2  # tablet strokes, px at the final scale
+    digits_val: float = 0.1  # share of each class of the training digits kept for validation
+    # Jittered copies of the real training digits (Profile.real_copies): a random affine of the
+    # pen points or of the image (rotation, shear, aspect, like the synthetic glyphs' step 2,
+    # milder), pen points moved by Gaussian noise, tablet strokes of a random width.
+    copy_rotation_deg: float = 10.0
+    copy_shear: float = 0.2
+    copy_aspect: float = 1.15
+    pen_noise: float = 1.5  # per-point standard deviation, in pendigits units (0..100)
+    pen_width_range: tuple[float, float] = (1.6, 3.0)
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Synthetic samples per class and per font family, for each split."""
+    """Synthetic samples per class and per font family for each split, and real digits per
+    class and per source (None: all of them)."""
 
     train: int
     val: int
     test: int
+    digits: int | None = None  # per class from SD-3 and from pendigits.tra, before the validation share
+    test_digits: int | None = None  # per class from SD-1
+    heldout_digits: int | None = None  # per class from pendigits.tes
+    real_copies: int = 0  # jittered copies of every real training digit (not of validation)
 
 
-#: ``quick`` (~5k training images, a few seconds) fits CI; ``full`` has 5× the synthetic training letters.
+#: ``quick`` (~5k training images, a few seconds) fits CI; ``full`` is what gets published.
 PROFILES: dict[str, Profile] = {
-    "quick": Profile(train=16, val=16, test=20),
-    "full": Profile(train=80, val=40, test=60),
+    "quick": Profile(train=16, val=16, test=20, digits=150, test_digits=100, heldout_digits=50, real_copies=1),
+    "full": Profile(train=80, val=40, test=60, real_copies=2),
 }
 
 
 @dataclass(frozen=True)
 class Split:
-    """Model inputs ``x`` (float32, (N, 16, 16, 1), in [0, 1]) and labels ``y`` (int64, (N,))."""
+    """Model inputs ``x`` (float32, (N, 28, 28, 1), in [0, 1]) and labels ``y`` (int64, (N,))."""
 
     x: np.ndarray
     y: np.ndarray
@@ -246,30 +260,14 @@ def split_sha256(split: Split) -> str:
     return h.hexdigest()
 
 
-def _upsample_matrix(n: int) -> np.ndarray:
-    """(2n, n) matrix of 2× bilinear interpolation, half-pixel centres, edges clamped."""
-    m = np.zeros((2 * n, n), dtype=np.float64)
-    for i in range(2 * n):
-        src = (i + 0.5) / 2 - 0.5
-        lo = int(np.floor(src))
-        frac = src - lo
-        m[i, min(max(lo, 0), n - 1)] += 1 - frac
-        m[i, min(max(lo + 1, 0), n - 1)] += frac
-    return m
+def preprocess(images: np.ndarray) -> np.ndarray:
+    """Model input from 28×28 images: (N, 28, 28) values 0..255 -> float32 (N, 28, 28, 1) in [0, 1].
 
-
-def preprocess(grids: np.ndarray) -> np.ndarray:
-    """Model input from optdigits grids: (N, 8, 8) values 0..16 -> float32 (N, 16, 16, 1) in [0, 1].
-
-    Divides by 16, then resizes bilinearly to 16×16 (half-pixel centres, clamped edges).
-    Raises ValueError for another shape.
-    """
-    grids = np.asarray(grids)
-    if grids.ndim != 3 or grids.shape[1:] != (8, 8):
-        raise ValueError(f"expected grids of shape (N, 8, 8), got {grids.shape}")
-    u = _upsample_matrix(8)
-    x = np.einsum("ij,njk,lk->nil", u, grids.astype(np.float64) / 16.0, u)
-    return np.clip(x, 0.0, 1.0).astype(np.float32)[..., None]
+    Raises ValueError for another shape."""
+    images = np.asarray(images)
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"expected images of shape (N, 28, 28), got {images.shape}")
+    return (images.astype(np.float32) / 255.0)[..., None]
 
 
 # --------------------------------------------------------------------------- fonts
@@ -413,7 +411,7 @@ def _set_ink(frame: np.ndarray, fraction: float, p: GenerationParams) -> np.ndar
 
 
 def _synthesize(glyph: np.ndarray, rng: np.random.Generator, p: GenerationParams) -> np.ndarray:
-    """One distorted sample of ``glyph`` as an 8×8 optdigits grid (uint8, 0..16)."""
+    """One distorted sample of ``glyph`` as a 28×28 MNIST-style image (uint8, 0..255, ink high)."""
     n = p.canvas
     theta = np.deg2rad(rng.uniform(-p.rotation_deg, p.rotation_deg))
     shear = rng.uniform(-p.shear, p.shear)
@@ -444,12 +442,11 @@ def _synthesize(glyph: np.ndarray, rng: np.random.Generator, p: GenerationParams
     frame = _fit((warped > 0.5).astype(np.float32), p.frame)
     box = _bbox(frame > 0.5)
     if box is None:
-        return np.zeros((8, 8), dtype=np.uint8)
+        return np.zeros((p.size, p.size), dtype=np.uint8)
     extent = min(box[1] - box[0], box[3] - box[2])
     ink = _set_ink(frame, ink_target * min(1.0, extent / p.frame / p.ink_ref_aspect), p)
-    half = p.frame // 32
-    bitmap = ink.reshape(32, half, 32, half).sum(axis=(1, 3)) * 2 >= half * half
-    return bitmap.reshape(8, 4, 8, 4).sum(axis=(1, 3)).astype(np.uint8)
+    image = mnist_layout(ink.astype(np.float32), p.size, p.box) * 255.0
+    return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 
 def _font_key(path: Path) -> int:
@@ -457,11 +454,12 @@ def _font_key(path: Path) -> int:
 
 
 def _synthetic_split(
-    fonts: list[_Font], n_per_family: int, seed: int, p: GenerationParams
+    fonts: list[_Font], n_per_family: int, seed: int, p: GenerationParams, first_class: int = 0
 ) -> tuple[np.ndarray, np.ndarray, dict[str, list[str]]]:
-    """Samples of every synthetic class from ``fonts`` (one split's families): for each family
-    and class, ``n_per_family`` samples drawn round-robin from the family's files that have the
-    glyph. Returns grids, labels and the characters each font file lacks."""
+    """Samples of the classes from ``first_class`` on, drawn from ``fonts`` (one split's
+    families): for each family and class, ``n_per_family`` samples drawn round-robin from the
+    family's files that have the glyph. Returns images, labels and the characters each font
+    file lacks."""
     families: dict[str, list[_Font]] = {}
     for f in fonts:
         families.setdefault(f.family, []).append(f)
@@ -470,7 +468,7 @@ def _synthetic_split(
     for family in sorted(families):
         members = families[family]
         loaded = [ImageFont.truetype(str(f.path), p.render_pt, layout_engine=ImageFont.Layout.BASIC) for f in members]
-        for cls in range(_FIRST_SYNTHETIC, len(LABELS)):
+        for cls in range(first_class, len(LABELS)):
             char = LABELS[cls]
             have = []
             for f, font in zip(members, loaded, strict=True):
@@ -484,37 +482,112 @@ def _synthetic_split(
                 rng = np.random.default_rng([seed, _font_key(f.path), cls, k // len(have)])
                 grids.append(_synthesize(g, rng, p))
                 labels.append(cls)
-    x = np.stack(grids) if grids else np.zeros((0, 8, 8), dtype=np.uint8)
+    x = np.stack(grids) if grids else np.zeros((0, p.size, p.size), dtype=np.uint8)
     return x, np.asarray(labels, dtype=np.int64), lacking
 
 
 # --------------------------------------------------------------------------- digits
 
 
-def _digits_split(seed: int, p: GenerationParams) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], str]:
-    """load_digits split per class with a seeded permutation; returns splits and the DESCR."""
-    bunch = load_digits()
-    images = bunch.images.astype(np.uint8)
-    target = bunch.target.astype(np.int64)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in _SPLITS}
+def _take(idx: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:
+    """``idx`` in a seeded order, the first ``n`` of them (all when ``n`` is None)."""
+    idx = idx[rng.permutation(idx.size)]
+    return idx if n is None else idx[:n]
+
+
+@functools.cache
+def _pen_images(p: GenerationParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every pendigits digit drawn once per process (training and the held-out source share it)."""
+    points, y, writers = sources.pendigits()
+    images = np.round(sources.render_pen(points, p.size, p.box, p.pen_width) * 255.0).astype(np.uint8)
+    for a in (images, y, writers, points):
+        a.setflags(write=False)  # shared by every caller of this process
+    return images, y, writers, points
+
+
+def _affine(rng: np.random.Generator, p: GenerationParams) -> np.ndarray:
+    """A random 2x2 map (rotation . shear . aspect) for a jittered copy."""
+    theta = np.deg2rad(rng.uniform(-p.copy_rotation_deg, p.copy_rotation_deg))
+    shear = rng.uniform(-p.copy_shear, p.copy_shear)
+    aspect = np.exp(rng.uniform(-np.log(p.copy_aspect), np.log(p.copy_aspect)))
+    c, s = np.cos(theta), np.sin(theta)
+    return np.array([[c, -s], [s, c]]) @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag([aspect, 1 / aspect])
+
+
+def _pen_copy(points: np.ndarray, rng: np.random.Generator, p: GenerationParams) -> np.ndarray:
+    """Pen points moved by a random affine and Gaussian noise, drawn with a random stroke width."""
+    moved = points.astype(np.float64) @ _affine(rng, p).T + rng.normal(0.0, p.pen_noise, points.shape)
+    width = rng.uniform(*p.pen_width_range)
+    return np.round(sources.render_pen(moved[None], p.size, p.box, width)[0] * 255.0).astype(np.uint8)
+
+
+def _image_copy(image: np.ndarray, rng: np.random.Generator, p: GenerationParams) -> np.ndarray:
+    """An MNIST image under a random affine about its centre, laid out again."""
+    inverse = np.linalg.inv(_affine(rng, p))
+    centre = np.array([(image.shape[0] - 1) / 2, (image.shape[1] - 1) / 2])
+    warped = ndimage.affine_transform(
+        image.astype(np.float32), inverse, offset=centre - inverse @ centre, order=1, mode="constant", cval=0.0
+    )
+    return np.clip(np.round(mnist_layout(warped, p.size, p.box)), 0, 255).astype(np.uint8)
+
+
+def _digits_split(seed: int, p: GenerationParams, counts: Profile) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Real digits per split: SD-3 and pendigits.tra for training and validation (per class, a
+    seeded share to validation; training also gets ``counts.real_copies`` jittered copies of
+    each of its digits), SD-1 for the test."""
+    mnist, mnist_y, origin = sources.mnist_t10k()
+    pen, pen_y, writers, points = _pen_images(p)
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in _SPLITS}
+    for key, (images, labels, keep) in enumerate(((mnist, mnist_y, origin == 0), (pen, pen_y, writers == 0))):
+        for cls in range(10):
+            idx = _take(
+                np.flatnonzero(keep & (labels == cls)), counts.digits, np.random.default_rng([seed, 0xD161, key, cls])
+            )
+            n_val = round(idx.size * p.digits_val)
+            parts["val"].append((images[idx[:n_val]], labels[idx[:n_val]]))
+            parts["train"].append((images[idx[n_val:]], labels[idx[n_val:]]))
+            copies = [
+                _pen_copy(points[i], rng, p) if key else _image_copy(images[i], rng, p)
+                for i in idx[n_val:]
+                for rng in (np.random.default_rng([seed, 0xC0B1, key, int(i), k]) for k in range(counts.real_copies))
+            ]
+            if copies:
+                parts["train"].append((np.stack(copies), np.full(len(copies), cls, np.int64)))
     for cls in range(10):
-        idx = np.flatnonzero(target == cls)
-        idx = idx[np.random.default_rng([seed, 0xD161, cls]).permutation(idx.size)]
-        n_test = round(idx.size * p.digits_split[2])
-        n_val = round(idx.size * p.digits_split[1])
-        parts["test"].append(idx[:n_test])
-        parts["val"].append(idx[n_test : n_test + n_val])
-        parts["train"].append(idx[n_test + n_val :])
-    out = {}
-    for name in _SPLITS:
-        idx = np.sort(np.concatenate(parts[name]))
-        out[name] = (images[idx], target[idx])
-    return out, bunch.DESCR
+        idx = _take(
+            np.flatnonzero((origin == 1) & (mnist_y == cls)),
+            counts.test_digits,
+            np.random.default_rng([seed, 0x7E57, cls]),
+        )
+        parts["test"].append((mnist[np.sort(idx)], mnist_y[np.sort(idx)]))
+    return {
+        name: (np.concatenate([a for a, _ in parts[name]]), np.concatenate([b for _, b in parts[name]]))
+        for name in _SPLITS
+    }
 
 
-def _digits_sha256() -> str:
-    bunch = load_digits()
-    return hashlib.sha256(bunch.images.astype("<f8").tobytes() + bunch.target.astype("<i8").tobytes()).hexdigest()
+def heldout(profile: str = "quick", seed: int = 0) -> tuple[str, Split]:
+    """The held-out source: digits the 14 writers of ``pendigits.tes`` wrote on a tablet (never
+    trained, calibrated or chosen on), laid out like the training images; ``quick`` takes
+    :attr:`Profile.heldout_digits` per class. Returns (description, split)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(sorted(PROFILES))}")
+    p = GenerationParams()
+    pen, pen_y, writers, _ = _pen_images(p)
+    n = PROFILES[profile].heldout_digits
+    idx = np.sort(
+        np.concatenate(
+            [
+                _take(np.flatnonzero((writers == 1) & (pen_y == cls)), n, np.random.default_rng([seed, 0x4E1D, cls]))
+                for cls in range(10)
+            ]
+        )
+    )
+    split = Split(preprocess(pen[idx]), pen_y[idx].astype(np.int64))
+    return (
+        f"UCI pendigits.tes: {idx.size:,} digits by 14 writers never seen, written on a tablet and drawn as strokes",
+        split,
+    )
 
 
 # --------------------------------------------------------------------------- assembly
@@ -525,7 +598,6 @@ def _versions() -> dict[str, str]:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
-        "scikit-learn": sklearn.__version__,
         "pillow": PIL.__version__,
         "freetype": str(pil_features.version("freetype2")),
     }
@@ -539,7 +611,7 @@ def _cache_key(profile: str, seed: int, p: GenerationParams, fonts: list[_Font])
         "seed": seed,
         "params": asdict(p),
         "fonts": [[f.path.name, f.sha256] for f in fonts],
-        "digits": _digits_sha256(),
+        "digits": {key: sources.info(key).sha256 for key in ("mnist-t10k", "pendigits")},
         "versions": _versions(),
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
@@ -557,23 +629,19 @@ def _counts(y: np.ndarray) -> dict[str, int]:
     return {label: int(n[i]) for i, label in enumerate(LABELS)}
 
 
-def _digits_description(descr: str) -> str:
-    text = descr.split(".. dropdown::")[0]
-    return "\n".join(line for line in text.splitlines() if not line.startswith(".. _")).strip()
-
-
 def _generate(
     profile: str, seed: int, p: GenerationParams, fonts: list[_Font]
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     counts = PROFILES[profile]
     family_split = _family_splits(fonts)
-    digits, descr = _digits_split(seed, p)
+    digits = _digits_split(seed, p, counts)
     grids: dict[str, np.ndarray] = {}
     labels: dict[str, np.ndarray] = {}
     lacking: dict[str, list[str]] = {}
     for name in ("test", "val", "train"):
         members = [f for f in fonts if family_split[f.family] == name]
-        sx, sy, miss = _synthetic_split(members, getattr(counts, name), seed, p)
+        first = _FIRST_LETTER if name == "test" else 0  # test digits are all real
+        sx, sy, miss = _synthetic_split(members, getattr(counts, name), seed, p, first)
         lacking.update(miss)
         dx, dy = digits[name]
         grids[name] = np.concatenate([dx, sx])
@@ -585,7 +653,7 @@ def _generate(
 
     arrays = {}
     for name in _SPLITS:
-        arrays[f"grids_{name}"] = grids[name]
+        arrays[f"images_{name}"] = grids[name]
         arrays[f"y_{name}"] = labels[name]
     packages = {
         pkg: {"version": _run(["dpkg-query", "-W", "-f=${Version}", pkg]), "license": _package_license(pkg)}
@@ -612,13 +680,11 @@ def _generate(
         "seed": seed,
         "labels": list(LABELS),
         "sources": {
-            "digits": {
-                "loader": "sklearn.datasets.load_digits",
-                "sklearn_version": sklearn.__version__,
-                "sha256": _digits_sha256(),
-                "description": _digits_description(descr),
-                "license": _DIGITS_LICENSE,
-                "writers": "13 writers; their identities are not published, so writers overlap across splits",
+            "digits": {key: sources.info(key).to_dict() for key in ("mnist-t10k", "pendigits")},
+            "digits_use": {
+                "train_val": "MNIST SD-3 (Census Bureau employees) and pendigits.tra (30 tablet writers)",
+                "test": "MNIST SD-1 (high-school students; writers disjoint from SD-3)",
+                "heldout": "pendigits.tes (14 tablet writers never seen): heldout()",
             },
             "fonts": font_info,
             "excluded_font_packages": EXCLUDED_PACKAGES,
@@ -626,28 +692,30 @@ def _generate(
         "splits": {
             "fonts": {name: sorted({f.family for f in fonts if family_split[f.family] == name}) for name in _SPLITS},
             "rule": "font families sorted by first font file name: i % 5 == 2 test, i % 5 == 4 val, else train; "
-            f"digits stratified {p.digits_split[0]:.0%}/{p.digits_split[1]:.0%}/{p.digits_split[2]:.0%} "
-            "(train/val/test), seeded",
+            f"digits: SD-3 and pendigits.tra, {p.digits_val:.0%} of each class to validation (seeded); "
+            "test: SD-1",
         },
         "generation": {
             "params": asdict(p),
             "samples_per_class_per_family": asdict(counts),
-            "seeding": "numpy default_rng([seed, first 8 bytes of sha256(font file name), class index, sample index])",
+            "seeding": "numpy default_rng([seed, first 8 bytes of sha256(font file name), class index, sample index]); "
+            "digits: default_rng([seed, 0xD161, source, class]) (train/val), [seed, 0x7E57, class] (test)",
             "format": _FORMAT,
         },
-        "preprocessing": "8x8 grid of ink counts 0..16 -> /16 -> bilinear 2x (half-pixel centres, clamped edges) "
-        "-> float32 (N, 16, 16, 1)",
+        "preprocessing": "28x28 MNIST layout (20x20 box, centre of mass at the centre), 0..255 ink high -> /255 "
+        "-> float32 (N, 28, 28, 1)",
         "dropped_duplicates": dropped,
         "versions": _versions(),
-        "license": f"digits: {_DIGITS_LICENSE}; letters and signs: rendered from Debian fonts under their own "
-        "licences (see sources.fonts[].license); the generated images are derived from those fonts",
+        "license": "digits: MNIST CC BY-SA 3.0, pendigits CC BY 4.0 (sources.digits); letters and signs: rendered "
+        "from Debian fonts under their own licences (see sources.fonts[].license); the generated images are "
+        "derived from those fonts",
     }
     return arrays, info
 
 
 def _finish(arrays: dict[str, np.ndarray], info: dict[str, Any]) -> Dataset:
     splits = {
-        name: Split(preprocess(arrays[f"grids_{name}"]), arrays[f"y_{name}"].astype(np.int64)) for name in _SPLITS
+        name: Split(preprocess(arrays[f"images_{name}"]), arrays[f"y_{name}"].astype(np.int64)) for name in _SPLITS
     }
     info = json.loads(json.dumps(info))  # JSON-native (tuples become lists), as a cache gives it back
     info["counts"] = {name: _counts(splits[name].y) for name in _SPLITS}
@@ -689,7 +757,7 @@ def _write_cache(path: Path, arrays: dict[str, np.ndarray], info: dict[str, Any]
 def load(profile: str = "quick", seed: int = 0, cache_dir: Path | None = None) -> Dataset:
     """The handwriting dataset for ``profile`` (a key of :data:`PROFILES`) and ``seed``.
 
-    With ``cache_dir``, the generated grids are stored there as ``.npz``, keyed by profile,
+    With ``cache_dir``, the generated images are stored there as ``.npz``, keyed by profile,
     seed, the generation parameters, the font files' sha256 and the library versions; a
     cached file whose splits do not hash to the sha256 recorded in it is regenerated.
     Raises ValueError for an unknown profile or a negative seed, and FontsMissingError when

@@ -140,12 +140,13 @@ def blimp() -> list[dict[str, str]]:
 
 def render_pen(points: np.ndarray, size: int = 28, box: int = 20, width: float = 2.2) -> np.ndarray:
     """Pen points [N, K, 2] (x right, y up, any scale) drawn as one stroke each, as a tablet's
-    canvas would, then laid out MNIST-style: the ink's bounding box scaled to fit ``box`` pixels
-    keeping its aspect, centred by centre of mass in ``size`` x ``size``. Returns float32
-    [N, size, size] in 0..1, ink high."""
+    canvas would (``width`` pixels wide at the final scale), then laid out MNIST-style by
+    :func:`registry.core.preprocess.mnist_layout`. Returns float32 [N, size, size] in 0..1, ink high."""
     from PIL import Image, ImageDraw
 
-    scale = 4  # draw large, then downsample: anti-aliased edges like a canvas export
+    from registry.core.preprocess import mnist_layout
+
+    scale = 4  # draw large, then let the layout's anti-aliased reduction make the edges
     out = np.zeros((len(points), size, size), dtype=np.float32)
     for n, pts in enumerate(np.asarray(points, dtype=np.float64)):
         pts = pts.copy()
@@ -153,30 +154,12 @@ def render_pen(points: np.ndarray, size: int = 28, box: int = 20, width: float =
         lo, hi = pts.min(0), pts.max(0)
         extent = max(float((hi - lo).max()), 1e-6)
         fit = (box - width) * scale / extent
-        xy = (pts - lo) * fit + width * scale / 2
+        xy = (pts - lo) * fit + width * scale
         w, h = (
-            int(np.ceil((hi - lo)[0] * fit + width * scale)) + 1,
-            int(np.ceil((hi - lo)[1] * fit + width * scale)) + 1,
+            int(np.ceil((hi - lo)[0] * fit + 2 * width * scale)) + 1,
+            int(np.ceil((hi - lo)[1] * fit + 2 * width * scale)) + 1,
         )
         img = Image.new("L", (w, h), 0)
         ImageDraw.Draw(img).line([tuple(p) for p in xy], fill=255, width=int(round(width * scale)), joint="curve")
-        small = np.asarray(
-            img.resize((max(1, round(w / scale)), max(1, round(h / scale))), Image.Resampling.LANCZOS), np.float32
-        )
-        out[n] = _centre(np.clip(small / 255.0, 0, 1), size)
+        out[n] = np.clip(mnist_layout(np.asarray(img, np.float32) / 255.0, size, box), 0, 1)
     return out
-
-
-def _centre(ink: np.ndarray, size: int) -> np.ndarray:
-    """Place ``ink`` in a ``size`` x ``size`` frame with its centre of mass at the centre (MNIST's rule)."""
-    frame = np.zeros((size, size), dtype=np.float32)
-    total = float(ink.sum())
-    h, w = ink.shape
-    if total <= 0:
-        return frame
-    cy = float((ink.sum(1) * np.arange(h)).sum() / total)
-    cx = float((ink.sum(0) * np.arange(w)).sum() / total)
-    top, left = int(round(size / 2 - cy)), int(round(size / 2 - cx))  # MNIST puts it at (14, 14)
-    ys, xs = slice(max(0, top), min(size, top + h)), slice(max(0, left), min(size, left + w))
-    frame[ys, xs] = ink[ys.start - top : ys.stop - top, xs.start - left : xs.stop - left]
-    return frame
