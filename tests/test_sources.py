@@ -42,8 +42,23 @@ def test_blimp_pairs_name_the_error_type():
     assert all(p["good"] != p["bad"] for p in pairs)
 
 
+def test_speech_commands_keeps_one_clip_per_speaker_and_word():
+    rec = sources.speech_commands()
+    assert len(rec.audio) == 648 and len(rec.speakers) == 209
+    assert all(a.dtype == np.float32 and len(a) == 16000 for a in rec.audio)
+    assert max(float(np.abs(a).max()) for a in rec.audio) <= 1.0
+    counts = {w: int(n) for w, n in zip(rec.words, np.bincount(rec.y, minlength=len(rec.words)), strict=True)}
+    assert all(counts[w] == 60 for w in ("yes", "no", "up", "down", "left", "right", "go"))
+    assert [counts[w] for w in ("cat", "dog", "one", "two", "three")] == [10, 7, 25, 20, 26]
+    assert all(counts[w] == 20 for w in ("on", "off", "stop"))
+    assert len(rec.words) == 35 and set(list(counts.values())[15:]) == {4}
+    for w in range(len(rec.words)):  # the words with a quota take each speaker once
+        said = rec.speaker[rec.y == w]
+        assert len(set(said.tolist())) == len(said) or rec.words[w] in ("cat", "dog", "one", "two", "three")
+
+
 def test_every_source_states_licence_and_people():
-    for key in ("mnist-t10k", "pendigits", "fsdd", "blimp"):
+    for key in ("mnist-t10k", "pendigits", "fsdd", "blimp", "speech-commands"):
         card = sources.info(key).to_dict()
         assert card["license"] and card["people"] and card["source"].startswith("https://github.com/")
 

@@ -116,7 +116,11 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"Licence: {card['training_data'].get('license', 'see metrics.json')}."
         + (f" People: {card['training_data']['people']}." if card["training_data"].get("people") else ""),
         "",
-        f"Evaluation: {card['evaluation_data']['description']} sha256 `{card['evaluation_data']['sha256']}`.",
+        f"Evaluation: {card['evaluation_data']['description']} "
+        + (f"{card['evaluation_data']['provenance']} " if card["evaluation_data"].get("provenance") else "")
+        + (f"Licence: {card['evaluation_data']['license']}. " if card["evaluation_data"].get("license") else "")
+        + (f"People: {card['evaluation_data']['people']}. " if card["evaluation_data"].get("people") else "")
+        + f"Test split sha256 `{card['evaluation_data']['sha256']}`.",
         "",
         "## Ethical considerations",
         "",

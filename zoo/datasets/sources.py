@@ -21,7 +21,17 @@ import numpy as np
 
 from zoo.errors import DataError
 
-__all__ = ["SourceInfo", "blimp", "fsdd", "info", "mnist_t10k", "pendigits", "render_pen"]
+__all__ = [
+    "SourceInfo",
+    "SpokenWords",
+    "blimp",
+    "fsdd",
+    "info",
+    "mnist_t10k",
+    "pendigits",
+    "render_pen",
+    "speech_commands",
+]
 
 ROOT = Path(__file__).resolve().parent / "sources"
 
@@ -68,7 +78,7 @@ def _catalog() -> dict[str, SourceInfo]:
 
 
 def info(key: str) -> SourceInfo:
-    """The provenance of source ``key`` (mnist-t10k, pendigits, fsdd, blimp)."""
+    """The provenance of source ``key`` (mnist-t10k, pendigits, fsdd, blimp, speech-commands)."""
     try:
         return _catalog()[key]
     except KeyError:
@@ -129,6 +139,33 @@ def fsdd(sample_rate: int = 16000) -> tuple[list[np.ndarray], np.ndarray, np.nda
         for i in range(len(cuts) - 1)
     ]
     return clips, a["y"].astype(np.int64), a["speaker"].astype(np.int64), tuple(str(s) for s in a["speakers"])
+
+
+@dataclass(frozen=True)
+class SpokenWords:
+    """Recorded words: ``audio[i]`` is clip i as float32 in [-1, 1] at 16 kHz (as recorded, not
+    padded), ``words[y[i]]`` the word said, ``speaker[i]`` an index into ``speakers``."""
+
+    audio: tuple[np.ndarray, ...]
+    y: np.ndarray
+    words: tuple[str, ...]
+    speaker: np.ndarray
+    speakers: tuple[str, ...]
+
+
+def speech_commands() -> SpokenWords:
+    """The vendored subset of the Speech Commands v0.02 test set (see ``sources.json``): 16 kHz
+    clips of about 1 s by crowdsourced speakers, each word with its speaker's hashed id."""
+    a = _arrays("speech-commands")
+    pcm = a["audio"].astype(np.float32) / 32768.0
+    cuts = a["offsets"]
+    return SpokenWords(
+        audio=tuple(pcm[cuts[i] : cuts[i + 1]] for i in range(len(cuts) - 1)),
+        y=a["y"].astype(np.int64),
+        words=tuple(str(w) for w in a["words"]),
+        speaker=a["speaker"].astype(np.int64),
+        speakers=tuple(str(s) for s in a["speakers"]),
+    )
 
 
 def blimp() -> list[dict[str, str]]:
