@@ -16,6 +16,7 @@ renewals read (``datetime.now``); :func:`check_faketime` proves that it does on 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -54,12 +55,40 @@ _EDZOO = (
 EDZOO = [sys.executable, "-c", _EDZOO]  # `edzoo` for a process under faketime
 
 
-def faketime_command(days: float, argv: list[str]) -> list[str]:
-    """``argv`` run with the wall clock ``days`` ahead (``faketime -m -f +8d``: the
-    multi-threaded library, an offset that keeps ticking)."""
-    if shutil.which("faketime") is None:
+def _libfaketime() -> str:
+    """The multi-threaded libfaketime of the Debian package."""
+    found = sorted(
+        glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1") + glob.glob("/usr/lib/faketime/libfaketimeMT.so.1")
+    )
+    if not found:
         raise ServiceUnavailable("faketime is not installed (Debian package faketime; scripts/_env.sh installs it)")
-    return ["faketime", "-m", "-f", f"{days:+g}d", *argv]
+    return found[0]
+
+
+def _sweep_stale_faketime_files() -> None:
+    """libfaketime names a semaphore and a shared memory segment after each process id and
+    fails to start ("File exists") where a killed process (a stopped server) left a pair with
+    the id a new process gets; its README says to clean /dev/shm. Removes the pairs of process
+    ids that no longer run."""
+    for path in glob.glob("/dev/shm/faketime_shm_*") + glob.glob("/dev/shm/sem.faketime_sem_*"):
+        pid = path.rsplit("_", 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        except PermissionError:
+            pass  # another user's process: running
+
+
+def faketime_command(days: float, argv: list[str]) -> list[str]:
+    """``argv`` run with the wall clock ``days`` ahead: the multi-threaded libfaketime preloaded
+    with ``FAKETIME=+8d``, an offset that keeps ticking. Not through the ``faketime`` wrapper,
+    which makes a second semaphore per command with the same stale-file failure."""
+    _sweep_stale_faketime_files()
+    return ["env", f"LD_PRELOAD={_libfaketime()}", f"FAKETIME={days:+g}d", *argv]
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
