@@ -7,7 +7,7 @@ records its origin, commit, licence and sha256 in sources.json, which zoo.datase
 checks on every read. Usage:
 
     scripts/vendor_sources.py [--mnist DIR] [--pendigits DIR] [--fsdd DIR] [--blimp DIR]
-                              [--speech-commands DIR]
+                              [--speech-commands DIR] [--speech-commands-train DIR]
 
 where each DIR is a git checkout (or bare repository) of the repository named in SOURCES; the
 sources not named keep their files and catalog entries.
@@ -96,6 +96,23 @@ SOURCES = {
         "people": "crowdsourced volunteers, anonymous (a hashed id per speaker), adults as far as documented; "
         "no children documented",
     },
+    "speech-commands-train": {
+        "repo": "thegtagamer/PICO-tinyML-benchmark",
+        "commit": "0ad315ab89b4ddf4e90a9d44b9fdfa5830d848c2",
+        "origin": "Google Speech Commands v0.02 (Warden, 2018) as 8-bit 98x40 log-mel spectrograms, one JPEG "
+        "per clip (folder MLTK_keyworkSpotting/dataset; file names <speaker>_nohash_<take>.<word>.jpg). "
+        "Measured against the test set's WAV files, which the same repository carries at a later commit, "
+        "each level is 9.788 ln(mel power) + 145.56 (clipped to 0..255; the WAV as int16/32768, 480-sample "
+        "periodic Hann frames every 160 samples, FFT 512, 40 HTK-mel triangles 0-4000 Hz), about 3.6 levels "
+        "off per pixel for 98% of 300 clips: zoo.datasets.speech.FRONTEND is that front end. Vendored: only "
+        "clips of speakers that Speech Commands' own hash rule puts in its training (90%) and validation "
+        "(10%) sets, never a test-set speaker; per word up to the counts of SPEECH_COMMANDS_TRAIN_PER_WORD, "
+        "spread over as many speakers as possible; and 300 of the background-noise spectrograms.",
+        "license": "CC BY 4.0 (Speech Commands, Google); the spectrograms are a mechanical transformation "
+        "of those clips, redistributed under the same licence",
+        "people": "crowdsourced volunteers, anonymous (a hashed id per speaker), adults as far as documented; "
+        "no children documented; none of them in the Speech Commands test set",
+    },
 }
 
 #: Speech Commands: how many clips the vendored subset keeps per word (None: all of them), one
@@ -106,6 +123,36 @@ SPEECH_COMMANDS_PER_WORD = {
     **dict.fromkeys(("on", "off", "stop"), 20),
 }
 SPEECH_COMMANDS_OTHER_WORDS = 4
+
+#: Speech Commands spectrograms for training: (training-set clips, validation-set clips) per word;
+#: None keeps all. The keywords first, then every other word, then the background noise.
+SPEECH_COMMANDS_TRAIN_PER_WORD = {
+    **dict.fromkeys(("yes", "no", "up", "down", "left", "right", "go"), (1000, 100)),
+    **dict.fromkeys(("cat", "dog", "one", "two", "three"), (None, None)),
+}
+SPEECH_COMMANDS_TRAIN_OTHER_WORDS = (150, 20)
+SPEECH_COMMANDS_NOISE = 300
+
+
+def speech_commands_set(name: str) -> str:
+    """Speech Commands' own split rule (its README): the SHA-1 of the speaker part of the file name
+    puts 10% of the speakers in validation, 10% in testing and the rest in training."""
+    speaker = name.rsplit("/", 1)[-1].split("_nohash_")[0]
+    percent = (int(hashlib.sha1(speaker.encode()).hexdigest(), 16) % (2**27)) * (100.0 / (2**27 - 1))
+    return "validation" if percent < 10 else "testing" if percent < 20 else "training"
+
+
+def _spread(clips: list[tuple[str, str, int]], n: int | None) -> list[tuple[str, str, int]]:
+    """Up to ``n`` clips (all for None), as many speakers as possible: the first take of every
+    speaker in sha256 order of the file names, then second takes, and so on."""
+    order = sorted(clips, key=lambda t: hashlib.sha256(t[0].encode()).hexdigest())
+    rounds: dict[str, int] = {}
+    ranked = []
+    for t in order:
+        rounds[t[1]] = rounds.get(t[1], -1) + 1
+        ranked.append((rounds[t[1]], len(ranked), t))
+    chosen = [t for _, _, t in sorted(ranked)]
+    return chosen if n is None else chosen[:n]
 
 
 def _show(repo: Path, commit: str, path: str) -> bytes:
@@ -262,12 +309,61 @@ def speech_commands(repo: Path) -> Path:
     return out
 
 
+def speech_commands_train(repo: Path) -> Path:
+    c = SOURCES["speech-commands-train"]["commit"]
+    root = "MLTK_keyworkSpotting/dataset"
+    held_out = set(np.load(OUT / "speech-commands.npz")["speakers"].tolist())
+    by_word: dict[tuple[str, str], list[tuple[str, str, int]]] = {}  # (word, set) -> (path, speaker, take)
+    noise: list[str] = []
+    for folder in _ls(repo, c, root):
+        if folder.endswith("_background_noise_"):
+            noise = _ls(repo, c, folder)
+            continue
+        for path in _ls(repo, c, folder):
+            stem, word = path.rsplit("/", 1)[-1].rsplit(".", 2)[:2]
+            speaker, _, take = stem.split("_")
+            part = speech_commands_set(stem)
+            if part != "testing":
+                assert speaker not in held_out, path
+                by_word.setdefault((word, part), []).append((path, speaker, int(take)))
+    keywords = list(SPEECH_COMMANDS_TRAIN_PER_WORD)
+    words = keywords + sorted({w for w, _ in by_word} - set(keywords))
+    chosen: list[tuple[str, str, int, int, int]] = []  # path, speaker, take, word, part
+    for wi, w in enumerate(words):
+        for pi, part in enumerate(("training", "validation")):
+            n = SPEECH_COMMANDS_TRAIN_PER_WORD.get(w, SPEECH_COMMANDS_TRAIN_OTHER_WORDS)[pi]
+            chosen += [(*t, wi, pi) for t in _spread(by_word.get((w, part), []), n)]
+    noise = sorted(noise, key=lambda p: hashlib.sha256(p.encode()).hexdigest())[:SPEECH_COMMANDS_NOISE]
+    chosen += [(p, "", 0, 255, 2) for p in sorted(noise)]
+    speakers = sorted({t[1] for t in chosen if t[1]})
+    jpeg, offsets = [], [0]
+    for path, *_ in chosen:
+        data = _show(repo, c, path)
+        assert data[:2] == b"\xff\xd8", path
+        jpeg.append(np.frombuffer(data, dtype=np.uint8))
+        offsets.append(offsets[-1] + len(data))
+    out = OUT / "speech-commands-train.npz"
+    _npz(
+        out,
+        jpeg=np.concatenate(jpeg),
+        offsets=np.array(offsets, dtype=np.int64),
+        y=np.array([t[3] for t in chosen], dtype=np.uint8),
+        words=np.array(words),
+        part=np.array([t[4] for t in chosen], dtype=np.uint8),
+        speaker=np.array([speakers.index(t[1]) if t[1] else -1 for t in chosen], dtype=np.int32),
+        speakers=np.array(speakers),
+        take=np.array([t[2] for t in chosen], dtype=np.uint8),
+    )
+    return out
+
+
 READERS = {
     "mnist-t10k": mnist,
     "pendigits": pendigits,
     "fsdd": fsdd,
     "blimp": blimp,
     "speech-commands": speech_commands,
+    "speech-commands-train": speech_commands_train,
 }
 OPTIONS = {"mnist-t10k": "mnist", "pendigits": "pendigits", "fsdd": "fsdd", "blimp": "blimp"}
 

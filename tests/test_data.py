@@ -292,7 +292,7 @@ def test_speech_commands_speakers_never_straddle_splits_and_logmel(tmp_path: Pat
     _groups_apart(data)
     assert data.info["splits"]["made"]["group"] == "speaker"
     assert data.info["splits"]["groups"] == {"train": 4, "val": 1, "test": 1}
-    assert data.train.x.shape == (8, 49, 40) and data.train.x.dtype == np.float32
+    assert data.train.x.shape == (8, 98, 40) and data.train.x.dtype == np.float32
     from zoo.datasets.speech import FRONTEND
 
     assert data.info["audio"]["frontend"] == FRONTEND
@@ -306,7 +306,7 @@ def test_speech_eval_reads_the_declared_test_clips_with_the_training_settings(tm
     train = load_data(_speech(tmp_path / "a", lists=True), DataOptions(frontend="logmel"))
     shift = _speech(tmp_path / "b", lists=True)
     split, info = load_eval(shift, like=train)
-    assert split.x.shape == (2, 49, 40) and info["split"] == "test" and info["sizes"] == {"test": 2}
+    assert split.x.shape == (2, 98, 40) and info["split"] == "test" and info["sizes"] == {"test": 2}
     assert info["sha256"] == split_sha256(split) and info["format"] == "speech-commands"
 
 

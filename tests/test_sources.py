@@ -3,6 +3,7 @@ DataError (never data), and pen strokes are laid out the way MNIST lays out a di
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 
 import numpy as np
@@ -93,3 +94,26 @@ def test_pen_strokes_are_laid_out_like_mnist():
     # A stroke that is one point still renders ink and does not divide by zero.
     dot = sources.render_pen(np.zeros((1, 8, 2)))
     assert dot.sum() > 0
+
+
+def _speech_commands_set(speaker: str) -> str:
+    """Speech Commands' own rule (its README), written out here apart from the vendoring script."""
+    percent = (int(hashlib.sha1(speaker.encode()).hexdigest(), 16) % 2**27) * (100.0 / (2**27 - 1))
+    return "validation" if percent < 10 else "testing" if percent < 20 else "training"
+
+
+def test_speech_commands_training_spectrograms_never_hold_a_test_speaker():
+    s = sources.speech_commands_train()
+    assert s.levels.shape == (len(s.y), 98, 40) and s.levels.dtype == np.uint8
+    assert np.bincount(s.part).tolist() == [12899, 1444, 300]
+    assert (s.y[s.part == 2] == s.NOISE).all() and (s.speaker[s.part == 2] == -1).all()
+    assert s.words[:12] == ("yes", "no", "up", "down", "left", "right", "go", "cat", "dog", "one", "two", "three")
+    held_out = set(sources.speech_commands().speakers)
+    train = {s.speakers[i] for i in s.speaker[s.part == 0]}
+    val = {s.speakers[i] for i in s.speaker[s.part == 1]}
+    assert len(train) == 1984 and len(val) == 237
+    assert not (train & val) and not ((train | val) & held_out)
+    assert {_speech_commands_set(n) for n in train} == {"training"}
+    assert {_speech_commands_set(n) for n in val} == {"validation"}
+    assert {_speech_commands_set(n) for n in held_out} == {"testing"}
+    assert 60 < s.levels[s.part < 2].mean() < 110  # levels of speech in 0..255, not blank images

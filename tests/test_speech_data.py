@@ -46,7 +46,7 @@ def test_shapes_dtypes_and_labels(data: sp.Dataset) -> None:
     assert sp.LABELS[-2:] == ("_unknown_", "_silence_")
     for name, split in _splits(data).items():
         n = split.y.size
-        assert split.x.shape == (n, 49, 40, 1) and split.x.dtype == np.float32, name
+        assert split.x.shape == (n, 98, 40, 1) and split.x.dtype == np.float32, name
         assert split.y.dtype == np.int64 and np.isfinite(split.x).all(), name
         assert split.meta["snr_db"].dtype == np.float32 and split.meta["snr_db"].shape == (n,)
         assert split.meta["speaker"].dtype == np.int32 and split.meta["word"].dtype == np.int32
@@ -185,8 +185,8 @@ def test_unknown_profile_or_bad_seed_is_refused() -> None:
 
 
 def test_logmel_checks_its_input() -> None:
-    assert sp.logmel(np.zeros((2, 3, 16000), np.float32)).shape == (2, 3, 49, 40)
-    assert sp.logmel(np.zeros(16000)).shape == (49, 40)
+    assert sp.logmel(np.zeros((2, 3, 16000), np.float32)).shape == (2, 3, 98, 40)
+    assert sp.logmel(np.zeros(16000)).shape == (98, 40)
     with pytest.raises(ValueError):
         sp.logmel(np.zeros((2, 8000)))
 
@@ -203,12 +203,61 @@ def test_logmel_matches_tensorflow(data: sp.Dataset) -> None:
     tf = pytest.importorskip("tensorflow")
     audio = (data.test.meta["audio"][:8] / 32768.0).astype(np.float32)
     audio = np.concatenate([audio, np.random.default_rng(3).uniform(-1, 1, (2, 16000)).astype(np.float32)])
-    stft = tf.signal.stft(audio, frame_length=480, frame_step=320, fft_length=512)
+    stft = tf.signal.stft(audio, frame_length=480, frame_step=160, fft_length=512)
     matrix = tf.signal.linear_to_mel_weight_matrix(
-        num_mel_bins=40, num_spectrogram_bins=257, sample_rate=16000, lower_edge_hertz=20.0, upper_edge_hertz=7600.0
+        num_mel_bins=40, num_spectrogram_bins=257, sample_rate=16000, lower_edge_hertz=0.0, upper_edge_hertz=4000.0
     )
     np.testing.assert_allclose(sp._MEL, matrix.numpy(), atol=1e-5)
-    expected = tf.math.log(tf.matmul(tf.abs(stft) ** 2, matrix) + 1e-6).numpy()
+    log = tf.math.log(tf.matmul(tf.abs(stft) ** 2, matrix) + 1e-10)
+    expected = tf.clip_by_value(9.788 * log + 145.56, 0.0, 255.0).numpy()
     got = sp.logmel(audio)
-    assert got.shape == expected.shape == (10, 49, 40)
-    assert float(np.max(np.abs(got - expected))) < 1e-3
+    assert got.shape == expected.shape == (10, 98, 40)
+    assert float(np.max(np.abs(got - expected))) < 1e-2  # levels: 0.01 of a level is 0.004 dB
+
+
+@pytest.fixture(scope="module")
+def real() -> tuple[dict[str, sp.Split], dict[str, object]]:
+    return sp.real_voices("quick", seed=0)
+
+
+def test_real_voices_keep_speakers_apart_and_label_every_word(real, data: sp.Dataset) -> None:  # type: ignore[no-untyped-def]
+    splits, lists = real
+    words = lists["words"]
+    speakers = {}
+    for name, split in splits.items():
+        assert split.x.shape == (split.y.size, 98, 40, 1) and split.x.dtype == np.float32
+        assert split.x.min() >= 0.0 and split.x.max() <= 255.0
+        assert (split.meta["source"] == sp.SOURCE_COMMANDS).all()
+        said = split.meta["word"]
+        label = [sp.LABELS.index(words[w]) if words[w] in sp.KEYWORDS else sp.UNKNOWN for w in said]
+        expect = np.where(said < 0, sp.SILENCE, label)
+        assert (split.y == expect).all(), name
+        speakers[name] = set(split.meta["speaker"][said >= 0].tolist())
+        assert set(np.unique(split.y)) == set(range(len(sp.LABELS))), name
+    assert not (speakers["train"] & speakers["val"]) and not (speakers["train"] & speakers["test"])
+    assert not (speakers["val"] & speakers["test"])
+    # quick: 150 training clips per keyword and one augmented copy each
+    assert np.bincount(splits["train"].y)[: len(sp.KEYWORDS)].tolist() == [300] * len(sp.KEYWORDS)
+    again, _ = sp.real_voices("quick", seed=0)
+    assert sp.split_sha256(again["train"]) == sp.split_sha256(splits["train"])
+    assert sp.split_sha256(sp.real_voices("quick", seed=1)[0]["train"]) != sp.split_sha256(splits["train"])
+    both = sp.with_real_voices(data, splits, {"words": words})
+    assert both.test.y.size == data.test.y.size + splits["test"].y.size
+    assert (both.test.meta["source"][: data.test.y.size] == sp.SOURCE_ESPEAK).all()
+    assert np.isnan(both.test.meta["snr_db"][data.test.y.size :]).all()
+    assert both.info["sha256"]["test"] == sp.split_sha256(both.test)
+
+
+def test_augmented_copies_stay_levels_of_the_same_word() -> None:
+    rng = np.random.default_rng(0)
+    word = np.full((98, 40), 20.0, np.float32)
+    word[40:60] = 200.0
+    noise = np.full((3, 98, 40), 60.0, np.float32)
+    p = sp.AugmentParams(gain_db=(0.0, 0.0), noise_share=1.0, snr_db=(20.0, 20.0), shift_frames=0)
+    out = sp.augment(word, noise, rng, p)
+    assert out.shape == (98, 40) and out.dtype == np.float32
+    assert np.allclose(out[40:60], 200.0, atol=0.1)  # 20 dB under the word: the word barely moves
+    assert (out[:40] > 20.0).all()  # the quiet frames take the noise floor
+    shifted = sp.augment(word, noise[:0], rng, sp.AugmentParams(gain_db=(0.0, 0.0), shift_frames=15))
+    assert np.isclose(shifted, 200.0, atol=1e-3).sum(axis=0)[0] == 20  # shifted, not stretched
+    assert np.allclose(sp.level_of(sp.power_of(word)), word, atol=1e-3)

@@ -78,7 +78,8 @@ def _catalog() -> dict[str, SourceInfo]:
 
 
 def info(key: str) -> SourceInfo:
-    """The provenance of source ``key`` (mnist-t10k, pendigits, fsdd, blimp, speech-commands)."""
+    """The provenance of source ``key`` (mnist-t10k, pendigits, fsdd, blimp, speech-commands,
+    speech-commands-train)."""
     try:
         return _catalog()[key]
     except KeyError:
@@ -163,6 +164,47 @@ def speech_commands() -> SpokenWords:
         audio=tuple(pcm[cuts[i] : cuts[i + 1]] for i in range(len(cuts) - 1)),
         y=a["y"].astype(np.int64),
         words=tuple(str(w) for w in a["words"]),
+        speaker=a["speaker"].astype(np.int64),
+        speakers=tuple(str(s) for s in a["speakers"]),
+    )
+
+
+@dataclass(frozen=True)
+class Spectrograms:
+    """Words as 8-bit log-mel spectrograms: ``levels[i]`` uint8 (98, 40), frames of 10 ms by 40 mel
+    bands of 0-4000 Hz, in the levels of :data:`zoo.datasets.speech.FRONTEND`; ``words[y[i]]`` the
+    word said (``y`` is 255 for background noise); ``part[i]`` 0 for Speech Commands' training
+    set, 1 for its validation set, 2 for noise; ``speaker[i]`` an index into ``speakers`` (-1
+    for noise)."""
+
+    levels: np.ndarray
+    y: np.ndarray
+    words: tuple[str, ...]
+    part: np.ndarray
+    speaker: np.ndarray
+    speakers: tuple[str, ...]
+
+    NOISE = 255
+
+
+def speech_commands_train() -> Spectrograms:
+    """The vendored Speech Commands spectrograms of training- and validation-set speakers (see
+    ``sources.json``), decoded from their JPEG bytes with Pillow."""
+    import io
+
+    from PIL import Image
+
+    a = _arrays("speech-commands-train")
+    jpeg, cuts = a["jpeg"].tobytes(), a["offsets"]
+    levels = np.empty((len(cuts) - 1, 98, 40), np.uint8)
+    for i in range(len(cuts) - 1):
+        with Image.open(io.BytesIO(jpeg[cuts[i] : cuts[i + 1]])) as im:
+            levels[i] = np.asarray(im.convert("L"))
+    return Spectrograms(
+        levels=levels,
+        y=a["y"].astype(np.int64),
+        words=tuple(str(w) for w in a["words"]),
+        part=a["part"].astype(np.int64),
         speaker=a["speaker"].astype(np.int64),
         speakers=tuple(str(s) for s in a["speakers"]),
     )

@@ -1,10 +1,12 @@
-"""Spoken keywords for early readers' apps (keyword spotting), synthesized offline with espeak-ng.
+"""Spoken keywords for early readers' apps (keyword spotting): espeak-ng voices synthesized offline,
+and recorded Speech Commands speakers (:func:`real_voices`).
 
 14 classes, :data:`LABELS` (the class id is the index): the 12 keywords of :data:`KEYWORDS`
 (``yes no up down left right cat dog one two three go``), then ``_unknown_`` (another word) and
-``_silence_`` (no speech). Nothing is downloaded: every clip is spoken by Debian's ``espeak-ng``
-(``apt-get install espeak-ng``; 1.51 measured) and degraded by edzoo's seeded numpy code. The
-data is **synthetic**: formant-synthesized voices, not children, not real microphones.
+``_silence_`` (no speech). Nothing is downloaded: the clips of :func:`load` are spoken by Debian's
+``espeak-ng`` (``apt-get install espeak-ng``; 1.51 measured) and degraded by edzoo's seeded numpy
+code, so they are **synthetic**: formant-synthesized voices, not children, not real microphones.
+The recorded speakers of :func:`real_voices` are vendored spectrograms (see "Real voices").
 
 Sources
 -------
@@ -83,19 +85,30 @@ the same profile and seed give byte-identical arrays with the same espeak-ng, nu
 Model input
 -----------
 :func:`logmel`, specified exactly by :data:`FRONTEND` so that a TFLite graph can replicate it:
-``tf.signal.stft(audio, frame_length=480, frame_step=320, fft_length=512)`` (periodic Hann
+``tf.signal.stft(audio, frame_length=480, frame_step=160, fft_length=512)`` (periodic Hann
 window, no padding), power ``|stft|²`` (257 bins) times ``tf.signal.linear_to_mel_weight_matrix
-(40, 257, 16000, 20, 7600)`` (HTK mel, triangles peaking at 1, DC bin weight 0), then
-``log(mel + 1e-6)``: float32 ``(49, 40)`` per clip from float audio ``int16 / 32768``. The
-numpy version matches TensorFlow to 3.2e-4 at most on 200 quick test clips (tested: < 1e-3).
+(40, 257, 16000, 0, 4000)`` (HTK mel, triangles peaking at 1, DC bin weight 0), then the level
+``clip(9.788 · ln(mel + 1e-10) + 145.56, 0, 255)``: float32 ``(98, 40)`` per clip from float
+audio ``int16 / 32768``. These are the numbers of the Speech Commands spectrograms the model
+trains on (``scripts/speech_frontend_fit.py`` measures them against WAV files of the same
+clips: a median of 3.6 levels off per pixel, JPEG coding included). The numpy version matches
+TensorFlow to 0.01 of a level (tested).
 
-Splits hold ``x`` float32 ``(N, 49, 40, 1)``, ``y`` int64, and ``meta``: ``snr_db`` (float32,
+Splits hold ``x`` float32 ``(N, 98, 40, 1)``, ``y`` int64, and ``meta``: ``snr_db`` (float32,
 NaN for silence), ``speaker`` (int32, index into ``info["speakers"]``, -1 for silence),
 ``word`` (int32, index into ``info["words"]`` = keywords then unknown words, -1 for silence);
 the test split also has ``audio``, the int16 clips ``(N, 16000)``, whose :func:`logmel` is
 exactly its ``x`` (apps check their front end on them). Training and validation features are
-rounded to float16 precision (at most 0.004 off; it halves the cache, and is far below what
-the noise moves them); the test split's are exact.
+rounded to float16 precision (at most 0.06 of a level off; it halves the cache, and is far
+below what the noise moves them); the test split's are exact.
+
+Real voices
+-----------
+:func:`real_voices` adds Speech Commands speakers (the vendored spectrograms of its training-
+and validation-set speakers; :class:`RealProfile` says how many per profile) with seeded
+augmented copies (:func:`augment`: time shift, gain, background noise added in power), and
+:func:`with_real_voices` appends them to these splits, telling them apart by ``meta["source"]``.
+The reference model trains on both; :func:`load` alone is the synthetic part.
 
 Baseline
 --------
@@ -190,7 +203,7 @@ SAMPLE_RATE = 16_000
 CLIP_SAMPLES = 16_000
 ESPEAK_RATE = 22_050
 _APT = "apt-get install espeak-ng"
-_FORMAT = 1  # bump when the generator changes in a way GenerationParams does not capture
+_FORMAT = 2  # bump when the generator changes in a way GenerationParams does not capture
 _SPLITS = ("train", "val", "test")
 _BANDS = ((5.0, 10.0, "5-10 dB"), (10.0, 20.0, "10-20 dB"), (20.0, 30.0, "20-30 dB"))
 # First entries of the SeedSequence keys that are not clip keys; clip keys start with a speaker
@@ -200,26 +213,32 @@ _TAG_ORDER = 0x5BEA_0002
 _TAG_SILENCE = 0x5BEA_0003
 
 #: The model's front end, exactly: what :func:`logmel` computes and a TFLite graph must replicate.
+#: Its numbers are those of the Speech Commands spectrograms the model trains on (``sources.json``,
+#: ``speech-commands-train``): measured against WAV files of the same clips, a level is
+#: 9.788 ln(mel power) + 145.56, about 3.6 levels off per pixel (their JPEG coding included).
 FRONTEND: dict[str, Any] = {
     "sample_rate": SAMPLE_RATE,
     "clip_samples": CLIP_SAMPLES,
     "input": "float32 mono audio in [-1, 1] (int16 / 32768), exactly 16000 samples",
     "frame_length": 480,
-    "frame_step": 320,
+    "frame_step": 160,
     "fft_length": 512,
     "window": "hann periodic",
     "padding": "none",
     "power": 2,
     "mel_bins": 40,
-    "lower_edge_hertz": 20.0,
-    "upper_edge_hertz": 7600.0,
+    "lower_edge_hertz": 0.0,
+    "upper_edge_hertz": 4000.0,
     "mel_scale": "htk",
-    "log_offset": 1e-6,
-    "output_shape": [49, 40],
-    "description": "tf.signal.stft(audio, frame_length=480, frame_step=320, fft_length=512) "
+    "log_offset": 1e-10,
+    "level_scale": 9.788,
+    "level_offset": 145.56,
+    "level_range": [0.0, 255.0],
+    "output_shape": [98, 40],
+    "description": "tf.signal.stft(audio, frame_length=480, frame_step=160, fft_length=512) "
     "(periodic Hann window, no padding); power |stft|^2 (257 bins) @ "
-    "tf.signal.linear_to_mel_weight_matrix(40, 257, 16000, 20.0, 7600.0) (HTK mel, triangles peaking at 1, "
-    "DC bin weight 0); log(mel + 1e-6) -> (49, 40) float32",
+    "tf.signal.linear_to_mel_weight_matrix(40, 257, 16000, 0.0, 4000.0) (HTK mel, triangles peaking at 1, "
+    "DC bin weight 0); level = clip(9.788 * log(mel + 1e-10) + 145.56, 0, 255) -> (98, 40) float32",
 }
 
 
@@ -325,11 +344,12 @@ _MEL = _mel_matrix(
 
 
 def logmel(audio: np.ndarray) -> np.ndarray:
-    """Log-mel features of 1 s clips: float audio in [-1, 1], shape (..., 16000) -> float32 (..., 49, 40).
+    """Log-mel levels of 1 s clips: float audio in [-1, 1], shape (..., 16000) -> float32 (..., 98, 40).
 
     The front end of :data:`FRONTEND`, identical (to float32 rounding) to TensorFlow's
-    ``tf.signal.stft`` + ``linear_to_mel_weight_matrix`` + ``log(mel + 1e-6)``. Computed in
-    float64, in chunks of 256 clips. Raises ValueError when the last axis is not 16000 long.
+    ``tf.signal.stft`` + ``linear_to_mel_weight_matrix`` + ``log(mel + 1e-10)``, scaled to the
+    0..255 levels of the Speech Commands spectrograms and clipped there. Computed in float64, in
+    chunks of 256 clips. Raises ValueError when the last axis is not 16000 long.
     """
     a = np.asarray(audio)
     if a.ndim == 0 or a.shape[-1] != CLIP_SAMPLES:
@@ -337,6 +357,7 @@ def logmel(audio: np.ndarray) -> np.ndarray:
     lead = a.shape[:-1]
     flat = a.reshape(-1, CLIP_SAMPLES)
     n_frames = 1 + (CLIP_SAMPLES - FRONTEND["frame_length"]) // FRONTEND["frame_step"]
+    lo, hi = FRONTEND["level_range"]
     out = np.empty((flat.shape[0], n_frames, FRONTEND["mel_bins"]), dtype=np.float32)
     for start in range(0, flat.shape[0], 256):
         chunk = flat[start : start + 256].astype(np.float64)
@@ -344,8 +365,22 @@ def logmel(audio: np.ndarray) -> np.ndarray:
         frames = frames[:, :: FRONTEND["frame_step"]] * _WINDOW
         spec = np.fft.rfft(frames, n=FRONTEND["fft_length"], axis=-1)
         power = spec.real**2 + spec.imag**2
-        out[start : start + 256] = np.log(power @ _MEL + FRONTEND["log_offset"])
+        level = FRONTEND["level_scale"] * np.log(power @ _MEL + FRONTEND["log_offset"]) + FRONTEND["level_offset"]
+        out[start : start + 256] = np.clip(level, lo, hi)
     return out.reshape(*lead, n_frames, FRONTEND["mel_bins"])
+
+
+def power_of(levels: np.ndarray) -> np.ndarray:
+    """Mel power (float64) back from :func:`logmel` levels; where a level was clipped at 0 this
+    is the power of level 0, an upper bound."""
+    return np.exp((np.asarray(levels, np.float64) - FRONTEND["level_offset"]) / FRONTEND["level_scale"])
+
+
+def level_of(power: np.ndarray) -> np.ndarray:
+    """:func:`logmel` levels (float32, clipped to 0..255) of mel power."""
+    lo, hi = FRONTEND["level_range"]
+    level = FRONTEND["level_scale"] * np.log(np.asarray(power, np.float64) + FRONTEND["log_offset"])
+    return np.clip(level + FRONTEND["level_offset"], lo, hi).astype(np.float32)
 
 
 def snr_bands(snr_db: np.ndarray) -> np.ndarray:
@@ -700,7 +735,7 @@ def _finish(arrays: dict[str, np.ndarray], info: dict[str, Any]) -> Dataset:
             x = logmel(meta["audio"] / 32768.0)
         else:
             x = arrays[f"x_{name}"].astype(np.float16).astype(np.float32)
-        if x.shape != (y.size, 49, 40) or any(m.shape[0] != y.size for m in meta.values()):
+        if x.shape != (y.size, *FRONTEND["output_shape"]) or any(m.shape[0] != y.size for m in meta.values()):
             raise ValueError(f"{name}: inconsistent array shapes")
         splits[name] = Split(x[..., None], y, meta)
     info = dict(info)
@@ -747,6 +782,179 @@ def load(profile: str = "quick", seed: int = 0, cache_dir: Path | None = None) -
         path = Path(cache_dir) / f"speech-{profile}-seed{seed}-{_cache_key(profile, seed, params, espeak)}.npz"
     workers = (os.cpu_count() or 1) + 1  # the threads mostly wait for espeak-ng processes
     return cached(path, lambda: _generate(profile, seed, params, espeak, workers), _finish)
+
+
+# --------------------------------------------------------------------------- real voices
+
+
+@dataclass(frozen=True)
+class RealProfile:
+    """How many of the vendored Speech Commands spectrograms a profile takes (None: all): per
+    keyword and per other word of its training set, and of its validation set (whose speakers
+    are halved by a hash into validation and test); silence clips made from background noise
+    per split; augmented copies of each training clip besides the clip itself."""
+
+    keyword: int | None
+    other_word: int | None
+    val_keyword: int | None
+    val_other_word: int | None
+    silence: tuple[int, int, int]
+    copies: int
+
+
+REAL_PROFILES: dict[str, RealProfile] = {
+    "quick": RealProfile(150, 15, val_keyword=30, val_other_word=4, silence=(150, 30, 30), copies=1),
+    "full": RealProfile(None, None, val_keyword=None, val_other_word=None, silence=(900, 60, 60), copies=1),
+}
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """Augmented copies of a training spectrogram, drawn per copy: a time shift (frames of 10 ms,
+    uniform in ±shift_frames; the frames shifted in are the clip's quietest level per band), a
+    gain (uniform, dB; a level moves by gain · 9.788 · ln(10) / 10) and, with probability
+    noise_share, a background-noise spectrogram added in power at an SNR uniform in snr_db
+    (speech power over the clip's loudest half of frames against the noise's mean power)."""
+
+    shift_frames: int = 15
+    gain_db: tuple[float, float] = (-10.0, 10.0)
+    noise_share: float = 0.8
+    snr_db: tuple[float, float] = (5.0, 25.0)
+    silence_gain_db: tuple[float, float] = (-40.0, 5.0)
+
+
+SOURCE_ESPEAK, SOURCE_COMMANDS = 0, 1
+_TAG_REAL = 0x5BEA_0004
+
+
+def _shift_frames(levels: np.ndarray, k: int) -> np.ndarray:
+    if k == 0:
+        return levels
+    floor = np.broadcast_to(levels.min(axis=0, keepdims=True), (abs(k), levels.shape[1]))
+    return np.concatenate([floor, levels[:-k]]) if k > 0 else np.concatenate([levels[-k:], floor])
+
+
+def augment(levels: np.ndarray, noise: np.ndarray, rng: np.random.Generator, p: AugmentParams) -> np.ndarray:
+    """One augmented copy of a (98, 40) spectrogram of levels (see :class:`AugmentParams`);
+    ``noise`` holds background-noise spectrograms of the same shape."""
+    out = _shift_frames(levels.astype(np.float32), int(rng.integers(-p.shift_frames, p.shift_frames + 1)))
+    power = power_of(out) * 10.0 ** (rng.uniform(*p.gain_db) / 10.0)
+    if len(noise) and rng.random() < p.noise_share:
+        n = power_of(noise[int(rng.integers(len(noise)))])
+        frame = power.sum(axis=1)
+        speech = float(np.sort(frame)[len(frame) // 2 :].mean())
+        power = power + n * (speech / float(n.sum(axis=1).mean())) * 10.0 ** (-rng.uniform(*p.snr_db) / 10.0)
+    return level_of(power)
+
+
+def _silence_from(noise: np.ndarray, n: int, rng: np.random.Generator, p: AugmentParams) -> np.ndarray:
+    out = np.empty((n, *noise.shape[1:]), np.float32)
+    for i in range(n):
+        x = np.roll(noise[int(rng.integers(len(noise)))], int(rng.integers(noise.shape[1])), axis=0)
+        out[i] = level_of(power_of(x) * 10.0 ** (rng.uniform(*p.silence_gain_db) / 10.0))
+    return out
+
+
+def real_voices(
+    profile: str = "quick", seed: int = 0, p: AugmentParams = AugmentParams()
+) -> tuple[dict[str, Split], dict[str, Any]]:
+    """Speech Commands speakers for training, validation and test (the vendored spectrograms of
+    its training- and validation-set speakers, ``zoo.datasets.sources.speech_commands_train``).
+
+    Keywords keep their class, every other word is ``_unknown_``; ``_silence_`` clips are
+    background-noise spectrograms at random gains and offsets. Training takes the training-set
+    speakers' clips (each with :attr:`RealProfile.copies` augmented copies, :func:`augment`);
+    the validation-set speakers are halved by the sha256 of their id into validation and test,
+    so no speaker is in two splits and none is a Speech Commands test-set speaker (those are the
+    held-out source). Noise spectrograms are dealt to the splits by position (i % 10: 8 to
+    validation, 9 to test). Meta: ``source`` (1), ``speaker`` and ``word`` (indices into the
+    source's lists, returned as ``words`` and ``speakers`` beside the splits; -1 for silence).
+    Seeded; the same profile and seed give the same arrays.
+    """
+    from zoo.datasets import sources
+
+    if profile not in REAL_PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(sorted(REAL_PROFILES))}")
+    check_seed(seed)
+    rp = REAL_PROFILES[profile]
+    s = sources.speech_commands_train()
+    label = np.array([LABELS.index(w) if w in KEYWORDS else UNKNOWN for w in s.words], np.int64)
+    noise_idx = np.flatnonzero(s.part == 2)
+    noise_part = np.arange(len(noise_idx)) % 10
+    val_half = np.array([int(hashlib.sha256(n.encode()).hexdigest(), 16) % 2 for n in s.speakers], np.int64)
+    out: dict[str, Split] = {}
+    for si, name in enumerate(("train", "val", "test")):
+        rng = np.random.default_rng([seed, _TAG_REAL, si])
+        if name == "train":
+            rows = s.part == 0
+            caps = (rp.keyword, rp.other_word)
+        else:
+            rows = (s.part == 1) & (s.speaker >= 0) & (val_half[np.maximum(s.speaker, 0)] == si - 1)
+            caps = (rp.val_keyword, rp.val_other_word)
+        picked: list[int] = []
+        for w in range(len(s.words)):
+            idx = np.flatnonzero(rows & (s.y == w))  # stored spread over speakers: the first are the best spread
+            cap = caps[0] if s.words[w] in KEYWORDS else caps[1]
+            picked += idx[: len(idx) if cap is None else cap].tolist()
+        base = s.levels[picked].astype(np.float32)
+        noise = (
+            s.levels[noise_idx[noise_part == {"train": 0, "val": 8, "test": 9}[name]]]
+            if name != "train"
+            else (s.levels[noise_idx[noise_part < 8]])
+        )
+        xs, ys, spk, wd = [base], [label[s.y[picked]]], [s.speaker[picked]], [s.y[picked]]
+        if name == "train":
+            for _ in range(rp.copies):
+                xs.append(np.stack([augment(x, noise, rng, p) for x in base]))
+                ys.append(ys[0])
+                spk.append(spk[0])
+                wd.append(wd[0])
+        n_sil = rp.silence[si]
+        xs.append(_silence_from(noise, n_sil, rng, p))
+        ys.append(np.full(n_sil, SILENCE, np.int64))
+        spk.append(np.full(n_sil, -1, np.int64))
+        wd.append(np.full(n_sil, -1, np.int64))
+        order = rng.permutation(sum(len(y) for y in ys)) if name == "train" else np.arange(sum(len(y) for y in ys))
+        y = np.concatenate(ys)[order]
+        out[name] = Split(
+            np.concatenate(xs)[order][..., None],
+            y,
+            {
+                "source": np.full(y.size, SOURCE_COMMANDS, np.int8),
+                "speaker": np.concatenate(spk)[order].astype(np.int32),
+                "word": np.concatenate(wd)[order].astype(np.int32),
+            },
+        )
+    return out, {"words": list(s.words), "speakers": list(s.speakers)}
+
+
+def with_real_voices(data: Dataset, real: dict[str, Split], info: dict[str, Any]) -> Dataset:
+    """``data`` (espeak-ng voices) with the :func:`real_voices` splits appended to each split:
+    meta ``source`` tells them apart (0 espeak-ng, 1 Speech Commands); ``snr_db`` is NaN and
+    ``audio`` all zeros for the real clips (only their spectrograms were vendored); ``info`` is
+    recorded as ``info["speech_commands"]`` and every split's sha256 is recomputed."""
+    splits = {}
+    for name in _SPLITS:
+        a, b = getattr(data, name), real[name]
+        n = b.y.size
+        meta: dict[str, np.ndarray] = {"source": np.concatenate([np.zeros(a.y.size, np.int8), b.meta["source"]])}
+        for key, col in a.meta.items():
+            fill = b.meta[key] if key in b.meta else np.zeros((n, *col.shape[1:]), col.dtype)
+            if key == "snr_db":
+                fill = np.full(n, np.nan, col.dtype)
+            meta[key] = np.concatenate([col, fill.astype(col.dtype)])
+        splits[name] = Split(np.concatenate([a.x, b.x.astype(a.x.dtype)]), np.concatenate([a.y, b.y]), meta)
+    out = dict(data.info)
+    out["speech_commands"] = {
+        **info,
+        "counts": {
+            name: dict(zip(LABELS, map(int, np.bincount(real[name].y, minlength=len(LABELS))), strict=True))
+            for name in _SPLITS
+        },
+    }
+    out["sizes"] = {name: int(sp.y.size) for name, sp in splits.items()}
+    out["sha256"] = {name: split_sha256(sp) for name, sp in splits.items()}
+    return Dataset(splits["train"], splits["val"], splits["test"], data.labels, out)
 
 
 # --------------------------------------------------------------------------- baseline

@@ -1,12 +1,15 @@
 """Speech: keyword spotting for early readers (yes no up down left right cat dog one two three
 go, plus "unknown word" and "silence").
 
-Input: 1 s of 16 kHz mono audio turned into a (49, 40) log-mel spectrogram by the front end
-that :data:`zoo.datasets.speech.FRONTEND` specifies exactly; the version also ships that front
+Input: 1 s of 16 kHz mono audio turned into a (98, 40) spectrogram of log-mel levels by the
+front end that :data:`zoo.datasets.speech.FRONTEND` specifies exactly (the front end of the
+Speech Commands spectrograms the model trains on); the version also ships that front
 end as ``frontend.tflite`` (1 s of float audio in [-1, 1] → the model's input), so an app can
 run it with the same LiteRT it runs the model with. Output: probabilities over 14 classes.
 Model: a small depthwise-separable CNN (DS-CNN, Zhang et al., "Hello Edge", 2017).
-Data: :mod:`zoo.datasets.speech` (espeak-ng voices, speakers held out by voice and variant).
+Data: :mod:`zoo.datasets.speech`: real voices (Speech Commands speakers of its training and
+validation sets, :func:`~zoo.datasets.speech.real_voices`) and espeak-ng voices for coverage
+(speakers held out by voice and variant); the held-out source is Speech Commands' test set.
 """
 
 from __future__ import annotations
@@ -26,19 +29,31 @@ CONFUSIONS = 8  # confusion pairs reported
 
 
 def _load(profile: str, seed: int, cache_dir: Path | None) -> Any:
-    from zoo.datasets import speech
+    from dataclasses import asdict
 
-    return speech.load(profile, seed, cache_dir=cache_dir)
+    from zoo.datasets import sources, speech
+
+    data = speech.load(profile, seed, cache_dir=cache_dir)
+    params = speech.AugmentParams()
+    real, lists = speech.real_voices(profile, seed, params)
+    info = {
+        **sources.info("speech-commands-train").to_dict(),
+        "words": lists["words"],
+        "speakers": len(lists["speakers"]),
+        "profile": asdict(speech.REAL_PROFILES[profile]),
+        "augment": asdict(params),
+    }
+    return speech.with_real_voices(data, real, info)
 
 
 def _ds_cnn(keras: Any, data: Any, width: int, blocks: int, name: str, dropout: float) -> Any:
-    """A strided 10x4 convolution straight on the log-mel input, depthwise-separable blocks
-    (3x3 depthwise, 1x1 pointwise, each with batch norm and ReLU), global average pooling and
-    a dense layer. The first batch norm does the input scaling: the features need no
-    standardization of their own."""
+    """A 10x4 convolution straight on the log-mel input, strided 4 in time and 2 in frequency
+    (98 frames of 10 ms in, 25 out), depthwise-separable blocks (3x3 depthwise, 1x1 pointwise,
+    each with batch norm and ReLU), global average pooling and a dense layer. The first batch
+    norm does the input scaling: the features need no standardization of their own."""
     layers = keras.layers
     inputs = keras.Input(shape=data.train.x.shape[1:], name="logmel")
-    x = layers.Conv2D(width, (10, 4), strides=(2, 2), padding="same", use_bias=False, name="conv")(inputs)
+    x = layers.Conv2D(width, (10, 4), strides=(4, 2), padding="same", use_bias=False, name="conv")(inputs)
     x = layers.BatchNormalization(name="conv_bn")(x)
     x = layers.ReLU(name="conv_relu")(x)
     for i in range(1, blocks + 1):
@@ -89,11 +104,25 @@ def _score(outputs: np.ndarray, split: Any, labels: Any) -> Any:
     keyword = y < len(speech.KEYWORDS)
     part("keywords", keyword, pred == y)
     part("other_words_not_taken_for_a_keyword", y == labels.index("_unknown_"), pred >= len(speech.KEYWORDS))
+    source = split.meta.get("source")
+    if source is not None:
+        names = {speech.SOURCE_ESPEAK: "espeak_ng_voices", speech.SOURCE_COMMANDS: "speech_commands_voices"}
+        for code, name in names.items():
+            mask = source == code
+            if mask.any():
+                k = int((pred[mask] == y[mask]).sum())
+                n = int(mask.sum())
+                extra.setdefault("by_source", {})[name] = {
+                    "accuracy": round(k / n, 6),
+                    "ci95": [round(v, 6) for v in measure.wilson(k, n)],
+                    "n": n,
+                }
     if "snr_db" in split.meta:
-        bands = speech.snr_bands(split.meta["snr_db"])
+        synthetic = source == speech.SOURCE_ESPEAK if source is not None else np.ones(y.size, bool)
+        bands = np.where(synthetic, speech.snr_bands(np.where(synthetic, split.meta["snr_db"], np.nan)), "")
         per_band = {}
         for band in sorted(
-            set(bands.tolist()), key=lambda b: (b == "silence", float(b.split("-")[0]) if b[0].isdigit() else 0)
+            set(bands.tolist()) - {""}, key=lambda b: (b == "silence", float(b.split("-")[0]) if b[0].isdigit() else 0)
         ):
             mask = bands == band
             per_band[band] = round(float((pred[mask] == y[mask]).mean()), 4)
@@ -157,7 +186,7 @@ def _bar(inp: Any) -> list[tuple[str, bool, str]]:
 
 def frontend_tflite() -> bytes:
     """The log-mel front end as a float32 LiteRT model: ``audio`` float32 (1, 16000) in [-1, 1]
-    → ``logmel`` float32 (1, 49, 40, 1), built from the same :data:`FRONTEND` numbers."""
+    → ``logmel`` float32 (1, 98, 40, 1) levels, built from the same :data:`FRONTEND` numbers."""
     from zoo import _tf
     from zoo.datasets.speech import FRONTEND
 
@@ -178,7 +207,9 @@ def frontend_tflite() -> bytes:
         )
         power = tf.math.real(stft) ** 2 + tf.math.imag(stft) ** 2
         logmel = tf.math.log(tf.tensordot(power, mel, 1) + f["log_offset"])
-        return {"logmel": logmel[..., None]}
+        lo, hi = f["level_range"]
+        level = tf.clip_by_value(f["level_scale"] * logmel + f["level_offset"], lo, hi)
+        return {"logmel": level[..., None]}
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frontend.get_concrete_function()], frontend)
     with contextlib.redirect_stdout(io.StringIO()), _tf.quiet_native_stderr():
@@ -191,22 +222,35 @@ def _files(data: Any, root: Path) -> list[tuple[str, str]]:
         (
             "frontend.tflite",
             "the log-mel front end as a float32 LiteRT model: input audio float32 [1, 16000] (16 kHz, "
-            "int16 / 32768) -> logmel float32 [1, 49, 40, 1], the input of every variant",
+            "int16 / 32768) -> logmel float32 [1, 98, 40, 1] (levels 0..255), the input of every variant",
         )
     ]
 
 
 def _golden_extra(data: Any, i: int) -> dict[str, Any]:
-    """The raw clip of the first two samples, so an app can check its own front end."""
-    return {"audio_int16": data.test.meta["audio"][i].astype(int).tolist()} if i < 2 else {}
+    """The raw clip of the first two samples (espeak-ng clips: the test split puts them first; the
+    Speech Commands clips have only spectrograms), so an app can check its own front end."""
+    from zoo.datasets import speech
+
+    source = data.test.meta.get("source")
+    synthetic = source is None or int(source[i]) == speech.SOURCE_ESPEAK
+    return {"audio_int16": data.test.meta["audio"][i].astype(int).tolist()} if i < 2 and synthetic else {}
 
 
 def _card(data: Any) -> dict[str, Any]:
     from zoo.datasets import sources
+    from zoo.datasets.speech import KEYWORDS, SOURCE_COMMANDS
 
     info = data.info
     sc, sc_info = sources.speech_commands(), sources.info("speech-commands")
+    tr_info = sources.info("speech-commands-train")
     splits = info["splits"]
+    rc = info["speech_commands"]
+    rc_profile = rc["profile"]
+    real = data.train.meta["source"] == SOURCE_COMMANDS
+    rc_n = int(real.sum())
+    rc_train = int((real & (data.train.meta["speaker"] >= 0)).sum()) // (1 + rc_profile["copies"])
+    rc_speakers = len(set(data.train.meta["speaker"][real & (data.train.meta["speaker"] >= 0)].tolist()))
     return {
         "intended_use": (
             "Recognizing one of 12 spoken words (yes no up down left right cat dog one two three go) in "
@@ -215,37 +259,43 @@ def _card(data: Any) -> dict[str, Any]:
             "(_unknown_) or nobody spoke (_silence_)."
         ),
         "limitations": [
-            "Trained only on synthetic speech: espeak-ng formant voices of adult English accents with "
-            "synthetic noise. On real recordings of crowdsourced adults (Speech Commands, the held-out "
-            "source) it hears far fewer keywords than on its own test voices and takes many other words "
-            "for a keyword: see 'On data from another source' and 'By source'. Children's voices, "
-            "reverberation and classroom babble were not measured at all; do not rely on it for real "
-            "pupils before testing with their recordings.",
-            "Speakers are held out by voice and by variant, but the test set has only "
-            f"{len(splits['voices']['test'])} voices; some test variants are robotic.",
-            "Only 30 other words train the _unknown_ class; other words may be heard as a keyword "
-            "(see the confusion pairs).",
+            "Trained on recorded adults (Speech Commands' crowdsourced volunteers, on their own phones and "
+            "laptops) and on espeak-ng voices; no child's voice was in training or in any test. Children's "
+            "higher voices, reverberation and classroom babble were not measured; test with recordings of "
+            "your pupils before relying on it.",
+            "The Speech Commands training clips were vendored as 8-bit spectrograms: their levels match the "
+            "shipped front end to about 3.6 levels (1.6 dB) per pixel, not exactly.",
+            f"The other words that train _unknown_ are {len(rc['words']) - len(KEYWORDS)} recorded words and "
+            "30 synthesized ones; other words may be heard as a keyword (see the confusion pairs).",
             "One word per 1 s window; a word that does not fit in 1 s, or two words, are not handled.",
-            "Accuracy falls with noise: see the accuracy per SNR band.",
+            "Only frequencies up to 4 kHz are used (the front end of the training spectrograms).",
+            "Accuracy falls with noise: see the accuracy per SNR band (synthetic clips).",
         ],
         "training_data": {
             "description": (
-                f"{info['sizes']['train']:,} one-second clips synthesized by espeak-ng "
+                f"{info['sizes']['train']:,} one-second clips: {rc_train:,} of Speech Commands v0.02 speakers "
+                f"of its training set ({rc_speakers:,} speakers; each clip with {rc_profile['copies']} augmented "
+                "copy: time shift, gain, background noise) and background-noise silence, and "
+                f"{info['sizes']['train'] - rc_n:,} synthesized by espeak-ng "
                 f"{info.get('espeak_ng', {}).get('version', '')} with {len(splits['voices']['train'])} voices "
                 "and their variants, random speed, pitch, level, position and coloured noise at 5-30 dB SNR."
             ),
-            "provenance": "Generated by zoo/datasets/speech.py with a fixed seed; nothing is downloaded.",
-            "license": "clips are the output of espeak-ng (GPL-3.0-or-later, with its voice data) run by "
-            "edzoo's seeded code; no recorded speech",
+            "provenance": f"Speech Commands spectrograms from {tr_info.repo} at {tr_info.commit[:10]}, vendored "
+            "in zoo/datasets/sources with their sha256 (zoo.datasets.speech.real_voices); espeak-ng clips "
+            "generated by zoo/datasets/speech.py with a fixed seed; nothing is downloaded.",
+            "license": f"Speech Commands: {tr_info.license}; espeak-ng clips are the output of espeak-ng "
+            "(GPL-3.0-or-later, with its voice data) run by edzoo's seeded code",
+            "people": f"Speech Commands: {tr_info.people}",
         },
         "evaluation_data": {
-            "description": "Test split: held-out synthetic speakers, voices "
+            "description": "Test split: Speech Commands speakers of its validation set never trained on "
+            "(half of them; the other half validates) and held-out synthetic speakers, voices "
             f"{', '.join(splits['voices']['test'])} with variants never used for training or validation. "
             f"Held-out source: {len(sc.y):,} real recordings from the Speech Commands v0.02 test set "
             f"({len(sc.speakers):,} speakers), never used for training, calibration or choosing.",
-            "provenance": "zoo/datasets/speech.py test split (its raw audio is kept beside the features); "
-            f"Speech Commands clips from {sc_info.repo} at {sc_info.commit[:10]}, vendored in "
-            "zoo/datasets/sources with their sha256.",
+            "provenance": "zoo/datasets/speech.py test split (the synthetic clips' raw audio is kept beside "
+            f"the features); Speech Commands test clips from {sc_info.repo} at {sc_info.commit[:10]}, vendored "
+            "in zoo/datasets/sources with their sha256.",
             "license": f"Speech Commands: {sc_info.license}",
             "people": f"Speech Commands: {sc_info.people}",
             "sha256": info["sha256"]["test"],
@@ -253,8 +303,8 @@ def _card(data: Any) -> dict[str, Any]:
         },
         "ethical_considerations": (
             "The app hears the child's voice: process audio on the device, never record or upload it. "
-            "A missed word must never count against a child; offer a tap alternative. Accents and speech "
-            "differences not covered by the training voices will be recognised less well."
+            "A missed word must never count against a child; offer a tap alternative. Accents, children's "
+            "voices and speech differences not covered by the training speakers will be recognised less well."
         ),
     }
 
@@ -275,11 +325,14 @@ def _preprocessing() -> dict[str, Any]:
             "lower_hz": f["lower_edge_hertz"],
             "upper_hz": f["upper_edge_hertz"],
             "log_offset": f["log_offset"],
+            "level_scale": f["level_scale"],
+            "level_offset": f["level_offset"],
+            "level_range": list(f["level_range"]),
         },
         "notes": "Mono 16 kHz audio as float (int16 / 32768), exactly 16,000 samples (pad with zeros or cut). "
-        "STFT: 480-sample frames (periodic Hann), step 320, FFT 512, no padding -> 49 frames; power |X|^2; "
-        "40 HTK-mel triangles 20-7600 Hz as tf.signal.linear_to_mel_weight_matrix; log(mel + 1e-6); shape "
-        "[49, 40, 1]. frontend.tflite does exactly this.",
+        "STFT: 480-sample frames (periodic Hann), step 160, FFT 512, no padding -> 98 frames; power |X|^2; "
+        "40 HTK-mel triangles 0-4000 Hz as tf.signal.linear_to_mel_weight_matrix; level = "
+        "clip(9.788 * ln(mel + 1e-10) + 145.56, 0, 255); shape [98, 40, 1]. frontend.tflite does exactly this.",
     }
 
 
@@ -287,7 +340,7 @@ TASK = register(
     Task(
         kind="audio-classification",
         name="speech",
-        version="1.0.0",
+        version="2.0.0",
         task_type="keyword-spotting",
         summary="Recognizes 12 spoken words for early readers (yes, no, up, down, left, right, cat, dog, one, two, "
         "three, go) plus unknown word and silence, from 1 s of 16 kHz audio.",
@@ -317,7 +370,7 @@ TASK = register(
         education={
             "age_band": "5-8",
             "privacy_class": "student-input-on-device",
-            "student_data": "One second of the child's voice per call, as log-mel features; nothing is kept.",
+            "student_data": "One second of the child's voice per call, as log-mel levels; nothing is kept.",
             "runs_on": "The student's device, offline; audio never leaves it.",
         },
         profiles={
