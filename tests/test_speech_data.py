@@ -261,3 +261,27 @@ def test_augmented_copies_stay_levels_of_the_same_word() -> None:
     shifted = sp.augment(word, noise[:0], rng, sp.AugmentParams(gain_db=(0.0, 0.0), shift_frames=15))
     assert np.isclose(shifted, 200.0, atol=1e-3).sum(axis=0)[0] == 20  # shifted, not stretched
     assert np.allclose(sp.level_of(sp.power_of(word)), word, atol=1e-3)
+
+
+def test_keywords_at_false_alarms_takes_at_most_the_allowed_other_words() -> None:
+    from zoo.tasks.speech import _keywords_at_false_alarms
+
+    n_kw, unknown = 3, 3  # classes: 3 keywords, _unknown_, _silence_
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1, 2] * 10 + [unknown] * 40 + [4] * 5)
+    out = rng.dirichlet(np.ones(5), y.size)
+    out[:30] = 0.0
+    out[np.arange(30), y[:30]] = np.linspace(0.3, 0.99, 30)  # keywords: right, with rising confidence
+    out[:30, unknown] = 1.0 - out[np.arange(30), y[:30]]
+    point = _keywords_at_false_alarms(out, y, unknown, n_kw, 0.05)
+    assert point is not None
+    scores = out[y == unknown, :n_kw].max(axis=1)
+    assert (scores >= point["threshold"]).sum() <= 2 == int(0.05 * 40)
+    assert point["other_words_taken"] <= 0.05
+    expect = (out[np.arange(30), y[:30]] >= point["threshold"]).mean()
+    assert point["accuracy"] == pytest.approx(expect, abs=1e-6) and point["n"] == 30
+    assert point["ci95"][0] <= point["accuracy"] <= point["ci95"][1]
+    # a wrong keyword above the threshold is not heard
+    out[0, :n_kw] = [0.0, 1.0, 0.0]
+    assert _keywords_at_false_alarms(out, y, unknown, n_kw, 0.05)["accuracy"] < point["accuracy"] + 1e-9  # type: ignore[index]
+    assert _keywords_at_false_alarms(out[y == unknown], y[y == unknown], unknown, n_kw, 0.05) is None
