@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark every variant of every model in a build folder against its fp32 variant.
 
-    python scripts/bench_variants.py [build] [--runs 1000] [--threads 1]
+    python scripts/bench_variants.py [build] [--runs 1000] [--threads 1] [--parts]
 
 For each ``build/<namespace>/<model>/<version>/manifest.json``, in one run: file size and gzip
 size, latency p50/p90 of single-sample inference (LiteRT, fresh process per variant, warm-up
@@ -9,6 +9,8 @@ first), each as a ratio to fp32; and the task's metric, re-measured through Lite
 split (regenerated from the build's seed and checked against the sha256 the manifest recorded)
 and on the held-out source of another origin where the task has one (``Task.shift``), with
 each variant's delta to fp32 in points. Medians only; nothing is copied from the manifest.
+With ``--parts``, a second table per model gives every part of the task's score breakdown
+(an accuracy over a part of the set, such as the keywords of the speech model) on both sets.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def bench_model(build_dir: Path, runs: int, threads: int) -> None:
+def _parts(extra: dict) -> dict[str, dict]:
+    return {k: v for k, v in (extra or {}).items() if isinstance(v, dict) and {"accuracy", "n"} <= set(v)}
+
+
+def bench_model(build_dir: Path, runs: int, threads: int, parts: bool = False) -> None:
     from zoo import kinds, measure, tasks
     from zoo.datasets.handwriting import split_sha256
 
@@ -38,19 +44,23 @@ def bench_model(build_dir: Path, runs: int, threads: int) -> None:
     shift = task.shift(profile, seed, REPO / "build" / ".cache", data) if task.shift else None
     config = measure.BenchConfig(threads=threads, warmup=max(20, runs // 10), runs=runs)
     rows = {}
+    breakdowns: dict[str, dict[str, dict]] = {}
     for v in doc["variants"]:
         path = build_dir / v["file"]
         data_bytes = path.read_bytes()
         ev = measure.evaluate(
             path, data.test.x, data.test.y, data.labels, score=lambda o: score(o, data.test, data.labels)
         )
-        held = (
-            measure.evaluate(
-                path, shift[1].x, shift[1].y, data.labels, score=lambda o: score(o, shift[1], data.labels)
-            ).score.value
+        held_ev = (
+            measure.evaluate(path, shift[1].x, shift[1].y, data.labels, score=lambda o: score(o, shift[1], data.labels))
             if shift
-            else float("nan")
+            else None
         )
+        held = held_ev.score.value if held_ev else float("nan")
+        breakdowns[v["id"]] = {
+            **{f"test: {k}": p for k, p in _parts(ev.score.extra).items()},
+            **{f"held-out: {k}": p for k, p in _parts(held_ev.score.extra if held_ev else {}).items()},
+        }
         b = measure.benchmark(path, data.test.x[0], config)
         rows[v["id"]] = (
             len(data_bytes),
@@ -74,6 +84,18 @@ def bench_model(build_dir: Path, runs: int, threads: int) -> None:
             f"{vid:15s} {size / ref[0]:10.3f} {gz / ref[1]:10.3f} {p50:8.2f} {p50 / ref[2]:9.2f} "
             f"{p90 / ref[3]:9.2f} {value:7.4f} {(value - ref[4]) * 100:+6.2f} {held:8.4f} {(held - ref[5]) * 100:+6.2f}"
         )
+    if parts and breakdowns.get("fp32"):
+        print("\nparts of the score: accuracy (95% CI) [n]")
+        for name in breakdowns["fp32"]:
+            print(f"  {name}")
+            for vid, b in breakdowns.items():
+                p = b.get(name)
+                if p:
+                    ci = p.get("ci95") or [float("nan")] * 2
+                    more = ""
+                    if "threshold" in p:
+                        more = f", threshold {p['threshold']:.4f}, taken {p['other_words_taken']:.3f}"
+                    print(f"    {vid:15s} {p['accuracy']:.4f} ({ci[0]:.4f}-{ci[1]:.4f}) [{p['n']}]{more}")
 
 
 def main() -> int:
@@ -81,6 +103,7 @@ def main() -> int:
     parser.add_argument("build", nargs="?", type=Path, default=REPO / "build")
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--parts", action="store_true", help="also print every part of the score breakdown")
     args = parser.parse_args()
     from zoo import measure
 
@@ -91,7 +114,7 @@ def main() -> int:
         print(f"no build directories under {args.build}; run scripts/build_zoo first", file=sys.stderr)
         return 2
     for build_dir in found:
-        bench_model(build_dir, args.runs, args.threads)
+        bench_model(build_dir, args.runs, args.threads, args.parts)
     return 0
 
 

@@ -38,5 +38,10 @@ def test_speech_ships_its_front_end(built):  # type: ignore[no-untyped-def]
     held = metrics["variants"]["fp32"]["shift_breakdown"]
     assert held["keywords"]["n"] == 508 and held["other_words_not_taken_for_a_keyword"]["n"] == 140
     assert "accuracy_per_snr_band" not in held
+    point = held["keywords_at_5pct_other_words_taken"]
+    assert point["n"] == 508 and point["other_words_taken"] <= 0.05 and 0 < point["threshold"] <= 1
+    # the test split has recorded and synthesized speakers, reported apart
+    assert breakdown["recorded_speakers"]["n"] + breakdown["synthesized_speakers"]["n"] == metrics["test_set"]["size"]
+    assert built.manifest["signature"]["preprocessing"]["audio"]["level_range"] == [0.0, 255.0]
     card = (built.out_dir / "card.md").read_text()
     assert "## On data from another source" in card and "no children documented" in card

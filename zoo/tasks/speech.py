@@ -146,17 +146,8 @@ def _score(outputs: np.ndarray, split: Any, labels: Any) -> Any:
         extra["keywords_at_5pct_other_words_taken"] = point
     source = split.meta.get("source")
     if source is not None:
-        names = {speech.SOURCE_ESPEAK: "espeak_ng_voices", speech.SOURCE_COMMANDS: "speech_commands_voices"}
-        for code, name in names.items():
-            mask = source == code
-            if mask.any():
-                k = int((pred[mask] == y[mask]).sum())
-                n = int(mask.sum())
-                extra.setdefault("by_source", {})[name] = {
-                    "accuracy": round(k / n, 6),
-                    "ci95": [round(v, 6) for v in measure.wilson(k, n)],
-                    "n": n,
-                }
+        part("recorded_speakers", source == speech.SOURCE_COMMANDS, pred == y)
+        part("synthesized_speakers", source == speech.SOURCE_ESPEAK, pred == y)
     if "snr_db" in split.meta:
         synthetic = source == speech.SOURCE_ESPEAK if source is not None else np.ones(y.size, bool)
         bands = np.where(synthetic, speech.snr_bands(np.where(synthetic, split.meta["snr_db"], np.nan)), "")
