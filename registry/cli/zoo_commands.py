@@ -158,7 +158,7 @@ def _data_options(f: Any) -> Any:
         "--frontend",
         type=click.Choice(["logmel"]),
         default=None,
-        help="Audio: turn waveforms into the zoo's log-mel features (49x40 per 1 s clip) [default: raw waveform].",
+        help="Audio: turn waveforms into the zoo's log-mel levels (98x40 per 1 s clip) [default: raw waveform].",
     )(f)
     f = click.option(
         "--group",

@@ -961,7 +961,7 @@ def with_real_voices(data: Dataset, real: dict[str, Split], info: dict[str, Any]
 
 
 def _mfcc_features(x: np.ndarray) -> np.ndarray:
-    """(N, 49, 40, 1) log-mel -> (N, 39): mean and std over time of 13 MFCCs, std of their deltas."""
+    """(N, 98, 40, 1) log-mel levels -> (N, 39): mean and std over time of 13 MFCCs, std of their deltas."""
     mfcc = sp_fft.dct(x[..., 0].astype(np.float64), type=2, norm="ortho", axis=-1)[..., :13]
     delta = np.diff(mfcc, axis=1)
     return np.concatenate([mfcc.mean(axis=1), mfcc.std(axis=1), delta.std(axis=1)], axis=1)
@@ -987,6 +987,6 @@ def baseline(data: Dataset, seed: int = 0) -> dict[str, Any]:
         "accuracy": float(right.mean()),
         "per_snr_band": {str(b): float(right[bands == b].mean()) for b in sorted(set(bands.tolist()))},
         "features": "13 MFCCs (type-II orthonormal DCT of the 40 log-mel bins of logmel()), mean and std over "
-        "the 49 frames, plus the std of their frame-to-frame differences: 39 features, standardised on train",
+        "the 98 frames, plus the std of their frame-to-frame differences: 39 features, standardised on train",
         "sklearn_version": sklearn.__version__,
     }
