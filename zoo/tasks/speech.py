@@ -24,7 +24,10 @@ import numpy as np
 
 from . import Profile, Task, register
 
-MIN_ACCURACY = 0.90  # the bar on unseen speakers (fp32)
+# The bar (fp32, test split): unseen speakers, and apart its recorded ones. 1.0's bar was 90% on
+# synthetic voices alone, which it met while reading 34% of real recordings; 2.0's test split
+# holds recorded speakers too, and these are the harder part.
+MIN_ACCURACY = 0.85
 CONFUSIONS = 8  # confusion pairs reported
 
 
@@ -207,6 +210,15 @@ def _bar(inp: Any) -> list[tuple[str, bool, str]]:
             f"fp32 {fp32.value:.4f}",
         )
     ]
+    recorded = fp32.extra.get("recorded_speakers")
+    if recorded:
+        checks.append(
+            (
+                f"accuracy >= {MIN_ACCURACY:.0%} on unseen recorded speakers",
+                recorded["accuracy"] >= MIN_ACCURACY,
+                f"fp32 {recorded['accuracy']:.4f} (n={recorded['n']})",
+            )
+        )
     if inp.baseline:
         b = inp.baseline["value"]
         checks.append(
