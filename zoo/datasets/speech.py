@@ -897,11 +897,7 @@ def real_voices(
             cap = caps[0] if s.words[w] in KEYWORDS else caps[1]
             picked += idx[: len(idx) if cap is None else cap].tolist()
         base = s.levels[picked].astype(np.float32)
-        noise = (
-            s.levels[noise_idx[noise_part == {"train": 0, "val": 8, "test": 9}[name]]]
-            if name != "train"
-            else (s.levels[noise_idx[noise_part < 8]])
-        )
+        noise = s.levels[noise_idx[noise_part < 8 if name == "train" else noise_part == 7 + si]]
         xs, ys, spk, wd = [base], [label[s.y[picked]]], [s.speaker[picked]], [s.y[picked]]
         if name == "train":
             for _ in range(rp.copies):
