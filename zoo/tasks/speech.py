@@ -444,7 +444,9 @@ TASK = register(
                 bench_runs=1000,
                 bench_warmup=100,
                 cosine=True,
-                student_epochs=30,
+                # 30 student epochs left the distilled student 3.27 points under the teacher (2.0
+                # allowed; 87.35% vs 89.20% on the held-out clips); 1.0's student passed with 60
+                student_epochs=60,
                 # At 75% the pruned DS-CNN lost 2.76 points on unseen speakers (allowed: 1.5), and PCQAT
                 # at 85% lost 5.3: its pointwise convolutions have few weights to spare.
                 prune_sparsity=0.6,
