@@ -933,7 +933,8 @@ def with_real_voices(data: Dataset, real: dict[str, Split], info: dict[str, Any]
     for name in _SPLITS:
         a, b = getattr(data, name), real[name]
         n = b.y.size
-        meta: dict[str, np.ndarray] = {"source": np.concatenate([np.zeros(a.y.size, np.int8), b.meta["source"]])}
+        synthetic = np.full(a.y.size, SOURCE_ESPEAK, np.int8)
+        meta: dict[str, np.ndarray] = {"source": np.concatenate([synthetic, b.meta["source"]])}
         for key, col in a.meta.items():
             fill = b.meta[key] if key in b.meta else np.zeros((n, *col.shape[1:]), col.dtype)
             if key == "snr_db":
