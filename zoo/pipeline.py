@@ -705,7 +705,7 @@ def _golden(task: Task, data: Dataset, variants: Mapping[str, Variant], n: int) 
 
     return {
         "about": "Run each input through a variant and compare: the decision must match; outputs "
-        "within 0.02 (int8 outputs step by 1/256).",
+        "within 0.02 (int8 variants quantize their inputs and activations).",
         "labels": list(data.labels),
         "samples": [
             {
