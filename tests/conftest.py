@@ -187,9 +187,18 @@ def s3_env(moto_s3, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:  # type:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Files that train models first (those with a ``slow`` TensorFlow test, then the other
-    TensorFlow files), each file kept whole: under pytest-xdist the long builds start at once
-    while the quick files fill the other worker."""
+    """The longest files first, each kept whole: under pytest-xdist a worker takes the next file
+    when it is almost done with its own, so the longest builds must start at once while the quick
+    files fill the other worker. A file's cost is its ``slow(minutes=N)`` mark (its measured
+    minutes on one TensorFlow thread); then come the other TensorFlow files, then the rest."""
+
+    def minutes(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("slow")
+        return float(mark.kwargs.get("minutes", 1)) if mark else 0.0
+
+    cost: dict[Path, float] = {}
+    for item in items:
+        cost[item.path] = max(cost.get(item.path, 0.0), minutes(item))
     tf = {item.path for item in items if item.get_closest_marker("tf")}
-    slow = {item.path for item in items if item.get_closest_marker("tf") and item.get_closest_marker("slow")}
-    items.sort(key=lambda item: (item.path not in slow, item.path not in tf))
+    # A stable sort on per-file keys keeps each file's tests together and in their order.
+    items.sort(key=lambda item: (-cost[item.path], item.path not in tf))

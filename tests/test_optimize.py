@@ -27,7 +27,7 @@ from zoo import _tf, kinds  # noqa: E402
 from zoo.data import DataOptions, load_data  # noqa: E402
 from zoo.datasets import shapes  # noqa: E402
 
-pytestmark = [pytest.mark.tf, pytest.mark.slow]
+pytestmark = [pytest.mark.tf, pytest.mark.slow(minutes=5)]
 
 REPO = Path(__file__).resolve().parents[1]
 WRITER = r"^[^/]+/(w\d)_"  # shapes.write_folder names files <label>/w<writer>_<n>.png

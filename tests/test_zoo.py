@@ -16,7 +16,7 @@ from registry.core import manifest as manifests  # noqa: E402
 from zoo import build as zoo_build  # noqa: E402
 from zoo import recipes  # noqa: E402
 
-pytestmark = [pytest.mark.tf, pytest.mark.slow]
+pytestmark = [pytest.mark.tf, pytest.mark.slow(minutes=12)]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from zoo_task_checks import read
 
 TASK = "grammar"
 
-pytestmark = [pytest.mark.tf, pytest.mark.slow]
+pytestmark = [pytest.mark.tf, pytest.mark.slow(minutes=15)]
 
 
 def test_grammar_ships_its_tokenizer(built):  # type: ignore[no-untyped-def]

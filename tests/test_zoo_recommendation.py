@@ -15,7 +15,7 @@ from zoo import tasks
 
 TASK = "recommendation"
 
-pytestmark = [pytest.mark.tf, pytest.mark.slow]
+pytestmark = [pytest.mark.tf, pytest.mark.slow(minutes=5)]
 
 
 def test_recommendation_reports_learning_gains(built):  # type: ignore[no-untyped-def]

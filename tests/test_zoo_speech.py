@@ -12,7 +12,7 @@ from zoo.measure import Runner
 
 TASK = "speech"
 
-pytestmark = [pytest.mark.tf, pytest.mark.slow]
+pytestmark = [pytest.mark.tf, pytest.mark.slow(minutes=30)]
 
 
 def test_speech_ships_its_front_end(built):  # type: ignore[no-untyped-def]

@@ -399,6 +399,11 @@ TASK = register(
         # Per-token outputs are mostly "ok": a low temperature keeps the teacher's few error tokens sharp.
         distill_temperature=2.0,
         distill_alpha=0.5,
+        # The label-only student is the control that shows what distillation adds. On the quick
+        # profile (20 epochs) it trails the teacher by 4.5-5.0 points (4.46 and 4.98 in two builds
+        # on two machines; the second's 95% paired interval started at 3.07, over the recipe's 3);
+        # on the full profile (40 epochs) by 1.19.
+        max_drop={"student_int8": 5.0},
         baseline=_baseline,
         bar=_bar,
         files=_files,
