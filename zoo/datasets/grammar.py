@@ -1161,6 +1161,7 @@ def _np(rng: np.random.Generator, nouns: Lexicon, subject: bool) -> _NP:
     plural = bool(rng.random() < 0.5)
     adjective = (_ADJECTIVES[int(rng.integers(len(_ADJECTIVES)))],) if rng.random() < 0.2 else ()
     noun = pl if plural else sg
+    det: tuple[str, ...]
     if plural:
         det = ("the", "these", "those", "many", "some", "my", "our", "several", "all the", *_NUMBERS)
     else:
