@@ -17,7 +17,14 @@ import urllib3
 from conftest import HELLO, REPO
 
 from registry.client import Puller, verify_cached
-from registry.core.errors import NotFoundError, OfflineError, SignatureError, StorageError
+from registry.core.errors import (
+    ExpiredMetadataError,
+    NotFoundError,
+    OfflineError,
+    SignatureError,
+    StorageError,
+    UntrustedMetadataError,
+)
 
 
 def test_publish_then_pull_verifies_and_caches(env):  # type: ignore[no-untyped-def]
@@ -95,8 +102,14 @@ def test_offline_grace_window(env):  # type: ignore[no-untyped-def]
     v = offline.OfflineVerifier(read, pinned, grace=timedelta(days=14), at=two_days)
     assert v.expired == ["timestamp"]
     assert v.target_info("acme/reader/1.0.0/variants/fp32.tflite").length == pulled.size
-    with pytest.raises(SignatureError, match="beyond the offline grace of 0 days"):
+    with pytest.raises(ExpiredMetadataError, match="beyond the offline grace of 0 days") as expired:
         offline.OfflineVerifier(read, pinned, grace=timedelta(0), at=two_days)
+    assert isinstance(expired.value, SignatureError)  # the same exit code and HTTP status
+    assert expired.value.role == "timestamp" and trust.now() < expired.value.expires < two_days
+    doc = json.loads(pinned)
+    doc["signatures"][0]["sig"] = "00" * 64  # a root its own keys did not sign
+    with pytest.raises(UntrustedMetadataError, match="the trusted root is not valid"):
+        offline.OfflineVerifier(read, json.dumps(doc).encode(), grace=timedelta(14))
 
 
 def test_pull_metadata_does_not_grow_with_models(env):  # type: ignore[no-untyped-def]

@@ -8,6 +8,8 @@ Errors that are also a builtin kind inherit it too, so callers can catch either.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class EdzooError(Exception):
     """Root of every edzoo error."""
@@ -56,6 +58,20 @@ class SignatureError(EdzooError):
     code = "verification_failed"
     http_status = 403
     exit_code = 4
+
+
+class UntrustedMetadataError(SignatureError):
+    """Metadata is not signed by the keys the trusted root names, or that root itself is not
+    valid root metadata: it comes from another registry or was forged."""
+
+
+class ExpiredMetadataError(SignatureError):
+    """Signed metadata expired, beyond any grace allowed. ``role`` and ``expires`` (an aware
+    datetime) say which and when, so callers explain it without reading the message."""
+
+    def __init__(self, message: str, *, role: str, expires: datetime, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.role, self.expires = role, expires
 
 
 class ConflictError(EdzooError):
@@ -146,6 +162,7 @@ __all__ = [
     "ConflictError",
     "DownloadError",
     "EdzooError",
+    "ExpiredMetadataError",
     "ManifestError",
     "NoCompatibleVariantError",
     "NotFoundError",
@@ -153,6 +170,7 @@ __all__ = [
     "SignatureError",
     "StorageError",
     "UnavailableError",
+    "UntrustedMetadataError",
     "UsageError",
     "WithdrawnError",
 ]

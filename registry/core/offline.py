@@ -20,7 +20,7 @@ from urllib import parse
 from tuf.api import exceptions
 from tuf.api.metadata import Metadata, Root, Snapshot, TargetFile, Targets, Timestamp
 
-from .errors import NotFoundError, OfflineError, SignatureError
+from .errors import ExpiredMetadataError, NotFoundError, OfflineError, SignatureError, UntrustedMetadataError
 from .trust import now as _now
 
 __all__ = ["OfflineVerifier", "cached_metadata_reader"]
@@ -89,7 +89,7 @@ class OfflineVerifier:
             root: Metadata[Root] = Metadata.from_bytes(self.trusted_root)
             root.signed.verify_delegate(Root.type, root.signed_bytes, root.signatures)
         except (exceptions.RepositoryError, ValueError) as e:
-            raise SignatureError(f"the trusted root is not valid: {e}") from e
+            raise UntrustedMetadataError(f"the trusted root is not valid: {e}") from e
         for version in range(root.signed.version + 1, root.signed.version + MAX_ROOT_ROTATIONS):
             data = self.read(f"root_history/{version}.root.json")
             if data is None:
@@ -99,7 +99,7 @@ class OfflineVerifier:
                 root.signed.verify_delegate(Root.type, new.signed_bytes, new.signatures)
                 new.signed.verify_delegate(Root.type, new.signed_bytes, new.signatures)
             except exceptions.UnsignedMetadataError as e:
-                raise SignatureError(f"stored root version {version} does not chain: {e}") from e
+                raise UntrustedMetadataError(f"stored root version {version} does not chain: {e}") from e
             if new.signed.version != version:
                 raise SignatureError(f"root_history/{version}.root.json holds version {new.signed.version}")
             root = new
@@ -123,7 +123,7 @@ class OfflineVerifier:
         try:
             delegator.verify_delegate(role, md.signed_bytes, md.signatures)
         except exceptions.UnsignedMetadataError as e:
-            raise SignatureError(f"stored {role} metadata is not validly signed: {e}") from e
+            raise UntrustedMetadataError(f"stored {role} metadata is not validly signed: {e}") from e
         except ValueError as e:
             raise SignatureError(f"{role} is not delegated: {e}") from e
         self._check_expiry(role, md)
@@ -142,9 +142,11 @@ class OfflineVerifier:
         assert self.at is not None
         if md.signed.is_expired(self.at):
             if md.signed.is_expired(self.at - self.grace):
-                raise SignatureError(
+                raise ExpiredMetadataError(
                     f"{role} metadata expired at {md.signed.expires.isoformat()}, beyond the "
-                    f"offline grace of {_duration(self.grace)}; connect to the registry to refresh"
+                    f"offline grace of {_duration(self.grace)}; connect to the registry to refresh",
+                    role=role,
+                    expires=md.signed.expires,
                 )
             self.expired.append(role)
 

@@ -63,11 +63,13 @@ from registry.core._internal.files import atomic_write, sha256_file
 from registry.core.errors import (
     DownloadError,
     EdzooError,
+    ExpiredMetadataError,
     ManifestError,
     NotFoundError,
     OfflineError,
     SignatureError,
     StorageError,
+    UntrustedMetadataError,
     UsageError,
 )
 from registry.core.offline import OfflineVerifier
@@ -103,7 +105,6 @@ TEMP_SUFFIX = ".tmp"
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
 _STALENESS_RE = re.compile(r"^\s*(\d{1,6})\s*([dh]?)\s*\Z")
-_EXPIRED_RE = re.compile(r"^(\S+) metadata expired at (\S+), beyond")  # OfflineVerifier's words
 _BUNDLE_ENTRIES = frozenset({"metadata", "blobs", "indexes", "plan.json", "bundle.json", "COMPLETE"})
 _NO_FAST_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.ETXTBSY}
 
@@ -1014,16 +1015,14 @@ def _metadata_error(
     text = e.message
     if isinstance(e, OfflineError):
         return SignatureError(f"{path}: the bundle lacks metadata ({text}): {ALTERED}")
-    expired = _EXPIRED_RE.match(text)
-    if expired and grace is not None and at is not None:
-        role, when = expired[1], datetime.fromisoformat(expired[2])
+    if isinstance(e, ExpiredMetadataError) and grace is not None and at is not None:
+        role, when = e.role, e.expires
         return SignatureError(
             f"the bundle's metadata is too old: {role} metadata expired {when:%Y-%m-%d %H:%M} UTC, {_span(at - when)} "
             f"ago, beyond the {format_staleness(grace)} grace. Make a fresh bundle with `edzoo bundle` (or, if the "
             "school accepts it, allow more with --max-staleness, at most 365d)"
         )
-    untrusted = isinstance(e.__cause__, tuf_exceptions.UnsignedMetadataError) or "trusted root" in text
-    if untrusted or other_root:
+    if isinstance(e, UntrustedMetadataError) or other_root:
         where = ""
         if bundle_registry and device_registry and bundle_registry != device_registry:
             where = f" (the bundle comes from {bundle_registry}; this device's registry is {device_registry})"
