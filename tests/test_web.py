@@ -573,5 +573,6 @@ def test_plots_of_awkward_data() -> None:
             assert 2 <= len(plot.x_ticks) <= 9 and 2 <= len(plot.y_ticks) <= 9, (kind, plot.x_ticks, plot.y_ticks)
             assert len({t.label for t in plot.y_ticks}) == len(plot.y_ticks)  # no two ticks read the same
             assert [p.chosen for p in plot.points].count(True) == 1
-    assert web.human_bytes(16384) == "16 kB" and web.human_bytes(235_000) == "229.5 kB"
+    # one byte rule for the page, the CLI and plans (registry.core.units): binary, one decimal
+    assert web.format_bytes(16384) == "16.0 kB" and web.format_bytes(235_000) == "229.5 kB"
     assert web.human_us(3.4) == "3.4 µs" and web.human_us(52_000) == "52 ms"

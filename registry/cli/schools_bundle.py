@@ -11,13 +11,7 @@ from pathlib import Path
 import click
 
 from registry.cli.main import _progress, cache_option, cli, root_option
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
+from registry.core.units import format_bytes
 
 
 def _staleness(value: str | None) -> timedelta | None:
@@ -113,17 +107,18 @@ def bundle(
     )
     click.echo(f"bundle {result.id[:12]} complete in {result.path}")
     click.echo(f"  registry  {result.registry}")
-    click.echo(f"  files     {result.files} target files, {_size(result.bytes)}")
-    click.echo(f"  written   {result.written} files, {_size(result.written_bytes)}")
+    click.echo(f"  files     {result.files} target files, {format_bytes(result.bytes)}")
+    click.echo(f"  written   {result.written} files, {format_bytes(result.written_bytes)}")
     if result.present:
-        click.echo(f"  kept      {result.present} files already in the folder, {_size(result.present_bytes)}")
+        click.echo(f"  kept      {result.present} files already in the folder, {format_bytes(result.present_bytes)}")
     if result.base:
         click.echo(
-            f"  in base   {result.in_base} files, {_size(result.in_base_bytes)} left out "
+            f"  in base   {result.in_base} files, {format_bytes(result.in_base_bytes)} left out "
             f"(held by bundle {result.base[:12]}, which devices must have installed)"
         )
     if result.downloaded:
-        click.echo(f"  download  {result.downloaded} files, {_size(result.downloaded_bytes)} (the rest from the cache)")
+        downloaded = format_bytes(result.downloaded_bytes)
+        click.echo(f"  download  {result.downloaded} files, {downloaded} (the rest from the cache)")
     accepted_until = result.expires + result.max_staleness
     click.echo(
         f"  metadata  {result.metadata_files} files; timestamp v{result.timestamp_version}, snapshot "
@@ -204,7 +199,7 @@ def install_bundle(
         f"{verb} bundle {result.bundle[:12]} for group {result.group} ({result.device}) in {result.app_dir}/current"
     )
     for f in result.models:
-        click.echo(f"  {f.model}@{f.version}  {f.variant}  {_size(f.size)}")
+        click.echo(f"  {f.model}@{f.version}  {f.variant}  {format_bytes(f.size)}")
     if not result.models:
         click.echo("  (the plan installs no model for this group)")
     for problem in result.problems:
@@ -213,7 +208,8 @@ def install_bundle(
         click.echo(f"  removed: {d.message}")
     if not result.unchanged:
         click.echo(
-            f"  copied {result.copied} files, {_size(result.copied_bytes)}; {result.reused} already on the device"
+            f"  copied {result.copied} files, {format_bytes(result.copied_bytes)}; "
+            f"{result.reused} already on the device"
         )
     click.echo(
         f"  {result.freshness.describe()} (timestamp v{result.timestamp_version}, snapshot v{result.snapshot_version})"

@@ -136,7 +136,7 @@ def mirror_status(ctx: click.Context, data_dir: Path, as_json: bool, check: bool
 
 
 def _print_sync(result: Any) -> None:
-    from registry.schools.mirror import format_size as _size
+    from registry.core.units import format_bytes
 
     click.echo(
         f"synced {len(result.models)} models from {result.upstream} for catalog {result.catalog_id} "
@@ -145,7 +145,7 @@ def _print_sync(result: Any) -> None:
     for m in result.models:
         click.echo(
             f"  {m.model} {m.version} ({m.requested}): variants {', '.join(m.variants)}; "
-            f"{len(m.targets)} files, {_size(m.bytes)}"
+            f"{len(m.targets)} files, {format_bytes(m.bytes)}"
         )
     for u in result.unavailable:
         click.echo(f"  not mirrored: {u.model}: {u.reason}")
@@ -154,8 +154,9 @@ def _print_sync(result: Any) -> None:
     if result.removed_files:
         click.echo(f"removed {result.removed_files} files of withdrawn versions from {result.www}")
     click.echo(
-        f"fetched {result.fetched_files} files ({_size(result.fetched_bytes)}) and {_size(result.metadata_bytes)} "
-        f"of metadata; skipped {result.skipped_files} files ({_size(result.skipped_bytes)}) already held"
+        f"fetched {result.fetched_files} files ({format_bytes(result.fetched_bytes)}) and "
+        f"{format_bytes(result.metadata_bytes)} of metadata; skipped {result.skipped_files} files "
+        f"({format_bytes(result.skipped_bytes)}) already held"
     )
     click.echo(f"wrote {result.written_files} files into {result.www}")
 

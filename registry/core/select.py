@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, NamedTuple
 
 from .errors import NoCompatibleVariantError, UsageError
+from .units import MB, format_bytes, format_mb
 
 __all__ = [
     "DEFAULT_FORMAT_FACTORS",
@@ -52,7 +53,6 @@ __all__ = [
     "select_many",
 ]
 
-MB = 1024 * 1024
 OBJECTIVES = ("best-accuracy", "smallest", "fastest")
 _CPU_DELEGATES = frozenset({"cpu", "xnnpack"})
 _EPSILON = 1e-9  # tolerance when comparing accuracy points computed from fractions
@@ -479,10 +479,10 @@ class _Device:
         return cls(
             profile=profile,
             memory_mb=share * ram,
-            memory_text=f"{_mb(share * ram)} a model may use ({_pct(share)} of {_mb(ram)} RAM)",
+            memory_text=f"{format_mb(share * ram)} a model may use ({_pct(share)} of {format_mb(ram)} RAM)",
             storage_bytes=policy.storage_share * free * MB,
-            storage_text=f"{_size(policy.storage_share * free * MB)} it may take "
-            f"({_pct(policy.storage_share)} of {_mb(free)} free storage)",
+            storage_text=f"{format_bytes(policy.storage_share * free * MB)} it may take "
+            f"({_pct(policy.storage_share)} of {format_mb(free)} free storage)",
             size_measure=policy.size_measure,
         )
 
@@ -527,10 +527,10 @@ def _evaluate(variant: dict[str, Any], device: _Device, *, check_storage: bool =
     if not _CPU_DELEGATES & set(delegates) and not suits:
         problems.append(f"runs only with the {_plural('delegate', delegates)}, which the device lacks")
     if estimate.memory_mb > device.memory_mb + _EPSILON:
-        problems.append(f"needs {_mb(estimate.memory_mb)} of RAM at run time, more than the {device.memory_text}")
+        problems.append(f"needs {format_mb(estimate.memory_mb)} of RAM at run time, more than the {device.memory_text}")
     size = int(variant["size"])
     if check_storage and size > device.storage_bytes:
-        problems.append(f"the file is {_size(size)}, more than the {device.storage_text}")
+        problems.append(f"the file is {format_bytes(size)}, more than the {device.storage_text}")
 
     metrics = variant["metrics"]
     value = float(metrics["value"])
@@ -634,7 +634,7 @@ class _Ranking:
         """Why ``loser`` lost to ``chosen``, which ranks before it on ``objective`` (by default
         the objective of the chosen variant's tier)."""
         objective = objective or self.objective(self.tier(chosen))
-        size = f"{_ratio(loser.size / chosen.size)} the size" if chosen.size else _size(loser.size)
+        size = f"{_ratio(loser.size / chosen.size)} the size" if chosen.size else format_bytes(loser.size)
         time = f"{_ratio(loser.latency / chosen.latency)} the time" if chosen.latency else _us(loser.latency)
         points = self.points(chosen, loser)
         worse = {  # how the loser is worse than the chosen variant, on each criterion
@@ -644,12 +644,12 @@ class _Ranking:
         }
         lead = {
             "accuracy": f"{self.less_accurate(points)} than {chosen.id} at {size}",
-            "size": f"{size} of {chosen.id} ({_size(loser.size)} vs {_size(chosen.size)})",
+            "size": f"{size} of {chosen.id} ({format_bytes(loser.size)} vs {format_bytes(chosen.size)})",
             "time": f"est. {_us(loser.latency)}, {time} of {chosen.id} ({_us(chosen.latency)})",
         }
         then = {
             "accuracy": self.less_accurate(points),
-            "size": f"{size} ({_size(loser.size)} vs {_size(chosen.size)})",
+            "size": f"{size} ({format_bytes(loser.size)} vs {format_bytes(chosen.size)})",
             "time": f"slower (est. {_us(loser.latency)} vs {_us(chosen.latency)})",
         }
         same = {"accuracy": "as accurate", "size": "as small", "time": "as fast"}
@@ -697,7 +697,7 @@ def _fit_sentence(c: _Candidate, device: _Device, *, storage: str | None = None)
     where = storage if storage is not None else f"of the {device.storage_text}"
     return (
         f"runs on {device.label}: needs LiteRT {needed} (device has {device.runtime}), "
-        f"{_mb(c.estimate.memory_mb)} of the {device.memory_text}, a {_size(c.size)} file {where}"
+        f"{format_mb(c.estimate.memory_mb)} of the {device.memory_text}, a {format_bytes(c.size)} file {where}"
     )
 
 
@@ -718,9 +718,9 @@ def _chosen_sentence(c: _Candidate, ranking: _Ranking, tied: int) -> str:
             conditions.append(f"{'is' if one else 'are'} within {ranking.floor_text()}")
         scope = f"{'the only variant' if one else f'the {tied} variants'} that {' and '.join(conditions)}"
         figures = {
-            "best-accuracy": f"{ranking.value(c)}, est. {_us(c.latency)}, {_size(c.size)}",
-            "smallest": f"{_size(c.size)}, {ranking.value(c)}, est. {_us(c.latency)}",
-            "fastest": f"est. {_us(c.latency)}, {ranking.value(c)}, {_size(c.size)}",
+            "best-accuracy": f"{ranking.value(c)}, est. {_us(c.latency)}, {format_bytes(c.size)}",
+            "smallest": f"{format_bytes(c.size)}, {ranking.value(c)}, est. {_us(c.latency)}",
+            "fastest": f"est. {_us(c.latency)}, {ranking.value(c)}, {format_bytes(c.size)}",
         }[policy.objective]
         best = {"best-accuracy": "most accurate", "smallest": "smallest", "fastest": "fastest"}[policy.objective]
         return f"{scope}: {figures}" if one else f"{best} of {scope}: {figures}"
@@ -1006,8 +1006,8 @@ def select_many(
     device = _Device.of(profile, replace(policy, size_measure="file"))
     storage_cap = budget.storage_mb * MB
     memory_cap = budget.memory_mb
-    storage_text = f"the plan's {_size(storage_cap)} storage budget"
-    memory_text = f"the plan's {_mb(memory_cap or 0.0)} memory budget"
+    storage_text = f"the plan's {format_bytes(storage_cap)} storage budget"
+    memory_text = f"the plan's {format_mb(memory_cap or 0.0)} memory budget"
 
     models: list[_Model] = []
     for model_id, manifest in items:
@@ -1016,9 +1016,9 @@ def select_many(
             c = _evaluate(variant, device, check_storage=False)
             extra = []
             if c.size > storage_cap:
-                extra.append(f"the file is {_size(c.size)}, more than {storage_text}")
+                extra.append(f"the file is {format_bytes(c.size)}, more than {storage_text}")
             if memory_cap is not None and c.estimate.memory_mb > memory_cap + _EPSILON:
-                extra.append(f"needs {_mb(c.estimate.memory_mb)} of RAM at run time, more than {memory_text}")
+                extra.append(f"needs {format_mb(c.estimate.memory_mb)} of RAM at run time, more than {memory_text}")
             candidates.append(replace(c, problems=c.problems + tuple(extra)) if extra else c)
         candidates = _anchor(candidates)
         ranking = _Ranking.of(candidates, policy) if candidates else None
@@ -1053,7 +1053,8 @@ def select_many(
                     over = best.size - chosen.size + c.size > storage_cap
                     beaten[c.id] = (
                         f"{m.ranking.points(c, chosen):.2f} points better than {chosen.id}, but a "
-                        f"{_size(c.size)} file instead of {_size(chosen.size)}: with it the plan would exceed "
+                        f"{format_bytes(c.size)} file instead of {format_bytes(chosen.size)}: "
+                        "with it the plan would exceed "
                         f"{storage_text if over else memory_text}"
                     )
             headline = [
@@ -1061,7 +1062,7 @@ def select_many(
                 f"in the plan with value {m.utility(chosen):.4g} (weight {m.weight:g} x "
                 f"{m.ranking.value(chosen)}); "
                 + ("the plan's 1 file takes " if files == 1 else f"the plan's {files} files take ")
-                + f"{_size(best.size)} of {storage_text}",
+                + f"{format_bytes(best.size)} of {storage_text}",
             ]
             choices[m.id] = _choice(chosen, m.candidates, m.ranking, headline, objective="best-accuracy", beaten=beaten)
     return Plan(choices, left_out, best.size, best.memory, best.value, budget)
@@ -1072,34 +1073,21 @@ def _left_out(m: _Model, plan: _Totals, storage_cap: float, memory_cap: float | 
     if all(m.utility(c) <= 0 for c in m.eligible):
         return "its variants add no value to the plan (metric value 0 or less)"
     smallest = min(m.eligible, key=lambda c: (c.size, c.id))
-    left = f"{_size(max(storage_cap - plan.size, 0.0))} of storage"
+    left = f"{format_bytes(max(storage_cap - plan.size, 0.0))} of storage"
     if memory_cap is not None:
-        left += f" and {_mb(max(memory_cap - plan.memory, 0.0))} of memory"
+        left += f" and {format_mb(max(memory_cap - plan.memory, 0.0))} of memory"
     count = len(m.eligible)
     return (
         (f"none of its {count} eligible variants fits" if count != 1 else "its one eligible variant does not fit")
         + f" in the {left} the plan leaves "
-        f"(the smallest is {smallest.id}, {_size(smallest.size)}, {_mb(smallest.estimate.memory_mb)} of RAM): "
+        f"(the smallest is {smallest.id}, {format_bytes(smallest.size)}, "
+        f"{format_mb(smallest.estimate.memory_mb)} of RAM): "
         "the budget holds more value with the other models"
     )
 
 
 # ---------------------------------------------------------------------------------------------
 # Numbers for people
-
-
-def _size(n: float) -> str:
-    if n < 1024:
-        return f"{n:,.0f} B"
-    if n < MB:
-        return f"{n / 1024:,.1f} kB"
-    if n < 1024 * MB:
-        return f"{n / MB:,.1f} MB"
-    return f"{n / 1024 / MB:,.1f} GB"
-
-
-def _mb(x: float) -> str:
-    return f"{x:,.0f} MB" if x >= 10 or x == int(x) else f"{x:.1f} MB"
 
 
 def _us(x: float) -> str:

@@ -63,6 +63,7 @@ from registry.core.errors import (
 )
 from registry.core.offline import OfflineVerifier
 from registry.core.recall import Withdrawal
+from registry.core.units import format_bytes
 
 from .catalog import Catalog, CatalogEntry, load_catalog
 
@@ -76,7 +77,6 @@ __all__ = [
     "WithdrawnVersion",
     "create_mirror_app",
     "describe_sync",
-    "format_size",
     "has_copy",
     "read_status",
     "run_mirror",
@@ -689,15 +689,6 @@ def _check_served(
 
 
 # -- describing ----------------------------------------------------------------------------------
-def format_size(n: float) -> str:
-    """A byte count for people: 950 B, 12.3 kB, 4.5 MB."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
     if seconds < 120:
@@ -717,8 +708,8 @@ def describe_sync(result: SyncResult) -> str:
     return (
         f"{_iso(_now())} sync ok from {result.upstream}: snapshot {result.snapshot_version}, "
         f"{len(result.models)} models{missing}; fetched {result.fetched_files} files "
-        f"({format_size(result.fetched_bytes)}) + {format_size(result.metadata_bytes)} metadata, "
-        f"{result.skipped_files} already held ({format_size(result.skipped_bytes)}), "
+        f"({format_bytes(result.fetched_bytes)}) + {format_bytes(result.metadata_bytes)} metadata, "
+        f"{result.skipped_files} already held ({format_bytes(result.skipped_bytes)}), "
         f"{result.written_files} written; timestamp valid until {_iso(result.timestamp_expires)} "
         f"({result.seconds:.1f} s)"
     )

@@ -34,6 +34,7 @@ from registry.core import names, select
 from registry.core._internal.files import atomic_write
 from registry.core.errors import NotFoundError, SignatureError, StorageError, UsageError, WithdrawnError
 from registry.core.recall import Withdrawal, format_at
+from registry.core.units import MB, format_bytes, format_bytes_exact, format_mb
 
 from .catalog import Catalog, DeviceGroup, Fleet
 
@@ -52,7 +53,6 @@ __all__ = [
 
 PLAN_SCHEMA_VERSION = 1
 PLAN_KIND = "edzoo-plan"
-MB = select.MB
 _WIDTH = 110  # of the rendered tables
 _WHY_LINES = 3  # a why longer than this many lines is cut; plan.json keeps it whole
 _WITHDRAWN_FIELDS = ("version", "reason", "use", "latest", "by", "at")
@@ -400,24 +400,6 @@ def write_plan(plan: Mapping[str, Any], path: Path) -> None:
         raise StorageError(f"cannot write the plan to {path}: {e.strerror or e}") from e
 
 
-def _size(n: float) -> str:
-    if n < 1024:
-        return f"{n:,.0f} B"
-    if n < MB:
-        return f"{n / 1024:,.1f} kB"
-    if n < 1024 * MB:
-        return f"{n / MB:,.1f} MB"
-    return f"{n / 1024 / MB:,.2f} GB"
-
-
-def _bytes(n: int) -> str:
-    return _size(n) if n < 1024 else f"{_size(n)} ({n:,} bytes)"
-
-
-def _mb(x: float) -> str:
-    return f"{x:,.0f} MB" if x == int(x) else f"{x:,.1f} MB"
-
-
 def _wrap(text: str, width: int, lines: int = _WHY_LINES) -> list[str]:
     wrapped = textwrap.wrap(text, width, break_on_hyphens=False) or [""]
     if len(wrapped) > lines:
@@ -428,8 +410,8 @@ def _wrap(text: str, width: int, lines: int = _WHY_LINES) -> list[str]:
 
 def _budget_text(budget: Mapping[str, Any]) -> str:
     memory = budget.get("memory_mb")
-    memory_text = f"{_mb(memory)} memory" if memory is not None else "no memory budget"
-    return f"{_size(budget['storage_mb'] * MB)} storage, {memory_text}"
+    memory_text = f"{format_mb(memory)} memory" if memory is not None else "no memory budget"
+    return f"{format_bytes(budget['storage_mb'] * MB)} storage, {memory_text}"
 
 
 def render_plan(plan: Mapping[str, Any]) -> str:
@@ -469,7 +451,7 @@ def render_plan(plan: Mapping[str, Any]) -> str:
             [g["profile"], g["policy"], g["budget"], g["install"], g["not_installed"], g["problems"]], sort_keys=True
         )
         count = f"{g['count']:,} × {g['profile']}"
-        totals = f"{_size(g['bytes_per_device'])} per device, {_size(g['bytes_total'])} for the group"
+        totals = f"{format_bytes(g['bytes_per_device'])} per device, {format_bytes(g['bytes_total'])} for the group"
         if same in seen:
             out.append(f"{g['id']}: {count}, same plan as {seen[same]}: {totals}")
             continue
@@ -488,7 +470,8 @@ def render_plan(plan: Mapping[str, Any]) -> str:
             for p in g["problems"]:
                 out += _indent(_wrap(p, _WIDTH - 6), "    ! ", "      ")
         out.append(
-            f"  {_bytes(g['bytes_per_device'])} per device × {g['count']:,} = {_bytes(g['bytes_total'])} for the group"
+            f"  {format_bytes_exact(g['bytes_per_device'])} per device × {g['count']:,} = "
+            f"{format_bytes_exact(g['bytes_total'])} for the group"
         )
 
     totals = plan["totals"]
@@ -496,10 +479,10 @@ def render_plan(plan: Mapping[str, Any]) -> str:
     out.append(f"fleet {fleet['id']}:")
     out.append(
         f"  bundle:  {len(plan['targets']):,} file{'s' if len(plan['targets']) != 1 else ''}, "
-        f"{_bytes(totals['unique_bytes'])} to put in a bundle (each file once, manifests included)"
+        f"{format_bytes_exact(totals['unique_bytes'])} to put in a bundle (each file once, manifests included)"
     )
     out.append(
-        f"  devices: {_bytes(totals['device_bytes'])} copied onto {totals['devices']:,} "
+        f"  devices: {format_bytes_exact(totals['device_bytes'])} copied onto {totals['devices']:,} "
         f"device{'s' if totals['devices'] != 1 else ''}"
     )
     if lacking:
@@ -522,7 +505,7 @@ def _install_table(install: Sequence[Mapping[str, Any]]) -> list[str]:
         return ["  installs nothing"]
     model_w = max(5, *(len(i["model"]) for i in install))
     variant_w = max(7, *(len(i["variant"]) for i in install))
-    sizes = [_size(i["size"]) for i in install]
+    sizes = [format_bytes(i["size"]) for i in install]
     size_w = max(4, *(len(s) for s in sizes))
     lead = 2 + model_w + 2 + variant_w + 2 + size_w + 2
     why_w = max(40, _WIDTH - lead)

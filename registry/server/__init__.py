@@ -16,6 +16,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from registry.core.errors import AuthError, EdzooError, StorageError, UsageError
+from registry.core.units import format_bytes
 
 from .repository import Registry, ServerConfig
 
@@ -49,7 +50,8 @@ def create_app(config: dict[str, Any]) -> Flask:
         request.max_content_length = limit
         if (request.content_length or 0) > limit:
             raise RequestEntityTooLarge(
-                f"the body ({_size(request.content_length or 0)}) is larger than the {_size(limit)} this route "
+                f"the body ({format_bytes(request.content_length or 0)}) is larger than the "
+                f"{format_bytes(limit)} this route "
                 f"accepts ({setting} on the server sets it)"
             )
 
@@ -155,7 +157,7 @@ class BodyRequest(Request):
         limit = self.max_content_length
         if self.content_length is None and limit is not None and len(self.get_data()) >= limit:
             # Werkzeug stops reading at the limit: what was read is not the whole body.
-            raise RequestEntityTooLarge(f"the body is larger than the {_size(limit)} this route accepts")
+            raise RequestEntityTooLarge(f"the body is larger than the {format_bytes(limit)} this route accepts")
         if isinstance(e, UsageError):
             raise e
         raise UsageError(f"the body is not valid JSON: {e}") from e
@@ -189,13 +191,6 @@ HTTP_ERROR_CODES = {
 def http_error_code(status: int) -> str:
     """The ``error`` code of an HTTP error of the protocol layer."""
     return HTTP_ERROR_CODES.get(status) or ("bad_request" if status < 500 else "internal_error")
-
-
-def _size(n: int) -> str:
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n} bytes"
 
 
 def registry_of(app: Flask) -> Registry:

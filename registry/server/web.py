@@ -33,6 +33,7 @@ from werkzeug.exceptions import HTTPException
 
 from registry.core import names, profiles, select
 from registry.core.errors import EdzooError, NoCompatibleVariantError, NotFoundError, StorageError, UsageError
+from registry.core.units import format_bytes, format_mb
 
 from . import registry_of
 
@@ -48,7 +49,6 @@ PAGE_SIZE = 30
 MAX_TEXT_ARG = 200  # characters of a search term or filter value
 _ALL = 10**9  # "no limit" for Index.search, which filters lists in Python anyway
 GRADE_ORDER = ["K", *(str(g) for g in range(1, 13))]
-MB = 1024 * 1024
 
 # Pages run no script and load nothing from elsewhere; SVG plots are inline.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -65,28 +65,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 # ---------------------------------------------------------------------------------------------
 # Numbers and words for people (binary units, as manifests and profiles use: 1 MB = 2^20 bytes)
-
-
-def _trim(x: float, digits: int = 1) -> str:
-    text = f"{x:,.{digits}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def human_bytes(n: float) -> str:
-    if n < 1024:
-        return f"{n:,.0f} B"
-    if n < MB:
-        return f"{_trim(n / 1024)} kB"
-    if n < 1024 * MB:
-        return f"{_trim(n / MB)} MB"
-    return f"{_trim(n / 1024 / MB)} GB"
-
-
-def human_mb(x: float) -> str:
-    """A quantity already in MB (binary), like profiles' ram_mb."""
-    if x >= 1024 and x % 1024 == 0:
-        return f"{x / 1024:,.0f} GB"
-    return f"{_trim(x)} MB"
 
 
 def human_us(x: float) -> str:
@@ -198,8 +176,8 @@ def device_facts(profile: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows = [
         ("Operating system", f"{os_name} {profile['os']['version']}"),
         ("ABI", str(profile["abi"])),
-        ("RAM", human_mb(profile["ram_mb"])),
-        ("Free storage", human_mb(profile["free_storage_mb"])),
+        ("RAM", format_mb(profile["ram_mb"])),
+        ("Free storage", format_mb(profile["free_storage_mb"])),
         ("CPU", f"{cpu['cores']} cores; {pace}"),
         ("Accelerators", ", ".join(profile.get("accelerators", [])) or "none"),
         ("Runtime", f"LiteRT {runtime['version']}" + (" (a trimmed build)" if "ops" in runtime else "")),
@@ -368,8 +346,8 @@ def scatter(
     ys = [float(v["metrics"]["value"]) for v in variants]
     x_text: Callable[[float], str]
     if x_kind == "size":
-        xscale = _log_scale(xs, human_bytes, base2=True)
-        x_title, x_column, x_text = "File size (bytes, log scale)", "File size", human_bytes
+        xscale = _log_scale(xs, format_bytes, base2=True)
+        x_title, x_column, x_text = "File size (bytes, log scale)", "File size", format_bytes
     else:
         if min(xs) > 0 and max(xs) / min(xs) > 10:
             xscale = _log_scale(xs, human_us, base2=False)
@@ -562,8 +540,8 @@ def _url_with(**changes: Any) -> str:
 
 
 _HELPERS = {
-    "human_bytes": human_bytes,
-    "human_mb": human_mb,
+    "format_bytes": format_bytes,
+    "format_mb": format_mb,
     "human_us": human_us,
     "words": _words,
     "recipe_text": recipe_text,
