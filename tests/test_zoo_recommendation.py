@@ -10,6 +10,7 @@ import pytest
 from zoo_task_checks import *  # noqa: F403  (the checks every task's build passes)
 from zoo_task_checks import read
 
+from registry.core.errors import UsageError
 from zoo import build as zoo_build
 from zoo import tasks
 
@@ -45,12 +46,16 @@ def test_recommend_picks_the_item_nearest_the_target_in_an_open_skill() -> None:
 def test_a_recipe_that_does_not_apply_is_refused_with_the_reason(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
-    from registry.core.errors import EdzooError
+    from zoo.errors import RecipeError
 
     task = replace(tasks.get("recommendation"), not_applicable={"qat_int8": "no reason but a test"})
     monkeypatch.setattr(tasks, "get", lambda name: task)
-    with pytest.raises(EdzooError, match="qat_int8 does not apply to recommendation: no reason but a test"):
+    with pytest.raises(RecipeError, match="qat_int8 does not apply to recommendation: no reason but a test") as e:
         zoo_build.build("recommendation", only=["qat_int8"], out=tmp_path, log=lambda _: None)
+    assert (e.value.recipe, e.value.reason, e.value.exit_code) == ("qat_int8", "no reason but a test", 16)
+    with pytest.raises(UsageError, match="unknown profile 'huge'") as usage:
+        zoo_build.build("recommendation", profile="huge", out=tmp_path, log=lambda _: None)
+    assert usage.value.exit_code == 2 and not any(tmp_path.iterdir())
 
 
 def test_a_missed_bar_fails_the_build_and_writes_nothing(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -9,9 +9,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from registry.core.errors import EdzooError
+from registry.core.errors import UsageError
 
 from . import recipes, tasks
+from .errors import RecipeError
 from .pipeline import KERAS_TOLERANCE, REFERENCE, BuildResult, Job, QualityGateError, choose, format_table, run
 
 __all__ = ["KERAS_TOLERANCE", "ORDER", "REFERENCE", "BuildResult", "QualityGateError", "build", "format_table"]
@@ -41,13 +42,14 @@ def build(
     """
     task = tasks.get(task_name)
     if profile not in task.profiles:
-        raise EdzooError(f"unknown profile {profile!r}; choose one of {', '.join(task.profiles)}", code="bad_request")
+        raise UsageError(f"unknown profile {profile!r}; choose one of {', '.join(task.profiles)}")
     prof = task.profiles[profile]
     skipped = sorted(set(only or ()) & set(task.not_applicable))
     if skipped:
-        raise EdzooError(
+        raise RecipeError(
             "; ".join(f"{r} does not apply to {task.name}: {task.not_applicable[r]}" for r in skipped),
-            code="bad_request",
+            recipe=skipped[0],
+            reason=task.not_applicable[skipped[0]],
         )
     chosen = choose(only, task.not_applicable)
     allowed = {r: recipes.get(r).max_drop_points for r in chosen} | task.max_drop | (max_drop or {})
