@@ -142,6 +142,12 @@ def test_devices_pull_catalog_models_from_the_mirror(env, school):  # type: igno
             in _get(server.url, f"/tuf/metadata/{result.snapshot_version}.snapshot.json").headers["Cache-Control"]
         )
         assert _get(server.url, "/tuf/metadata/99.root.json").status == 404  # the end of a root probe
+        # the registry and its mirror answer the same names with the same caching (core.tufnames)
+        for name in ("timestamp.json", "1.root.json", "99.root.json", f"{result.snapshot_version}.snapshot.json"):
+            mine, theirs = _get(server.url, f"/tuf/metadata/{name}"), _get(env.url, f"/tuf/metadata/{name}")
+            assert (mine.status, mine.headers["Cache-Control"]) == (theirs.status, theirs.headers["Cache-Control"]), (
+                name
+            )
         health = _get(server.url, "/api/v1/health").json()
         assert health["fresh"] is True and health["upstream"] == env.url and health["age_seconds"] >= 0
     finally:

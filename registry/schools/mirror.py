@@ -32,7 +32,6 @@ import contextlib
 import errno
 import json
 import os
-import re
 import shutil
 import sys
 import threading
@@ -63,6 +62,14 @@ from registry.core.errors import (
 )
 from registry.core.offline import OfflineVerifier
 from registry.core.recall import Withdrawal
+from registry.core.tufnames import (
+    IMMUTABLE,
+    REVALIDATE,
+    ROOT_FILE_RE,
+    is_metadata_name,
+    metadata_cache_control,
+    split_target_path,
+)
 from registry.core.units import format_bytes
 
 from .catalog import Catalog, CatalogEntry, load_catalog
@@ -89,13 +96,7 @@ DEFAULT_INTERVAL = 300
 STATUS_FILE = "mirror.json"
 STALE_AFTER_INTERVALS = 2  # the copy is stale when the last success is older than this many intervals
 
-IMMUTABLE = "public, max-age=31536000, immutable"
 # The names the updater asks for: timestamp.json, root.json, N.root.json, V.snapshot.json, V.<role>.json.
-META_NAME_RE = re.compile(r"^(?:timestamp|root|[0-9]{1,10}\.[a-z0-9][a-z0-9.-]{0,60})\.json\Z", re.ASCII)
-_ROOT_FILE_RE = re.compile(r"^([0-9]{1,10})\.root\.json\Z", re.ASCII)
-_DIR_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z", re.ASCII)
-_TARGET_FILE_RE = re.compile(r"^([0-9a-f]{64})\.[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z", re.ASCII)
-_MAX_TARGET_DEPTH = 10
 
 Log = Callable[[str], None]
 
@@ -615,7 +616,7 @@ def _publish(
     out = www / "tuf" / "metadata"
     written = 0
     for path in sorted((metadata_dir / "root_history").glob("*.root.json")):
-        if _ROOT_FILE_RE.match(path.name):
+        if ROOT_FILE_RE.match(path.name):
             written += _put_bytes(out / path.name, path.read_bytes())
 
     timestamp_bytes = (metadata_dir / "timestamp.json").read_bytes()
@@ -632,7 +633,7 @@ def _publish(
     for meta_name, meta in snapshot.signed.meta.items():
         quoted = parse.quote(meta_name.removesuffix(".json"), "")
         served = f"{meta.version}.{quoted}.json"
-        if not META_NAME_RE.match(served):
+        if not is_metadata_name(served):
             continue
         try:
             data = (metadata_dir / f"{quoted}.json").read_bytes()
@@ -808,16 +809,13 @@ class _StatusFile:
 def _target_file(targets_dir: Path, path: str) -> tuple[Path, str] | None:
     """The file for ``<dir>/<sha256>.<name>`` under ``targets_dir``, or None for any other name
     (``..``, hidden files, absolute paths, links out of the folder)."""
-    parts = path.split("/")
-    if not 1 <= len(parts) <= _MAX_TARGET_DEPTH or not all(_DIR_SEGMENT_RE.match(p) for p in parts[:-1]):
+    split = split_target_path(path)
+    if split is None:
         return None
-    m = _TARGET_FILE_RE.match(parts[-1])
-    if m is None:
-        return None
-    file = targets_dir.joinpath(*parts)
+    file = targets_dir.joinpath(*path.split("/"))
     if not file.resolve().is_relative_to(targets_dir.resolve()) or not file.is_file():
         return None
-    return file, m.group(1)
+    return file, split[1]
 
 
 def create_mirror_app(data_dir: Path) -> Any:
@@ -846,16 +844,13 @@ def create_mirror_app(data_dir: Path) -> Any:
 
     @app.get("/tuf/metadata/<name>")
     def metadata(name: str) -> Any:
-        if not META_NAME_RE.match(name):
+        if not is_metadata_name(name):
             raise NotFoundError(f"no metadata file {name} on this mirror")
         try:
             data = (metadata_dir / name).read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
             raise NotFoundError(f"no metadata file {name} on this mirror") from e
-        # Root probes and the timestamp must reach the mirror each time; the rest never changes.
-        immutable = name[0].isdigit() and not name.endswith(".root.json")
-        cache = IMMUTABLE if immutable else "no-cache"
-        return Response(data, mimetype="application/json", headers={"Cache-Control": cache})
+        return Response(data, mimetype="application/json", headers={"Cache-Control": metadata_cache_control(name)})
 
     @app.get("/tuf/targets/<path:path>")
     def target(path: str) -> Any:
@@ -900,7 +895,7 @@ def create_mirror_app(data_dir: Path) -> Any:
     def _synced_header(response: Any) -> Any:
         response.headers["X-Edzoo-Mirror-Synced"] = (status.get() or {}).get("last_success") or "never"
         if response.status_code == 404:
-            response.headers["Cache-Control"] = "no-cache"
+            response.headers["Cache-Control"] = REVALIDATE
         return response
 
     return app

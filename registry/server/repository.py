@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from tuf.api.metadata import Metadata, Root, Snapshot, TargetFile, Targets, Timestamp
 
-from registry.core import keys, manifest, modelindex, names, recall, renewal, trust
+from registry.core import keys, manifest, modelindex, names, recall, renewal, trust, tufnames
 from registry.core._internal import faults
 from registry.core.errors import (
     ConflictError,
@@ -54,7 +53,6 @@ log = logging.getLogger("edzoo.registry")
 
 FORMAT = 1
 ONLINE_ROLES = ("snapshot", "timestamp")
-_META_NAME_RE = re.compile(r"^(?:timestamp|root|[0-9]{1,10}\.[a-z0-9][a-z0-9.-]{0,60})\.json$")
 
 
 @dataclass(frozen=True)
@@ -194,7 +192,7 @@ class Registry:
     # -- reading TUF metadata ------------------------------------------------------------------
     def metadata_file(self, name: str) -> bytes:
         """Bytes of a metadata file as the updater names it (``3.snapshot.json``)."""
-        if not _META_NAME_RE.match(name):
+        if not tufnames.is_metadata_name(name):
             raise NotFoundError(f"no metadata file {name}")
         if name == "timestamp.json":
             self.refresh_online()

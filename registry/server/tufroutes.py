@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, send_file
 
 from registry.core.errors import NotFoundError
+from registry.core.tufnames import IMMUTABLE, REVALIDATE, metadata_cache_control, split_target_path
 from registry.storage.objects import blob_key
 
 from . import registry_of
 
 bp = Blueprint("tuf", __name__, url_prefix="/tuf")
 
-# <folder>/<sha256>.<name>: the consistent-snapshot name of target <folder>/<name>.
-_TARGET_RE = re.compile(r"^((?:[^/]+/)*)([0-9a-f]{64})\.([^/]+)$")
+
+@bp.after_request
+def _not_found_revalidates(response: Response) -> Response:
+    if response.status_code == 404:  # a probe for the next root must not be cached as missing
+        response.headers["Cache-Control"] = REVALIDATE
+    return response
 
 
 @bp.get("/metadata/<name>")
 def metadata(name: str) -> Any:
     data = registry_of(current_app).metadata_file(name)
-    versioned = name[0].isdigit()
-    return Response(
-        data,
-        mimetype="application/json",
-        headers={"Cache-Control": "public, max-age=31536000, immutable" if versioned else "no-cache"},
-    )
+    return Response(data, mimetype="application/json", headers={"Cache-Control": metadata_cache_control(name)})
 
 
 # merge_slashes=False: a path with "//" is no target (404), not a redirect to another path.
@@ -36,10 +35,10 @@ def target(path: str) -> Any:
     # Consistent snapshots name a target file <sha256>.<name>; the bytes are the blob. Only a
     # blob that the signed metadata lists under that path is served: an upload token lets its
     # holder store blobs, not publish them under any name.
-    m = _TARGET_RE.match(path)
-    if m is None:
+    split = split_target_path(path)
+    if split is None:
         raise NotFoundError(f"no target {path}: expected <folder>/<sha256>.<file name>")
-    folder, sha256, name = m.groups()
+    folder, sha256, name = split
     registry = registry_of(current_app)
     signed = registry.signed_target(folder + name)
     if signed is None or signed.hashes.get("sha256") != sha256:
@@ -66,11 +65,11 @@ def target(path: str) -> Any:
             headers={
                 "Content-Length": str(size),
                 "ETag": f'"{sha256}"',
-                "Cache-Control": "public, max-age=31536000, immutable",
+                "Cache-Control": IMMUTABLE,
             },
         )
     response = send_file(local, mimetype="application/octet-stream", conditional=True, etag=sha256)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["Cache-Control"] = IMMUTABLE
     return response
 
 
