@@ -184,7 +184,7 @@ def test_every_group_fits_its_budget(world: World) -> None:
     reader = plan["models"][0]
     assert reader["priority"] == 40 and reader["required"] is True and reader["version"] == "1.0.0"
     assert reader["manifest_target"] == "acme/reader/1.0.0/manifest.json"
-    blob, info, _ = world.puller.source.fetch(reader["manifest_target"])
+    blob, info, _ = world.puller.fetch(reader["manifest_target"])
     assert reader["manifest_sha256"] == info.hashes["sha256"] and reader["manifest_size"] == blob.stat().st_size
     targets = [t["target"] for t in plan["targets"]]
     assert targets == sorted(set(targets))

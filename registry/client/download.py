@@ -68,7 +68,12 @@ class PullResult:
 
 
 class _Source(Protocol):
+    def info(self, path: str) -> TargetFile: ...
+
     def fetch(self, path: str) -> tuple[Path, TargetFile, bool]: ...
+
+    @property
+    def bytes_downloaded(self) -> int: ...
 
 
 def _map_tuf_error(e: Exception, what: str) -> EdzooError:
@@ -117,13 +122,21 @@ class _Online:
         except ValueError as e:
             raise SignatureError(f"the trusted root is not valid TUF root metadata: {e}") from e
 
-    def fetch(self, path: str) -> tuple[Path, TargetFile, bool]:
+    @property
+    def bytes_downloaded(self) -> int:
+        return int(self.fetcher.bytes_downloaded)
+
+    def info(self, path: str) -> TargetFile:
         try:
             info = self.updater.get_targetinfo(path)
         except (tuf_exceptions.RepositoryError, tuf_exceptions.DownloadError) as e:
             raise _map_tuf_error(e, path) from e
         if info is None:
             raise NotFoundError(f"{path} is not published in {self.reg.url}")
+        return info  # type: ignore[no-any-return]
+
+    def fetch(self, path: str) -> tuple[Path, TargetFile, bool]:
+        info = self.info(path)
         cache = self.reg.cache
         sha = info.hashes["sha256"]
         blob = cache.blob_path(sha)
@@ -151,11 +164,16 @@ class _Offline:
             raise OfflineError(f"nothing from {reg.url} is cached yet; pull once while online")
         self.verifier = OfflineVerifier(cached_metadata_reader(reg.metadata_dir), trusted_root, grace)
 
-    def fetch(self, path: str) -> tuple[Path, TargetFile, bool]:
+    bytes_downloaded = 0
+
+    def info(self, path: str) -> TargetFile:
         try:
-            info = self.verifier.target_info(path)
+            return self.verifier.target_info(path)
         except OfflineError as e:
             raise OfflineError(f"{path} was never pulled from {self.reg.url}; pull it once while online") from e
+
+    def fetch(self, path: str) -> tuple[Path, TargetFile, bool]:
+        info = self.info(path)
         blob = self.reg.cache.blob_path(info.hashes["sha256"])
         try:
             with open(blob, "rb") as f:
@@ -207,6 +225,23 @@ class Puller:
             current = self.reg.metadata_dir / "root.json"
             bootstrap = current.read_bytes() if current.exists() else trusted
             self.source = _Online(self.reg, bootstrap, config, progress)
+
+    # -- the public API that schools (bundles, plans, the mirror) build on -------------------------
+    def target_info(self, path: str) -> TargetFile:
+        """The signed length and hashes of target ``path``, from verified metadata, without
+        downloading the file. NotFoundError when the registry does not publish it; offline,
+        OfflineError when the stored metadata never covered it."""
+        return self.source.info(path)
+
+    def fetch(self, path: str) -> tuple[Path, TargetFile, bool]:
+        """Target ``path`` as a verified file in the cache: ``(blob, signed info, downloaded)``;
+        a blob already cached (and matching its hash) is not downloaded again."""
+        return self.source.fetch(path)
+
+    @property
+    def bytes_downloaded(self) -> int:
+        """Bytes this Puller received from the registry (metadata and targets); 0 offline."""
+        return self.source.bytes_downloaded
 
     def _trusted_root(self, root: bytes | Path | None) -> bytes:
         """The root this cache trusts for the registry: pinned on first use, never replaced

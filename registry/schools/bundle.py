@@ -53,15 +53,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tuf.api import exceptions as tuf_exceptions
-from tuf.api.metadata import Metadata, TargetFile
+from tuf.api.metadata import Metadata
 
 from registry.client.download import ProgressFactory, Puller
 from registry.client.http import ClientConfig
 from registry.core import modelindex, names, profiles, recall
 from registry.core._internal.files import atomic_write, sha256_file
 from registry.core.errors import (
-    DownloadError,
     EdzooError,
     ExpiredMetadataError,
     ManifestError,
@@ -560,22 +558,6 @@ def _read_base(since: Path) -> tuple[str, set[str]]:
     return str(doc["id"]), {t["sha256"] for t in doc["targets"]}
 
 
-def _signed_info(puller: Puller, path: str) -> TargetFile:
-    """The registry's signed TargetFile for ``path``, without downloading the file."""
-    updater = getattr(puller.source, "updater", None)
-    if updater is None:  # an offline Puller answers from its verified stored metadata
-        return puller.source.verifier.target_info(path)  # type: ignore[attr-defined,no-any-return]
-    try:
-        info = updater.get_targetinfo(path)
-    except tuf_exceptions.DownloadError as e:
-        raise DownloadError(f"{path}: download of metadata failed: {e.__cause__ or e}") from e
-    except tuf_exceptions.RepositoryError as e:
-        raise SignatureError(f"{path}: metadata failed verification: {e}") from e
-    if info is None:
-        raise NotFoundError(f"{path} is not published in {puller.reg.url}")
-    return info  # type: ignore[no-any-return]
-
-
 @dataclass(frozen=True)
 class _Index:
     """A signed list a device reads to see withdrawals: a versions index or withdrawals.json."""
@@ -599,7 +581,7 @@ def _signed_lists(
 
     def get(path: str) -> bytes | None:
         try:
-            blob, info, _ = puller.source.fetch(path)
+            blob, info, _ = puller.fetch(path)
         except NotFoundError:
             return None
         data = blob.read_bytes()
@@ -722,13 +704,13 @@ def write_bundle(
             in_bundle = sha not in base_shas
             try:
                 if in_bundle and not puller.cache.has_blob(sha, size):
-                    blob, info, fetched = puller.source.fetch(target)
+                    blob, info, fetched = puller.fetch(target)
                     if fetched:
                         downloaded, downloaded_bytes = downloaded + 1, downloaded_bytes + info.length
                     if update is not None:
                         update(size)
                 else:
-                    info = _signed_info(puller, target)
+                    info = puller.target_info(target)
                     blob = puller.cache.blob_path(sha)
                 if in_bundle:
                     sources.setdefault(sha, blob)
@@ -835,7 +817,7 @@ def write_bundle(
                 if got != sha and sha in unique:
                     # A damaged file left by an earlier run, or a cached blob damaged since it was
                     # verified: copy it again from a source the Puller verifies (or downloads again).
-                    blob, _, _ = puller.source.fetch(target_of[sha])
+                    blob, _, _ = puller.fetch(target_of[sha])
                     _place(blob, out / rel, hardlink=hardlink, update=None)
                     got, size = sha256_file(out / rel)
                     if sha in kept:

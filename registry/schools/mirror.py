@@ -439,7 +439,7 @@ def _sync(
 
     def get(path: str) -> _Fetched:
         if path not in fetched:
-            blob, info, downloaded = puller.source.fetch(path)
+            blob, info, downloaded = puller.fetch(path)
             fetched[path] = _Fetched(path, blob, info, downloaded)
         return fetched[path]
 
@@ -478,8 +478,7 @@ def _sync(
     written, timestamp = _publish(puller.reg.metadata_dir, www, served, pinned.read_bytes())
     new = [f for f in fetched.values() if f.downloaded]
     old = [f for f in fetched.values() if not f.downloaded]
-    fetcher = getattr(puller.source, "fetcher", None)
-    total_downloaded = int(getattr(fetcher, "bytes_downloaded", 0))
+    total_downloaded = puller.bytes_downloaded
     fetched_bytes = sum(f.info.length for f in new)
     return SyncResult(
         upstream=upstream,

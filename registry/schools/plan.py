@@ -71,14 +71,10 @@ class ResolvedModel:
     warning: str | None = None  # set when the catalog's alias pointed to a withdrawn version
 
 
-class _Source(Protocol):
-    def fetch(self, path: str) -> tuple[Path, TargetFile, bool]: ...
-
-
 class _Puller(Protocol):
     """What :func:`resolve_catalog` needs of :class:`registry.client.download.Puller`."""
 
-    source: _Source
+    def fetch(self, path: str) -> tuple[Path, TargetFile, bool]: ...
 
     def resolve(self, ref: names.ModelRef, *, allow_withdrawn: bool = False) -> str: ...
 
@@ -123,7 +119,7 @@ def resolve_catalog(catalog: Catalog, puller: _Puller) -> tuple[dict[str, Resolv
                 )
             manifest, _ = puller.manifest(ref, version)
             target = names.target_path(ref.namespace, ref.model, version, names.MANIFEST_FILE)
-            _, info, _ = puller.source.fetch(target)  # already cached and verified: no download
+            _, info, _ = puller.fetch(target)  # already cached and verified: no download
         except NotFoundError as e:
             unavailable.append({"model": entry.model, "reason": e.message})
             continue
