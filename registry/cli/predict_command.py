@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
-from registry.cli.main import cache_option, cli
+from registry.cli.options import cache_option, device_profile
 
 
-@cli.command()
+@click.command()
 @click.argument("model", metavar="NS/MODEL[@VERSION] | BUILD_DIR")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("--variant", default=None, help="Variant id [default: chosen for --device, else the manifest's first].")
@@ -42,12 +42,7 @@ def predict(
     """
     from registry.client.predict import predict as run
 
-    profile = None
-    if device:
-        from registry.client.cache import default_cache_dir
-        from registry.client.device import load_device
-
-        profile = load_device(device, cache_dir=cache_dir or default_cache_dir())
+    profile = device_profile(device, cache_dir) if device else None
     stdin = sys.stdin if "-" in inputs else ()
     chosen, results = run(model, inputs, variant=variant, device=profile, top=top, stdin=stdin, cache_dir=cache_dir)
     if as_json:
@@ -61,3 +56,6 @@ def predict(
         click.echo(where + (f"  (flagged: {flagged!r})" if flagged else ""))
         for label, p in r.top:
             click.echo(f"  {label:20s} {p:8.4f}")
+
+
+COMMANDS: tuple[click.Command, ...] = (predict,)

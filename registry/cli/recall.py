@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from registry.cli.main import _backend_options, cli, registry
+from registry.cli.options import backend_options
 from registry.core.errors import UsageError
 
 _REGISTRY_HELP = "Registry URL [env EDZOO_REGISTRY]."
@@ -29,7 +29,7 @@ def _token(token: str | None, token_file: Path | None) -> str:
     return token
 
 
-@cli.command()
+@click.command()
 @click.argument("ref", metavar="NAMESPACE/MODEL@VERSION")
 @click.option("--reason", required=True, help="Why, in one line (at most 500 characters); every client shows it.")
 @click.option("--use", "use", default=None, metavar="VERSION", help="The version to use instead [default: none].")
@@ -63,7 +63,7 @@ def yank(
     _report(result)
 
 
-@cli.command()
+@click.command()
 @click.argument("ref", metavar="NAMESPACE/MODEL@VERSION")
 @_publisher_options
 def unyank(ref: str, registry_url: str, key_path: Path, token: str | None, token_file: Path | None) -> None:
@@ -98,13 +98,13 @@ def _report(result) -> None:  # type: ignore[no-untyped-def]
 _KEYS_HELP = "The offline keys folder (targets-N.pem) [default: DATA_DIR-keys]."
 
 
-@registry.command("withdraw")
+@click.command("withdraw")
 @click.argument("data_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.argument("ref", metavar="NAMESPACE/MODEL@VERSION")
 @click.option("--reason", required=True, help="Why, in one line (at most 500 characters); every client shows it.")
 @click.option("--use", "use", default=None, metavar="VERSION", help="The version to use instead [default: none].")
 @click.option("--keys", "keys_dir", type=click.Path(path_type=Path), default=None, help=_KEYS_HELP)
-@_backend_options
+@backend_options
 def registry_withdraw(
     data_dir: Path,
     ref: str,
@@ -133,11 +133,11 @@ def registry_withdraw(
     _report_admin(result)
 
 
-@registry.command("unwithdraw")
+@click.command("unwithdraw")
 @click.argument("data_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.argument("ref", metavar="NAMESPACE/MODEL@VERSION")
 @click.option("--keys", "keys_dir", type=click.Path(path_type=Path), default=None, help=_KEYS_HELP)
-@_backend_options
+@backend_options
 def registry_unwithdraw(
     data_dir: Path, ref: str, keys_dir: Path | None, database_url: str | None, blobs: str | None
 ) -> None:
@@ -166,3 +166,10 @@ def _report_admin(result) -> None:  # type: ignore[no-untyped-def]
         click.echo(f"lifted the registry's withdrawal of {ref} (targets version {result.targets_version})")
     if result.still_withdrawn_by_publisher:
         click.echo(f"  {ref} stays withdrawn by its publisher (`edzoo unyank` restores it)")
+
+
+COMMANDS: tuple[click.Command, ...] = (yank, unyank)
+REGISTRY_COMMANDS: tuple[click.Command, ...] = (
+    registry_withdraw,
+    registry_unwithdraw,
+)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from registry.cli.main import _backend_options, registry
+from registry.cli.options import backend_options
 from registry.core._internal.files import atomic_write
 
 _DATA = click.argument("data_dir", metavar="DATA", type=click.Path(path_type=Path, exists=True, file_okay=False))
@@ -28,7 +28,7 @@ def _keys_dir(data_dir: Path, keys_dir: Path | None) -> Path:
     return keys_dir or data_dir.with_name(data_dir.name + "-keys")
 
 
-@registry.command("rotate-keys")
+@click.command("rotate-keys")
 @_DATA
 @click.option(
     "--role",
@@ -39,7 +39,7 @@ def _keys_dir(data_dir: Path, keys_dir: Path | None) -> Path:
 @_keys_option
 @click.option("--count", type=click.IntRange(1, 16), default=None, help="New keys [default: as many as now].")
 @click.option("--threshold", type=click.IntRange(1, 16), default=None, help="Signatures required [default: as now].")
-@_backend_options
+@backend_options
 def rotate_keys(
     data_dir: Path,
     role: str,
@@ -85,12 +85,12 @@ def rotate_keys(
         click.echo("move the offline keys folder back to offline storage", err=True)
 
 
-@registry.command("rotate-publisher")
+@click.command("rotate-publisher")
 @_DATA
 @click.argument("namespace")
 @click.argument("public_key", metavar="NEW_PUBLIC_KEY", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @_keys_option
-@_backend_options
+@backend_options
 def rotate_publisher(
     data_dir: Path,
     namespace: str,
@@ -116,12 +116,12 @@ def rotate_publisher(
     click.echo(f"namespace {namespace}: key {old[:12]}… retired; the publisher must now run `edzoo publisher renew`")
 
 
-@registry.command("revoke-publisher")
+@click.command("revoke-publisher")
 @_DATA
 @click.argument("namespace")
 @click.option("--reason", required=True, help="One line, kept in the registry's log.")
 @_keys_option
-@_backend_options
+@backend_options
 def revoke_publisher(
     data_dir: Path,
     namespace: str,
@@ -143,7 +143,7 @@ def revoke_publisher(
     click.echo(f"namespace {namespace} revoked; {live} upload token(s) revoked")
 
 
-@registry.group("token")
+@click.group("token")
 def token() -> None:
     """Upload tokens of publishers: issue, revoke, list (no offline keys needed)."""
 
@@ -161,7 +161,7 @@ def token() -> None:
     default=None,
     help="Write the token to this file (mode 0600) instead of printing it.",
 )
-@_backend_options
+@backend_options
 def token_issue(
     data_dir: Path,
     namespace: str,
@@ -202,7 +202,7 @@ def token_issue(
 @click.argument("namespace")
 @click.option("--id", "token_id", type=int, default=None, help="The token's id (`edzoo registry token list`).")
 @click.option("--all", "revoke_all", is_flag=True, help="Revoke every token of NAMESPACE.")
-@_backend_options
+@backend_options
 def token_revoke(
     data_dir: Path,
     namespace: str,
@@ -225,7 +225,7 @@ def token_revoke(
 @_DATA
 @click.argument("namespace", required=False)
 @click.option("--json", "as_json", is_flag=True)
-@_backend_options
+@backend_options
 def token_list(
     data_dir: Path, namespace: str | None, as_json: bool, database_url: str | None, blobs: str | None
 ) -> None:
@@ -239,3 +239,12 @@ def token_list(
     click.echo(f"{'id':>4s}  {'namespace':20s} {'state':8s} {'expires':25s} label")
     for r in rows:
         click.echo(f"{r['id']:>4d}  {r['namespace']:20s} {r['state']:8s} {r['expires_at'] or 'never':25s} {r['label']}")
+
+
+COMMANDS: tuple[click.Command, ...] = ()
+REGISTRY_COMMANDS: tuple[click.Command, ...] = (
+    rotate_keys,
+    rotate_publisher,
+    revoke_publisher,
+    token,
+)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from registry.cli.main import _backend_options, cli, registry
+from registry.cli.options import backend_options
 from registry.core.errors import UsageError
 
 _DAYS_HELP = (
@@ -36,11 +36,11 @@ def _left(expires: Any, at: Any) -> str:
     return f"{seconds / 86400:.0f} d"
 
 
-@registry.command("status")
+@click.command("status")
 @click.argument("data_dir", metavar="DATA", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--days", type=float, default=None, help=_DAYS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print every role as JSON (bins one by one).")
-@_backend_options
+@backend_options
 def registry_status(
     data_dir: Path, days: float | None, as_json: bool, database_url: str | None, blobs: str | None
 ) -> None:
@@ -104,7 +104,7 @@ def registry_status(
         click.echo(f"  run: edzoo registry renew {data_dir} --keys OFFLINE_KEYS")
 
 
-@registry.command("renew")
+@click.command("renew")
 @click.argument("data_dir", metavar="DATA", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option(
     "--keys",
@@ -118,7 +118,7 @@ def registry_status(
 @click.option(
     "--registry-url", default="URL", show_default=True, help="The registry URL to put in the publishers' commands."
 )
-@_backend_options
+@backend_options
 def registry_renew(
     data_dir: Path,
     keys_dir: Path | None,
@@ -164,7 +164,7 @@ def registry_renew(
 
 
 # -- the publisher's side ----------------------------------------------------------------------
-@cli.group()
+@click.group()
 def publisher() -> None:
     """A publisher's own roles: renew them before they expire, re-key them after a rotation."""
 
@@ -224,3 +224,10 @@ def publisher_renew(
         f"{what} {namespace}: {len(result.roles)} roles ({namespace} version {result.version} and "
         f"{len(result.roles) - 1} bins) signed by key {result.keyid[:12]}…, valid until {core.iso(result.expires)}"
     )
+
+
+COMMANDS: tuple[click.Command, ...] = (publisher,)
+REGISTRY_COMMANDS: tuple[click.Command, ...] = (
+    registry_status,
+    registry_renew,
+)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from registry.cli.main import _progress, cache_option, cli, root_option
+from registry.cli.options import cache_option, progress_bars, root_option
 from registry.core.units import format_bytes
 
 
@@ -20,7 +20,7 @@ def _staleness(value: str | None) -> timedelta | None:
     return None if value is None else parse_staleness(value)
 
 
-@cli.command("bundle")
+@click.command("bundle")
 @click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--out",
@@ -103,7 +103,7 @@ def bundle(
         force=force,
         max_staleness=grace,
         hardlink=hardlink,
-        progress=_progress(not quiet),
+        progress=progress_bars(not quiet),
     )
     click.echo(f"bundle {result.id[:12]} complete in {result.path}")
     click.echo(f"  registry  {result.registry}")
@@ -131,7 +131,7 @@ def bundle(
         click.echo(f"  dropped   {d.message}")
 
 
-@cli.command("install-bundle")
+@click.command("install-bundle")
 @click.argument("bundle_dir", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
 @click.option(
     "--device",
@@ -192,7 +192,7 @@ def install_bundle(
         root=root,
         max_staleness=_staleness(max_staleness),
         base_dir=base_dir,
-        progress=_progress(not quiet),
+        progress=progress_bars(not quiet),
     )
     verb = "already installed" if result.unchanged else "installed"
     click.echo(
@@ -214,3 +214,6 @@ def install_bundle(
     click.echo(
         f"  {result.freshness.describe()} (timestamp v{result.timestamp_version}, snapshot v{result.snapshot_version})"
     )
+
+
+COMMANDS: tuple[click.Command, ...] = (bundle, install_bundle)

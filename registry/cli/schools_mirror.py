@@ -8,14 +8,14 @@ from typing import Any
 
 import click
 
-from registry.cli.main import _progress, cli, root_option
+from registry.cli.options import progress_bars, root_option
 
 # Equal to registry.schools.mirror's (imported lazily, so `edzoo --help` stays fast).
 DEFAULT_MIRROR_PORT = 8471
 DEFAULT_INTERVAL = 300
 
 
-@cli.command("mirror")
+@click.command("mirror")
 @click.option("--upstream", required=True, help="The registry to mirror, e.g. https://models.example.org.")
 @click.option(
     "--catalog",
@@ -86,7 +86,7 @@ def mirror(
     load_catalog(catalog_path)  # bad input fails here, before anything is written
     if once:
         result = mirrorlib.sync(
-            upstream, catalog_path, data_dir, root=root, interval=interval, progress=_progress(True)
+            upstream, catalog_path, data_dir, root=root, interval=interval, progress=progress_bars(True)
         )
         _print_sync(result)
         _print_status(mirrorlib.status_report(data_dir))
@@ -100,11 +100,11 @@ def mirror(
         port=port,
         interval=interval,
         access_log=access_log,
-        progress=_progress(True),
+        progress=progress_bars(True),
     )
 
 
-@cli.command("mirror-status")
+@click.command("mirror-status")
 @click.option(
     "--data",
     "data_dir",
@@ -186,3 +186,6 @@ def _print_status(report: dict[str, Any], models: bool = False) -> None:
         click.echo("fresh")
     else:
         click.echo("STALE: " + "; ".join(report["stale_reasons"]))
+
+
+COMMANDS: tuple[click.Command, ...] = (mirror, mirror_status)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from registry.cli.main import _progress, cache_option, cli, root_option
+from registry.cli.options import cache_option, progress_bars, root_option
 from registry.core.errors import UsageError, WithdrawnError
 
 
-@cli.command(name="plan")
+@click.command(name="plan")
 @click.argument("catalog_path", metavar="CATALOG", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("fleet_path", metavar="FLEET", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
@@ -99,7 +99,7 @@ def plan(
         cache_dir=cache_dir,
         offline=offline,
         grace=timedelta(days=grace_days),
-        progress=_progress(not as_json),
+        progress=progress_bars(not as_json),
     )
     count = len(catalog.entries)
     click.echo(
@@ -141,3 +141,6 @@ def plan(
             f"{len(lacking)} group{' lacks' if len(lacking) == 1 else 's lack'} a required model ({shown}); "
             f"see the problems in {output}"
         )
+
+
+COMMANDS: tuple[click.Command, ...] = (plan,)

@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from registry.cli.main import cli
 from registry.core.errors import UsageError
 
 
@@ -50,7 +49,7 @@ def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-@cli.group()
+@click.group()
 def zoo() -> None:
     """Build the reference models; list task kinds, recipes and data layouts (needs the [zoo] extra)."""
 
@@ -182,7 +181,7 @@ def _options(data_format: str | None, group: str | None, label_column: str, fron
     return DataOptions(format=data_format, seed=seed, group=group, label_column=label_column, frontend=frontend)
 
 
-@cli.command()
+@click.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--data", "data_path", type=click.Path(path_type=Path), required=True, help="Training and test data.")
 @click.option(
@@ -337,7 +336,7 @@ def optimize(
     click.echo(f"{result.out_dir} ({result.seconds:.0f} s); publish it with `edzoo publish {result.out_dir} ...`")
 
 
-@cli.command()
+@click.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--data", "data_path", type=click.Path(path_type=Path), required=True, help="Data with a test split.")
 @click.option(
@@ -400,3 +399,6 @@ def measure(
         f"({b.get('invokes_per_timing', 1)} per timing; an empty invoke costs {b.get('empty_invoke_us_p50', '?')} µs)"
     )
     click.echo(f"  ops: {', '.join(result.ops)}; delegates: {', '.join(result.delegates) or 'none agree'}")
+
+
+COMMANDS: tuple[click.Command, ...] = (zoo, optimize, measure)

@@ -1,0 +1,102 @@
+"""What the `edzoo` commands share: the top-level group's error handling, progress bars, and the
+options several command groups take (the cache, the trusted root, a registry's backends)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from registry.core.errors import EdzooError
+
+DEFAULT_PORT = 8470
+
+
+def default_keys_dir() -> Path:
+    if os.environ.get("EDZOO_KEYS"):
+        return Path(os.environ["EDZOO_KEYS"])
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "edzoo" / "keys"
+
+
+def progress_bars(enabled: bool):  # type: ignore[no-untyped-def]
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    @contextmanager
+    def bar(desc: str, total: int):  # type: ignore[no-untyped-def]
+        # disable=None: a bar on a terminal, silence when stderr is a file or a pipe
+        with tqdm(
+            total=total,
+            desc=desc,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            leave=False,
+            disable=None,
+            file=sys.stderr,
+        ) as t:
+            yield t
+
+    return bar
+
+
+class EdzooGroup(click.Group):
+    """The top-level group: an EdzooError becomes one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EdzooError as e:
+            click.echo(f"error: {e.message}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+def cache_option(help_text: str = "Cache folder [default: $EDZOO_CACHE or ~/.cache/edzoo].") -> Any:
+    return click.option(
+        "--cache", "cache_dir", type=click.Path(path_type=Path), envvar="EDZOO_CACHE", default=None, help=help_text
+    )
+
+
+def root_option(help_text: str) -> Any:
+    return click.option(
+        "--root", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help=help_text
+    )
+
+
+def backend_options(f: Any) -> Any:
+    """--db and --blobs: where a registry keeps its index and its objects."""
+    f = click.option(
+        "--blobs",
+        envvar="EDZOO_BLOBS",
+        default=None,
+        help="Where blobs and TUF metadata live: a folder or s3://BUCKET/PREFIX [default: what `registry init` "
+        "recorded, else DATA_DIR/objects; env EDZOO_BLOBS]. S3 settings: EDZOO_S3_ENDPOINT_URL, EDZOO_S3_REGION "
+        "and boto3's credential chain.",
+    )(f)
+    return click.option(
+        "--db",
+        "--database-url",
+        "database_url",
+        envvar="EDZOO_DATABASE_URL",
+        default=None,
+        help="The index database: sqlite:///PATH or postgresql://USER@HOST/DB [default: what `registry init` "
+        "recorded, else SQLite in DATA_DIR; env EDZOO_DATABASE_URL]. Passwords: PGPASSWORD or ~/.pgpass.",
+    )(f)
+
+
+def device_profile(spec: str, cache_dir: Path | None) -> dict[str, Any]:
+    """The device profile SPEC names: a reference id, a profile .json, or `this` (probed once and
+    kept in the cache)."""
+    from registry.client.cache import default_cache_dir
+    from registry.client.device import load_device
+
+    return load_device(spec, cache_dir=cache_dir or default_cache_dir())
