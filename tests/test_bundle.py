@@ -647,3 +647,44 @@ def test_max_staleness_parsing() -> None:
     for bad in ("", "30", "-1d", "1w", "forever", "30 days"):
         with pytest.raises(UsageError, match="expected a duration like 30d, 12h or 0"):
             bundles.parse_staleness(bad)
+
+
+# -- the device's trusted root follows rotations (registry.core.truststore) ------------------------
+def test_a_device_verifies_from_the_newest_root_its_installs_reached(school: School) -> None:
+    """After a bundle carries a rotated root (new timestamp keys), the device keeps that root and
+    verifies later bundles from it: one whose metadata no longer carries the rotation installs,
+    and the root the device was set up with is still accepted as --root."""
+    from registry.server import keyadmin
+
+    env = school.env
+    first = school.plan("p1.json", {"tablets": (TABLETS, [("reader", "1.0.0", "int8")])})
+    school.bundle(first, "usb/b1")
+    app = env.tmp / "tablet"
+    bundles.install_bundle(env.tmp / "usb" / "b1", app, device=TABLETS, root=env.root)
+    assert not (app / "trust" / "root_history").exists()  # no rotation yet
+
+    keyadmin.rotate_keys(env.data, env.keys_dir, "timestamp")
+    school.publish("reader", "1.1.0", {"fp32": 300_000, "int8": 80_000}, seed=3)
+    second = school.plan("p2.json", {"tablets": (TABLETS, [("reader", "1.1.0", "int8")])})
+    school.bundle(second, "usb/b2")
+    bundles.install_bundle(env.tmp / "usb" / "b2", app, device=TABLETS)
+    v2 = (env.data / "objects" / "tuf" / "2.root.json").read_bytes()
+    assert (app / "trust" / "root_history" / "2.root.json").read_bytes() == v2
+    assert (app / "trust" / "root.json").read_bytes() == env.root.read_bytes()  # the pin stays
+
+    school.publish("reader", "1.2.0", {"fp32": 300_000, "int8": 80_000}, seed=4)
+    third = school.plan("p3.json", {"tablets": (TABLETS, [("reader", "1.2.0", "int8")])})
+    school.bundle(third, "usb/b3")
+    b3 = env.tmp / "usb" / "b3"
+    (b3 / "metadata" / "root_history" / "2.root.json").unlink()  # the rotation is not in this bundle
+    doc = json.loads((b3 / "bundle.json").read_text())
+    del doc["metadata"]["root_history/2.root.json"]
+    (b3 / "bundle.json").write_text(json.dumps(doc, indent=2))
+    reseal(b3)
+    # from root 1 the new timestamp key is unknown: only the device's root 2 verifies this bundle
+    with pytest.raises(SignatureError):
+        bundles.open_bundle(b3, trusted_root=env.root.read_bytes())
+    installed = bundles.install_bundle(b3, app, device=TABLETS, root=env.root)
+    assert [(f.model, f.version) for f in installed.models] == [(f"{NS}/reader", "1.2.0")]
+    with pytest.raises(SignatureError, match="differs from the root this device already trusts"):
+        bundles.install_bundle(b3, app, device=TABLETS, root=flip(env.root.read_bytes()))

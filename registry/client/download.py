@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tuf.api import exceptions as tuf_exceptions
-from tuf.api.metadata import Metadata, Root, TargetFile
+from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
 from registry.core import manifest as manifests
 from registry.core import modelindex, names, recall
-from registry.core._internal.files import atomic_write, sha256_file
+from registry.core._internal.files import sha256_file
 from registry.core.errors import (
     DownloadError,
     EdzooError,
@@ -35,6 +35,7 @@ from registry.core.errors import (
 from registry.core.offline import OfflineVerifier, cached_metadata_reader
 from registry.core.recall import Withdrawal
 from registry.core.select import POLICIES, Choice, Policy, policy_for_device, select
+from registry.core.truststore import TrustStore
 
 from .cache import Cache, RegistryCache, default_cache_dir
 from .http import USER_AGENT, ApiClient, ClientConfig, ProgressFetcher
@@ -183,16 +184,17 @@ class _Offline:
         return blob, info, False
 
 
-def _check_root(data: bytes, source: object) -> None:
-    """A root to pin must be root metadata that its own keys sign."""
-    try:
-        md = Metadata.from_bytes(data)
-        if md.signed.type != Root.type:
-            raise ValueError(f"it is {md.signed.type} metadata")
-        md.signed.verify_delegate(Root.type, md.signed_bytes, md.signatures)
-    except Exception as e:  # deserialization errors of every kind, bad signatures
-        what = "the trusted root" if isinstance(source, bytes) else str(source)
-        raise SignatureError(f"{what} is not valid TUF root metadata: {e}") from e
+def cache_trust(reg: RegistryCache) -> TrustStore:
+    """The root a cache trusts for ``reg``: pinned in ``pinned-root.json``; python-tuf's updater
+    keeps the chain it verified from there in ``metadata/root_history``."""
+    pinned = reg.root / "pinned-root.json"
+    return TrustStore(
+        pinned,
+        reg.metadata_dir / "root_history",
+        first_use=f"no trusted root for {reg.url}: pass --root root.json (from `edzoo trust export`) the first time",
+        other_root=f"the root given differs from the root pinned for {reg.url} ({pinned}); remove that cache "
+        "folder to trust a new registry",
+    )
 
 
 class Puller:
@@ -217,7 +219,9 @@ class Puller:
         self.config = config
         self._indexes: dict[str, dict[str, Any]] = {}
         self._admin_withdrawals: dict[str, dict[str, Withdrawal]] | None = None
-        trusted = self._trusted_root(root)
+        self.trust = cache_trust(self.reg)
+        trusted = self.trust.trusted(root)
+        self.trust.pin(trusted)
         self.source: _Source
         if offline:
             self.source = _Offline(self.reg, trusted, grace)
@@ -243,35 +247,11 @@ class Puller:
         """Bytes this Puller received from the registry (metadata and targets); 0 offline."""
         return self.source.bytes_downloaded
 
-    def _trusted_root(self, root: bytes | Path | None) -> bytes:
-        """The root this cache trusts for the registry: pinned on first use, never replaced
-        silently (a later root must chain from it through the updater)."""
-        pinned = self.reg.root / "pinned-root.json"
-        given = None
-        if root is not None:
-            try:
-                given = root if isinstance(root, bytes) else Path(root).read_bytes()
-            except OSError as e:
-                raise UsageError(f"cannot read trusted root {str(root)}: {e.strerror or e}") from e
-        if pinned.exists():
-            stored = pinned.read_bytes()
-            if given is not None and given != stored and not self._in_history(given):
-                raise SignatureError(
-                    f"the root given differs from the root pinned for {self.reg.url} "
-                    f"({pinned}); remove that cache folder to trust a new registry"
-                )
-            return stored
-        if given is None:
-            raise UsageError(
-                f"no trusted root for {self.reg.url}: pass --root root.json (from `edzoo trust export`) the first time"
-            )
-        _check_root(given, root)
-        atomic_write(pinned, given)
-        return given
-
-    def _in_history(self, data: bytes) -> bool:
-        history = self.reg.metadata_dir / "root_history"
-        return any(p.read_bytes() == data for p in history.glob("*.root.json")) if history.exists() else False
+    @property
+    def trusted_root(self) -> bytes:
+        """The newest root this cache verified for the registry (the pinned one before any
+        rotation): what verifying its stored metadata offline starts from."""
+        return self.trust.trusted(None)
 
     def _index(self, ref: names.ModelRef) -> dict[str, Any]:
         """The model's verified versions index (read once per Puller, like the metadata)."""
@@ -472,8 +452,7 @@ def verify_cached(
         )
     target = reg.target_of(path)
     assert target is not None
-    pinned = reg.root / "pinned-root.json"
-    verifier = OfflineVerifier(cached_metadata_reader(reg.metadata_dir), pinned.read_bytes(), grace)
+    verifier = OfflineVerifier(cached_metadata_reader(reg.metadata_dir), cache_trust(reg).trusted(None), grace)
     try:
         with open(os.path.realpath(path), "rb") as f:
             info = verifier.verify_file(target, f)

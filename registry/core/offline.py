@@ -60,6 +60,7 @@ class OfflineVerifier:
     def __post_init__(self) -> None:
         self.at = self.at or _now()
         self.expired: list[str] = []
+        self.chain: list[bytes] = []  # the stored roots newer than the trusted one, in version order
         self.root = self._load_root()
         self.timestamp = self._load_top(Timestamp.type)
         snapshot_meta = self.timestamp.signed.snapshot_meta
@@ -103,6 +104,7 @@ class OfflineVerifier:
             if new.signed.version != version:
                 raise SignatureError(f"root_history/{version}.root.json holds version {new.signed.version}")
             root = new
+            self.chain.append(data)
         self._check_expiry(Root.type, root)
         return root
 

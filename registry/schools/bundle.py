@@ -73,6 +73,7 @@ from registry.core.errors import (
 from registry.core.offline import OfflineVerifier
 from registry.core.recall import Withdrawal
 from registry.core.trust import now as _now
+from registry.core.truststore import TrustStore
 
 from .plan import plan_bytes as _plan_bytes
 
@@ -730,7 +731,7 @@ def write_bundle(
 
     # 2. The metadata those downloads used, checked offline exactly as a device will check it.
     meta_files = _metadata_files(puller.reg.metadata_dir)
-    trusted = (puller.reg.root / "pinned-root.json").read_bytes()
+    trusted = puller.trusted_root
     try:
         verifier = OfflineVerifier(_dict_reader(meta_files), trusted, grace=timedelta(0), at=now)
         for t in [*targets, *(i.to_json() for i in lists)]:
@@ -1186,29 +1187,24 @@ def _load_state(app_dir: Path) -> dict[str, Any] | None:
     return doc
 
 
-def _trusted_root(app_dir: Path, root: bytes | Path | None) -> tuple[bytes, bool]:
-    """(root bytes, whether it still has to be pinned)."""
+def _device_trust(app_dir: Path) -> TrustStore:
+    """The root a device set up from bundles trusts: pinned in ``APP_DIR/trust/root.json`` on the
+    first install; the newer roots its installs verified in ``APP_DIR/trust/root_history``."""
     pinned = app_dir / "trust" / "root.json"
-    given = None
-    if root is not None:
-        try:
-            given = root if isinstance(root, bytes) else Path(root).read_bytes()
-        except OSError as e:
-            raise UsageError(f"cannot read trusted root {root!s}: {e.strerror or e}") from e
-    if pinned.exists():
-        stored = pinned.read_bytes()
-        if given is not None and given != stored:
-            raise SignatureError(
-                f"the root given differs from the root this device already trusts ({pinned}): a device keeps the "
-                "root it was set up with; install bundles of that registry, or set the device up in a new folder"
-            )
-        return stored, False
-    if given is None:
-        raise UsageError(
-            f"this device trusts no registry yet ({pinned} does not exist): pass --root root.json "
-            "(from `edzoo trust export`) on the first install"
-        )
-    return given, True
+    return TrustStore(
+        pinned,
+        app_dir / "trust" / "root_history",
+        first_use=f"this device trusts no registry yet ({pinned} does not exist): pass --root root.json "
+        "(from `edzoo trust export`) on the first install",
+        other_root=f"the root given differs from the root this device already trusts ({pinned}): a device keeps "
+        "the root it was set up with; install bundles of that registry, or set the device up in a new folder",
+    )
+
+
+def _trusted_root(app_dir: Path, root: bytes | Path | None) -> tuple[bytes, bool]:
+    """(the root to verify from, whether it still has to be pinned)."""
+    store = _device_trust(app_dir)
+    return store.trusted(root), not store.is_pinned()
 
 
 def _choose_group(plan: dict[str, Any], profile: dict[str, Any], spec: str, group: str | None) -> dict[str, Any]:
@@ -1524,8 +1520,10 @@ def _install(
             shutil.rmtree(release)
         os.replace(partial, release)
         _fsync_dir(release.parent)
+        store = _device_trust(app_dir)
         if to_pin:
-            atomic_write(app_dir / "trust" / "root.json", trusted)
+            store.pin(trusted)
+        store.record(opened.verifier.chain)  # later installs verify from the newest root
         _switch(app_dir, release)
         switched = True
     except BaseException as e:
@@ -1571,8 +1569,10 @@ def _finish(
         "installed": installed,
     }
     try:
+        store = _device_trust(app_dir)
         if pin is not None:
-            atomic_write(app_dir / "trust" / "root.json", pin)
+            store.pin(pin)
+        store.record(opened.verifier.chain)
         atomic_write(app_dir / "state.json", _pretty(new_state))
     except OSError as e:
         raise _storage_error(
