@@ -610,3 +610,17 @@ def test_canonical_bytes_ignore_key_order(doc: dict[str, Any], rnd: Any) -> None
     assert canonical_bytes(_reordered(doc, rnd)) == data
     assert json.loads(data) == doc
     assert not data.endswith(b"\n")
+
+
+def test_each_missing_property_is_named_once(doc: dict[str, Any]) -> None:
+    """jsonschema reports one error per missing property, each listing them all: the message
+    names each missing one exactly once, whatever jsonschema's wording."""
+    for key in ("name", "version", "variants"):
+        del doc[key]
+    with pytest.raises(ManifestError) as caught:
+        validate_manifest(doc)
+    lines = str(caught.value).splitlines()
+    assert lines[0].endswith("(3 problems):")
+    assert sorted(line.strip() for line in lines[1:]) == [
+        f"$.{key}: required property is missing" for key in ("name", "variants", "version")
+    ]

@@ -135,11 +135,12 @@ def _schema_problems(error: jsonschema.ValidationError) -> Iterator[tuple[tuple,
     path = tuple(error.absolute_path)
     kind, value, schema = error.validator, error.validator_value, error.schema
     if kind == "required" and isinstance(error.instance, dict):
-        # jsonschema reports each missing property as its own error, naming it only in text.
+        # jsonschema gives one error per missing property, each with the whole list: every
+        # missing one is yielded here, and repeats are dropped by the caller.
         for key in value:
-            if key not in error.instance and error.message == f"{key!r} is a required property":
+            if key not in error.instance:
                 yield (*path, key), "required property is missing"
-                return
+        return
     if kind == "additionalProperties" and value is False and isinstance(error.instance, dict):
         allowed = sorted(schema.get("properties", {}))
         patterns = list(schema.get("patternProperties", {}))
@@ -310,7 +311,7 @@ def _validate(doc: object, source: str) -> None:
     if not isinstance(doc, dict):
         problems = [((), f"expected a JSON object, got {_json_type(doc)}")]
     else:
-        problems = [p for e in _validator().iter_errors(doc) for p in _schema_problems(e)]
+        problems = list(dict.fromkeys(p for e in _validator().iter_errors(doc) for p in _schema_problems(e)))
         if not problems:
             # The semantic rules assume the shapes the schema guarantees.
             problems = list(_semantic_problems(doc))

@@ -112,9 +112,9 @@ def _describe(error: jsonschema.ValidationError) -> Iterator[str]:
     """One line per problem, naming the JSON path and what was expected."""
     path, instance = error.json_path, error.instance
     if error.validator == "required" and isinstance(instance, dict):
-        # jsonschema reports each missing property separately but names it only in the text.
+        # one error per missing property, each with the whole list: the caller drops repeats
         for key in error.validator_value:
-            if key not in instance and error.message == f"{key!r} is a required property":
+            if key not in instance:
                 yield f"{_child(path, key)}: required property is missing"
         return
     if error.validator == "additionalProperties" and isinstance(instance, dict):
