@@ -45,13 +45,11 @@ from typing import Any, BinaryIO
 from urllib.parse import quote, unquote, urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
-from sqlalchemy import select
 from werkzeug.http import parse_range_header
 from werkzeug.wrappers import Response as BaseResponse
 
 from registry.core import names
 from registry.core.errors import EdzooError, StorageError, UsageError
-from registry.storage.index import Model, Version
 from registry.storage.objects import blob_key
 
 from . import registry_of
@@ -241,61 +239,54 @@ def lookup(namespace: str, name: str, revision: str) -> Revision:
     """Resolve ``revision`` of the model ``namespace/name``; HfError when there is none."""
     _check_repo(namespace, name)
     repo = f"{namespace}/{name}"
-    with _registry().index.session() as s:
-        model = s.scalar(select(Model).where(Model.namespace == namespace, Model.name == name))
-        if model is None or model.latest is None:
-            raise _repo_not_found(repo)
-        rows = list(
-            s.execute(
-                select(Version.version, Version.manifest_sha256, Version.published_at).where(
-                    Version.model_id == model.id
-                )
-            )
-        )
-        known = {v: sha for v, sha, _ in rows}
-        aliases = dict(model.aliases or {})
-        version: str | None
-        if revision in _MAIN:
-            version = model.latest
-        elif revision in known:
-            version = revision
-        elif revision in aliases:
-            version = aliases[revision]
-        elif _HEX_RE.match(revision.lower()):
-            prefix = revision.lower()
-            matches = sorted(v for v, sha, _ in rows if commit_id(sha).startswith(prefix))
-            if len(matches) > 1:
-                raise HfError(
-                    "RevisionNotFound",
-                    f"revision {revision} of {repo} is ambiguous: it starts the commits of {', '.join(matches)}",
-                )
-            version = matches[0] if matches else None
-        else:
-            version = None
-        if version is None or version not in known:
+    index = _registry().index
+    refs = index.refs(namespace, name)
+    if refs is None or refs.latest is None:
+        raise _repo_not_found(repo)
+    known = refs.commit_of()
+    aliases = refs.aliases
+    version: str | None
+    if revision in _MAIN:
+        version = refs.latest
+    elif revision in known:
+        version = revision
+    elif revision in aliases:
+        version = aliases[revision]
+    elif _HEX_RE.match(revision.lower()):
+        prefix = revision.lower()
+        matches = sorted(v for v, sha in known.items() if commit_id(sha).startswith(prefix))
+        if len(matches) > 1:
             raise HfError(
                 "RevisionNotFound",
-                f"{repo} has no revision {revision!r}: use a version, an alias, main or a commit id",
+                f"revision {revision} of {repo} is ambiguous: it starts the commits of {', '.join(matches)}",
             )
-        row = s.scalar(select(Version).where(Version.model_id == model.id, Version.version == version))
-        if row is None:
-            raise HfError("RevisionNotFound", f"{repo} has no version {version}")
-        first = min((at for _, _, at in rows if at is not None), default=None)
-        return Revision(
-            namespace=namespace,
-            name=name,
-            version=version,
-            commit=commit_id(row.manifest_sha256),
-            manifest_sha256=row.manifest_sha256,
-            manifest=row.manifest,
-            files=dict(row.files),
-            published_at=row.published_at,
-            created_at=first,
-            latest=model.latest,
-            aliases=aliases,
-            versions=sorted(known, key=names.version_key),
-            withdrawn=row.withdrawn or None,
+        version = matches[0] if matches else None
+    else:
+        version = None
+    if version is None or version not in known:
+        raise HfError(
+            "RevisionNotFound",
+            f"{repo} has no revision {revision!r}: use a version, an alias, main or a commit id",
         )
+    row = index.stored_version(namespace, name, version)
+    if row is None:
+        raise HfError("RevisionNotFound", f"{repo} has no version {version}")
+    first = min((v.published_at for v in refs.versions if v.published_at is not None), default=None)
+    return Revision(
+        namespace=namespace,
+        name=name,
+        version=version,
+        commit=commit_id(row.manifest_sha256),
+        manifest_sha256=row.manifest_sha256,
+        manifest=row.manifest,
+        files=row.files,
+        published_at=row.published_at,
+        created_at=first,
+        latest=refs.latest,
+        aliases=aliases,
+        versions=[v.version for v in refs.versions],
+        withdrawn=row.withdrawn,
+    )
 
 
 # -- the generated README.md -------------------------------------------------------------------------
@@ -767,17 +758,11 @@ def paths_info(namespace: str, name: str, revision: str) -> Any:
 def refs(namespace: str, name: str) -> Any:
     _check_repo(namespace, name)
     repo = f"{namespace}/{name}"
-    with _registry().index.session() as s:
-        model = s.scalar(select(Model).where(Model.namespace == namespace, Model.name == name))
-        if model is None or model.latest is None:
-            raise _repo_not_found(repo)
-        commits = {
-            v: commit_id(sha)
-            for v, sha in s.execute(
-                select(Version.version, Version.manifest_sha256).where(Version.model_id == model.id)
-            )
-        }
-        latest, aliases = model.latest, dict(model.aliases or {})
+    model_refs = _registry().index.refs(namespace, name)
+    if model_refs is None or model_refs.latest is None:
+        raise _repo_not_found(repo)
+    commits = {v: commit_id(sha) for v, sha in model_refs.commit_of().items()}
+    latest, aliases = model_refs.latest, model_refs.aliases
 
     def ref(kind: str, ref_name: str, version: str) -> dict[str, str]:
         return {"name": ref_name, "ref": f"refs/{kind}/{ref_name}", "targetCommit": commits[version]}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from registry.core import modelindex, names
 from registry.core.errors import ConflictError, NotFoundError, StorageError, UnavailableError, UsageError
 from registry.core.recall import Withdrawal
 
-__all__ = ["Index", "migrate"]
+__all__ = ["Index", "ModelRefs", "StoredVersion", "VersionRef", "migrate"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_ID = 0x6564_7A6F  # pg_advisory_xact_lock key of schema upgrades ("edzo")
@@ -192,6 +193,42 @@ class WriterLock(Base):
 @event.listens_for(LogEntry, "before_delete")
 def _append_only(mapper: Any, connection: Any, target: LogEntry) -> None:
     raise StorageError("the publish log is append-only")
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """What names a version as a commit: its manifest's sha256, and when it was published."""
+
+    version: str
+    manifest_sha256: str
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ModelRefs:
+    """A model's moving names (latest, aliases) and its versions, in semver order."""
+
+    namespace: str
+    name: str
+    latest: str | None
+    aliases: dict[str, str]
+    versions: tuple[VersionRef, ...]
+
+    def commit_of(self) -> dict[str, str]:
+        """version -> manifest sha256."""
+        return {v.version: v.manifest_sha256 for v in self.versions}
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One published version as the index holds it."""
+
+    version: str
+    manifest_sha256: str
+    manifest: dict[str, Any]
+    files: dict[str, Any]  # path within the version -> {sha256, size}
+    published_at: datetime | None
+    withdrawn: dict[str, Any] | None  # {"reason", "use", "at", "by"} while withdrawn
 
 
 class Index:
@@ -566,6 +603,42 @@ class Index:
             if row is None:
                 raise NotFoundError(f"no version {version} of {namespace}/{name}")
             return row.manifest
+
+    def refs(self, namespace: str, name: str) -> ModelRefs | None:
+        """The model's latest, aliases and versions (no manifests loaded), or None if there is
+        no such model."""
+        with self.session() as s:
+            model = s.scalar(select(Model).where(Model.namespace == namespace, Model.name == name))
+            if model is None:
+                return None
+            rows = s.execute(
+                select(Version.version, Version.manifest_sha256, Version.published_at).where(
+                    Version.model_id == model.id
+                )
+            )
+            versions = sorted(
+                (VersionRef(v, sha, at) for v, sha, at in rows), key=lambda r: names.version_key(r.version)
+            )
+            return ModelRefs(namespace, name, model.latest, dict(model.aliases or {}), tuple(versions))
+
+    def stored_version(self, namespace: str, name: str, version: str) -> StoredVersion | None:
+        """One version with its manifest and files, or None."""
+        with self.session() as s:
+            row = s.scalar(
+                select(Version)
+                .join(Model)
+                .where(Model.namespace == namespace, Model.name == name, Version.version == version)
+            )
+            if row is None:
+                return None
+            return StoredVersion(
+                row.version,
+                row.manifest_sha256,
+                row.manifest,
+                dict(row.files),
+                row.published_at,
+                row.withdrawn or None,
+            )
 
     def version(self, namespace: str, name: str, version: str) -> dict[str, Any]:
         with self.session() as s:
