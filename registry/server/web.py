@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
@@ -36,6 +36,8 @@ from registry.core.errors import EdzooError, NoCompatibleVariantError, NotFoundE
 from registry.core.units import format_bytes, format_mb
 
 from . import registry_of
+from .pagetext import MetricFormat, device_facts, grade_key, human_us, policy_text, recipe_text, slug_words
+from .plots import scatter
 
 bp = Blueprint(
     "web",
@@ -48,7 +50,6 @@ bp = Blueprint(
 PAGE_SIZE = 30
 MAX_TEXT_ARG = 200  # characters of a search term or filter value
 _ALL = 10**9  # "no limit" for Index.search, which filters lists in Python anyway
-GRADE_ORDER = ["K", *(str(g) for g in range(1, 13))]
 
 # Pages run no script and load nothing from elsewhere; SVG plots are inline.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -61,351 +62,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-
-
-# ---------------------------------------------------------------------------------------------
-# Numbers and words for people (binary units, as manifests and profiles use: 1 MB = 2^20 bytes)
-
-
-def human_us(x: float) -> str:
-    if x < 100:
-        return f"{x:.3g} µs"
-    if x < 1000:
-        return f"{x:,.0f} µs"
-    if x < 1_000_000:
-        return f"{x / 1000:.3g} ms"
-    return f"{x / 1_000_000:.3g} s"
-
-
-def _words(slug: str) -> str:
-    """``image-classification`` -> ``Image classification``."""
-    text = slug.replace("-", " ").replace("_", " ")
-    return text[:1].upper() + text[1:]
-
-
-def _grade_key(grade: str) -> int:
-    return GRADE_ORDER.index(grade) if grade in GRADE_ORDER else len(GRADE_ORDER)
-
-
-@dataclass(frozen=True)
-class MetricFormat:
-    """How one manifest's metric is shown: fractions as percentages."""
-
-    name: str
-    fraction: bool
-    higher_is_better: bool
-
-    @classmethod
-    def of(cls, manifest: Mapping[str, Any]) -> MetricFormat:
-        variants = manifest.get("variants", [])
-        values = [float(v["metrics"]["value"]) for v in variants]
-        first = variants[0]["metrics"] if variants else {}
-        return cls(
-            name=str(first.get("name", "accuracy")),
-            fraction=bool(values) and all(0.0 <= x <= 1.0 for x in values),
-            higher_is_better=bool(first.get("higher_is_better", True)),
-        )
-
-    def value(self, x: float) -> str:
-        return f"{x * 100:.2f}%" if self.fraction else f"{x:.4g}"
-
-    def tick(self, x: float, step: float) -> str:
-        """A tick label with as many decimals as the tick step needs (0.25 -> 2)."""
-        scale = 100.0 if self.fraction else 1.0
-        decimals = _decimals(step * scale)
-        return f"{x * scale:.{decimals}f}" + ("%" if self.fraction else "")
-
-    @property
-    def title(self) -> str:
-        return _words(self.name) + ("" if self.higher_is_better else " (lower is better)")
-
-
-def _decimals(step: float) -> int:
-    """Decimals that show every multiple of ``step`` exactly (a 1-2-2.5-5 step)."""
-    for decimals in range(0, 10):
-        if abs(round(step, decimals) - step) <= abs(step) * 1e-6:
-            return decimals
-    return 10
-
-
-def recipe_text(recipe: Mapping[str, Any]) -> str:
-    quantization = str(recipe.get("quantization", "none"))
-    parts = ["float32" if quantization == "none" else quantization]
-    if recipe.get("qat"):
-        parts.append("quantization-aware training")
-    if "pruning" in recipe:
-        parts.append(f"{float(recipe['pruning']['sparsity']):.0%} sparse")
-    if "clustering" in recipe:
-        parts.append(f"{recipe['clustering']['clusters']} weight clusters")
-    if "distilled_from" in recipe:
-        parts.append(f"distilled from {recipe['distilled_from']}")
-    return ", ".join(parts)
-
-
-def policy_text(policy: select.Policy) -> str:
-    """What a policy asks for, in words."""
-    if policy.objective == "best-accuracy":
-        text = "the most accurate variant"
-        if policy.latency_budget_us is not None:
-            text += f" within an estimated {human_us(policy.latency_budget_us)} per inference"
-    elif policy.objective == "smallest":
-        text = "the smallest download (gzip size)" if policy.size_measure == "download" else "the smallest file"
-    else:
-        text = "the fastest variant"
-    if policy.max_drop_points is not None:
-        text += f" within {policy.max_drop_points:g} points of the best variant"
-    elif policy.accuracy_floor is not None:
-        text += f" that reaches {policy.accuracy_floor:g}"
-    return text
-
-
-def device_facts(profile: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """A profile as (label, value) rows."""
-    cpu = profile["cpu"]
-    speed = float(cpu["speed_factor"])
-    if speed > 1:
-        pace = f"{speed:g}× the reference machine's time per inference"
-    elif speed < 1:
-        pace = f"{speed:g}× the reference machine's time per inference (faster)"
-    else:
-        pace = "as fast as the reference machine"
-    os_name = {"ios": "iOS", "ipados": "iPadOS", "chromeos": "ChromeOS", "macos": "macOS"}.get(
-        profile["os"]["name"], _words(profile["os"]["name"])
-    )
-    runtime = profile["runtime"]
-    rows = [
-        ("Operating system", f"{os_name} {profile['os']['version']}"),
-        ("ABI", str(profile["abi"])),
-        ("RAM", format_mb(profile["ram_mb"])),
-        ("Free storage", format_mb(profile["free_storage_mb"])),
-        ("CPU", f"{cpu['cores']} cores; {pace}"),
-        ("Accelerators", ", ".join(profile.get("accelerators", [])) or "none"),
-        ("Runtime", f"LiteRT {runtime['version']}" + (" (a trimmed build)" if "ops" in runtime else "")),
-        ("Power", _words(str(profile["power"]))),
-        ("Network", _words(str(profile["network"]))),
-    ]
-    if "memory_share" in profile:
-        rows.append(("Memory a model may use", f"{float(profile['memory_share']) * 100:g}% of RAM"))
-    return rows
-
-
-# ---------------------------------------------------------------------------------------------
-# Plots: server-drawn SVG scatter plots
-
-
-PLOT_WIDTH, PLOT_HEIGHT = 640, 360
-_MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 76, 28, 20, 58
-_CHAR_W, _LABEL_H = 7.8, 15.0  # label box estimate at the plot's 13px font
-
-
-@dataclass(frozen=True)
-class Tick:
-    pos: float
-    label: str
-
-
-@dataclass(frozen=True)
-class PlotPoint:
-    id: str
-    cx: float
-    cy: float
-    label: str
-    lx: float
-    ly: float
-    anchor: str
-    leader: bool  # the label was moved away from its point: draw a line to it
-    chosen: bool
-    x_text: str
-    y_text: str
-
-
-@dataclass(frozen=True)
-class Plot:
-    id: str
-    title: str
-    desc: str
-    x_title: str
-    y_title: str
-    x_ticks: list[Tick]
-    y_ticks: list[Tick]
-    points: list[PlotPoint]
-    width: int = PLOT_WIDTH
-    height: int = PLOT_HEIGHT
-    left: int = _MARGIN_LEFT
-    right: int = PLOT_WIDTH - _MARGIN_RIGHT
-    top: int = _MARGIN_TOP
-    bottom: int = PLOT_HEIGHT - _MARGIN_BOTTOM
-    x_column: str = ""
-    y_column: str = ""
-
-
-@dataclass(frozen=True)
-class _Scale:
-    lo: float
-    hi: float
-    log: bool
-    ticks: list[tuple[float, str]] = field(default_factory=list)
-
-    def frac(self, x: float) -> float:
-        if self.log:
-            lo, hi, x = math.log(self.lo), math.log(self.hi), math.log(max(x, 1e-12))
-        else:
-            lo, hi = self.lo, self.hi
-        return 0.5 if hi == lo else (x - lo) / (hi - lo)
-
-
-def _nice_step(span: float, count: int = 5) -> float:
-    raw = span / max(count, 1)
-    power = 10 ** math.floor(math.log10(raw))
-    for m in (1, 2, 2.5, 5, 10):
-        if raw <= m * power + 1e-15:
-            return m * power
-    return 10 * power
-
-
-def _linear_scale(values: Sequence[float], label: Callable[[float, float], str], *, floor0: bool = False) -> _Scale:
-    lo, hi = min(values), max(values)
-    if hi == lo:
-        pad = abs(lo) * 0.05 or 1.0
-        lo, hi = lo - pad, hi + pad
-    step = _nice_step(hi - lo)
-    lo = math.floor(lo / step + 1e-9) * step
-    hi = math.ceil(hi / step - 1e-9) * step
-    if floor0 and lo < 0 <= min(values):
-        lo = 0.0
-    count = round((hi - lo) / step)
-    ticks = [(lo + i * step, label(lo + i * step, step)) for i in range(count + 1)]
-    return _Scale(lo, hi, False, ticks)
-
-
-def _log_scale(values: Sequence[float], label: Callable[[float], str], *, base2: bool) -> _Scale:
-    """A log axis. Byte sizes get powers of 2 (16 kB, 32 kB, ...), other quantities 1-2-5 steps."""
-    lo, hi = max(min(values), 1e-9), max(max(values), 1e-9)
-    if base2:
-        a, b = math.floor(math.log2(lo) + 1e-9), math.ceil(math.log2(hi) - 1e-9)
-        if a == b:
-            a, b = a - 1, b + 1
-        exps = list(range(a, b + 1))
-        stride = math.ceil(len(exps) / 7)
-        marks = [2.0**e for e in exps[::stride]]
-        return _Scale(2.0**a, 2.0**b, True, [(m, label(m)) for m in marks])
-    candidates = [
-        m * 10.0**e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 2) for m in (1, 2, 5)
-    ]
-    below = [c for c in candidates if c <= lo * (1 + 1e-9)]
-    above = [c for c in candidates if c >= hi * (1 - 1e-9)]
-    start, end = max(below), min(above)
-    if start == end:
-        start, end = start / 2, end * 2
-    marks = [c for c in candidates if start * (1 - 1e-9) <= c <= end * (1 + 1e-9)]
-    if len(marks) > 8:
-        marks = [c for c in marks if math.isclose(math.log10(c), round(math.log10(c)), abs_tol=1e-9)]
-    return _Scale(start, end, True, [(m, label(m)) for m in marks])
-
-
-def _place_labels(points: list[tuple[str, float, float, bool]], right: float) -> list[tuple[float, float, str, bool]]:
-    """Put each label beside its point where it overlaps no label placed before (greedy)."""
-    placed: list[tuple[float, float, float, float]] = []
-    out: list[tuple[float, float, str, bool]] = []
-    for vid, cx, cy, chosen in points:
-        text = vid + (" (chosen)" if chosen else "")
-        width = len(text) * _CHAR_W
-        anchor = "start" if cx + 10 + width <= right else "end"
-        x0 = cx + 10 if anchor == "start" else cx - 10 - width
-        lx = cx + 10 if anchor == "start" else cx - 10
-        best = None
-        for step in range(0, 24):
-            dy = (step + 1) // 2 * _LABEL_H * (1 if step % 2 else -1) if step else 0.0
-            top = cy - _LABEL_H / 2 + dy
-            if top < 2 or top + _LABEL_H > PLOT_HEIGHT - _MARGIN_BOTTOM + 4:
-                continue  # it would leave the plot area
-            box = (x0, top, x0 + width, top + _LABEL_H)
-            if all(box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3] for b in placed):
-                best = (box, dy)
-                break
-        if best is None:
-            best = ((x0, cy - _LABEL_H / 2, x0 + width, cy + _LABEL_H / 2), 0.0)
-        placed.append(best[0])
-        out.append((lx, cy + best[1] + 4, anchor, abs(best[1]) > 0))
-    return out
-
-
-def scatter(
-    plot_id: str,
-    variants: Sequence[Mapping[str, Any]],
-    *,
-    x_of: Callable[[Mapping[str, Any]], float],
-    x_kind: str,
-    metric: MetricFormat,
-    chosen: str | None,
-    subject: str,
-) -> Plot:
-    """A scatter plot of the metric (y) against ``x_kind`` (``size`` in bytes on a log scale, or
-    ``latency`` in µs: log scale when the values span more than 10×)."""
-    xs = [float(x_of(v)) for v in variants]
-    ys = [float(v["metrics"]["value"]) for v in variants]
-    x_text: Callable[[float], str]
-    if x_kind == "size":
-        xscale = _log_scale(xs, format_bytes, base2=True)
-        x_title, x_column, x_text = "File size (bytes, log scale)", "File size", format_bytes
-    else:
-        if min(xs) > 0 and max(xs) / min(xs) > 10:
-            xscale = _log_scale(xs, human_us, base2=False)
-            x_title = "Median latency on the reference machine (µs, log scale)"
-        else:
-            xscale = _linear_scale(xs, lambda x, step: human_us(x), floor0=True)
-            x_title = "Median latency on the reference machine (µs)"
-        x_column, x_text = "Median latency", human_us
-    yscale = _linear_scale(ys, metric.tick)
-    left, right = _MARGIN_LEFT, PLOT_WIDTH - _MARGIN_RIGHT
-    top, bottom = _MARGIN_TOP, PLOT_HEIGHT - _MARGIN_BOTTOM
-
-    def px(x: float) -> float:
-        return round(left + xscale.frac(x) * (right - left), 1)
-
-    def py(y: float) -> float:
-        return round(bottom - yscale.frac(y) * (bottom - top), 1)
-
-    raw = [(str(v["id"]), px(x), py(y), v["id"] == chosen) for v, x, y in zip(variants, xs, ys, strict=True)]
-    order = sorted(range(len(raw)), key=lambda i: (raw[i][2], raw[i][1]))
-    labels = _place_labels([raw[i] for i in order], right)
-    placed = {order[k]: labels[k] for k in range(len(order))}
-    points = []
-    for i, (vid, cx, cy, is_chosen) in enumerate(raw):
-        lx, ly, anchor, leader = placed[i]
-        points.append(
-            PlotPoint(
-                id=vid,
-                cx=cx,
-                cy=cy,
-                label=vid + (" (chosen)" if is_chosen else ""),
-                lx=lx,
-                ly=round(ly, 1),
-                anchor=anchor,
-                leader=leader,
-                chosen=is_chosen,
-                x_text=x_text(xs[i]),
-                y_text=metric.value(ys[i]),
-            )
-        )
-    what = "file size" if x_kind == "size" else "median latency"
-    desc = (
-        f"{len(points)} variant{'s' if len(points) != 1 else ''} of {subject}: {metric.name} from "
-        f"{metric.value(min(ys))} to {metric.value(max(ys))}, {what} from {x_text(min(xs))} to {x_text(max(xs))}."
-        + (f" The variant chosen for the device is {chosen}." if chosen else "")
-    )
-    return Plot(
-        id=plot_id,
-        title=f"{metric.title} against {what}",
-        desc=desc,
-        x_title=x_title,
-        y_title=metric.title,
-        x_ticks=[Tick(px(v), text) for v, text in xscale.ticks],
-        y_ticks=[Tick(py(v), text) for v, text in yscale.ticks],
-        points=points,
-        x_column=x_column,
-        y_column=metric.title,
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -543,7 +199,7 @@ _HELPERS = {
     "format_bytes": format_bytes,
     "format_mb": format_mb,
     "human_us": human_us,
-    "words": _words,
+    "words": slug_words,
     "recipe_text": recipe_text,
     "url_with": _url_with,
 }
@@ -581,7 +237,7 @@ def catalog() -> Response:
     _, everything = index.search(limit=_ALL)
     facets = {
         "subject": sorted({s for m in everything for s in m["subjects"]} | ({subject} if subject else set())),
-        "grade": sorted({g for m in everything for g in m["grades"]} | ({grade} if grade else set()), key=_grade_key),
+        "grade": sorted({g for m in everything for g in m["grades"]} | ({grade} if grade else set()), key=grade_key),
         "task": sorted({m["task"] for m in everything if m["task"]} | ({task} if task else set())),
     }
     _, found = index.search(q, subject=subject, grade=grade, task=task, limit=_ALL)
