@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from registry.core.manifest import describe_recipe
+
 
 def _pct(x: float) -> str:
     return f"{x * 100:.2f}%"
@@ -45,7 +47,7 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
         b, met = v["benchmarks"], v["metrics"]
         lo, hi = met["ci95"]
         lines.append(
-            f"| {v['id']} | {_recipe(v['recipe'])} | {v['size']:,} | {v['gzip_size']:,} | {_pct(met['value'])} "
+            f"| {v['id']} | {describe_recipe(v['recipe'])} | {v['size']:,} | {v['gzip_size']:,} | {_pct(met['value'])} "
             f"({_pct(lo)}–{_pct(hi)}) | {met['delta_vs_reference']:+.2f} | {b['latency_us_p50']} | "
             f"{b['latency_us_p90']} |"
         )
@@ -136,19 +138,6 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _recipe(r: dict[str, Any]) -> str:
-    parts = [r["quantization"]]
-    if r.get("qat"):
-        parts.append("QAT")
-    if "pruning" in r:
-        parts.append(f"{r['pruning']['sparsity']:.0%} sparse")
-    if "clustering" in r:
-        parts.append(f"{r['clustering']['clusters']} clusters")
-    if "distilled_from" in r:
-        parts.append(f"distilled from {r['distilled_from']}")
-    return ", ".join(parts)
 
 
 def _education(e: dict[str, Any] | None) -> list[str]:

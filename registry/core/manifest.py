@@ -24,7 +24,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from .contracts import load_schema
 from .errors import ManifestError, NotFoundError, UsageError
 
 __all__ = [
+    "describe_recipe",
     "MAX_MANIFEST_BYTES",
     "BuildDir",
     "BuildFile",
@@ -372,6 +373,22 @@ def canonical_bytes(doc: dict[str, Any]) -> bytes:
         return text.encode("utf-8")
     except (TypeError, ValueError) as e:  # UnicodeEncodeError is a ValueError
         raise ManifestError(f"document has no canonical JSON form: {e}") from e
+
+
+def describe_recipe(recipe: Mapping[str, Any]) -> str:
+    """A variant's recipe in a few words, the one wording of the model card, the Hugging Face
+    README and the web catalog: ``int8, QAT, 75% sparse, 16 clusters, distilled from fp32``."""
+    parts = [str(recipe.get("quantization", "?"))]
+    if recipe.get("qat"):
+        parts.append("QAT")
+    pruning, clustering = recipe.get("pruning"), recipe.get("clustering")
+    if isinstance(pruning, Mapping) and "sparsity" in pruning:
+        parts.append(f"{float(pruning['sparsity']):.0%} sparse")
+    if isinstance(clustering, Mapping) and "clusters" in clustering:
+        parts.append(f"{clustering['clusters']} clusters")
+    if recipe.get("distilled_from"):
+        parts.append(f"distilled from {recipe['distilled_from']}")
+    return ", ".join(parts)
 
 
 def variant_by_id(doc: dict[str, Any], variant_id: str) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from registry.core import names
 from registry.core.errors import EdzooError, StorageError, UsageError
+from registry.core.manifest import describe_recipe
 from registry.storage.objects import blob_key
 
 from . import registry_of
@@ -443,19 +444,6 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _recipe(r: dict[str, Any]) -> str:
-    parts = [str(r.get("quantization", "?"))]
-    if r.get("qat"):
-        parts.append("QAT")
-    if isinstance(r.get("pruning"), dict) and "sparsity" in r["pruning"]:
-        parts.append(f"{r['pruning']['sparsity']:.0%} sparse")
-    if isinstance(r.get("clustering"), dict) and "clusters" in r["clustering"]:
-        parts.append(f"{r['clustering']['clusters']} clusters")
-    if r.get("distilled_from"):
-        parts.append(f"distilled from {r['distilled_from']}")
-    return ", ".join(parts)
-
-
 def render_readme(
     m: dict[str, Any], files: dict[str, dict[str, Any]], manifest_sha256: str, withdrawn: dict[str, Any] | None = None
 ) -> str:
@@ -512,7 +500,7 @@ def render_readme(
     for v in m.get("variants", []):
         met, bench, req = v.get("metrics") or {}, v.get("benchmarks") or {}, v.get("requirements") or {}
         lines.append(
-            f"| {_cell(v.get('id'))} | `{_cell(v.get('file'))}` | {_cell(_recipe(v.get('recipe') or {}))} | "
+            f"| {_cell(v.get('id'))} | `{_cell(v.get('file'))}` | {_cell(describe_recipe(v.get('recipe') or {}))} | "
             f"{v.get('size', 0):,} | {_cell(met.get('value', ''))} | {_cell(met.get('delta_vs_reference', ''))} | "
             f"{_cell(bench.get('latency_us_p50', ''))} | {_cell(req.get('min_ram_mb', ''))} |"
         )

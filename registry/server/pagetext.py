@@ -74,20 +74,6 @@ def _decimals(step: float) -> int:
     return 10
 
 
-def recipe_text(recipe: Mapping[str, Any]) -> str:
-    quantization = str(recipe.get("quantization", "none"))
-    parts = ["float32" if quantization == "none" else quantization]
-    if recipe.get("qat"):
-        parts.append("quantization-aware training")
-    if "pruning" in recipe:
-        parts.append(f"{float(recipe['pruning']['sparsity']):.0%} sparse")
-    if "clustering" in recipe:
-        parts.append(f"{recipe['clustering']['clusters']} weight clusters")
-    if "distilled_from" in recipe:
-        parts.append(f"distilled from {recipe['distilled_from']}")
-    return ", ".join(parts)
-
-
 def policy_text(policy: select.Policy) -> str:
     """What a policy asks for, in words."""
     if policy.objective == "best-accuracy":

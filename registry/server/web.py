@@ -33,10 +33,11 @@ from werkzeug.exceptions import HTTPException
 
 from registry.core import names, profiles, select
 from registry.core.errors import EdzooError, NoCompatibleVariantError, NotFoundError, StorageError, UsageError
+from registry.core.manifest import describe_recipe
 from registry.core.units import format_bytes, format_mb
 
 from . import registry_of
-from .pagetext import MetricFormat, device_facts, grade_key, human_us, policy_text, recipe_text, slug_words
+from .pagetext import MetricFormat, device_facts, grade_key, human_us, policy_text, slug_words
 from .plots import scatter
 
 bp = Blueprint(
@@ -200,7 +201,7 @@ _HELPERS = {
     "format_mb": format_mb,
     "human_us": human_us,
     "words": slug_words,
-    "recipe_text": recipe_text,
+    "describe_recipe": describe_recipe,
     "url_with": _url_with,
 }
 
