@@ -594,15 +594,10 @@ class Index:
 
     def manifest(self, namespace: str, name: str, version: str) -> dict[str, Any]:
         """The stored manifest document of a version (one row read)."""
-        with self.session() as s:
-            row = s.scalar(
-                select(Version)
-                .join(Model)
-                .where(Model.namespace == namespace, Model.name == name, Version.version == version)
-            )
-            if row is None:
-                raise NotFoundError(f"no version {version} of {namespace}/{name}")
-            return row.manifest
+        stored = self.stored_version(namespace, name, version)
+        if stored is None:
+            raise NotFoundError(f"no version {version} of {namespace}/{name}")
+        return stored.manifest
 
     def refs(self, namespace: str, name: str) -> ModelRefs | None:
         """The model's latest, aliases and versions (no manifests loaded), or None if there is
