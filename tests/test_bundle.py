@@ -534,7 +534,7 @@ def root_not_the_pinned_one(b: Path, ctx: dict[str, Any]) -> dict[str, Any]:
 
 def disk_full(b: Path, ctx: dict[str, Any]) -> dict[str, Any]:
     calls = {"n": 0}
-    real = bundles._copy_file
+    real = bundles.files._copy_file
 
     def copy(src: Path, dst: Path, update: Any = None) -> None:
         calls["n"] += 1
@@ -544,13 +544,13 @@ def disk_full(b: Path, ctx: dict[str, Any]) -> dict[str, Any]:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
         real(src, dst, update)
 
-    ctx["monkeypatch"].setattr(bundles, "_copy_file", copy)
+    ctx["monkeypatch"].setattr(bundles.files, "_copy_file", copy)
     return {}
 
 
 def stick_pulled(b: Path, ctx: dict[str, Any]) -> dict[str, Any]:
     calls = {"n": 0}
-    real = bundles._copy_file
+    real = bundles.files._copy_file
 
     def copy(src: Path, dst: Path, update: Any = None) -> None:
         calls["n"] += 1
@@ -558,7 +558,7 @@ def stick_pulled(b: Path, ctx: dict[str, Any]) -> dict[str, Any]:
             shutil.rmtree(b / "blobs")  # the stick is gone: the next read fails
         real(src, dst, update)
 
-    ctx["monkeypatch"].setattr(bundles, "_copy_file", copy)
+    ctx["monkeypatch"].setattr(bundles.files, "_copy_file", copy)
     return {}
 
 

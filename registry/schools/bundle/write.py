@@ -1,0 +1,419 @@
+""":func:`write_bundle`: a plan's files and the registry's signed metadata into a folder."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from registry.client.download import ProgressFactory, Puller
+from registry.client.http import ClientConfig
+from registry.core import modelindex, names, recall
+from registry.core._internal.files import atomic_write, sha256_file
+from registry.core.errors import (
+    EdzooError,
+    ManifestError,
+    NotFoundError,
+    OfflineError,
+    SignatureError,
+    StorageError,
+    UsageError,
+)
+from registry.core.offline import OfflineVerifier
+from registry.core.recall import Withdrawal
+from registry.core.trust import now as _now
+
+from ..plan import plan_bytes as _plan_bytes
+from .files import (
+    DEFAULT_MAX_STALENESS,
+    _bar,
+    _blob_rel,
+    _check_staleness,
+    _fsync_dir,
+    _index_rel,
+    _place,
+    _pretty,
+    _storage_error,
+)
+from .listing import _bundle_id, _read_complete_bundle, _safe_rel
+from .planfile import Dropped, _drop_withdrawn, _plan_models, load_plan
+
+_BUNDLE_ENTRIES = frozenset({"metadata", "blobs", "indexes", "plan.json", "bundle.json", "COMPLETE"})
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    """What :func:`write_bundle` did."""
+
+    path: Path
+    id: str
+    registry: str
+    base: str | None
+    files: int  # target files the plan needs
+    bytes: int
+    written: int  # blobs copied into the bundle by this run
+    written_bytes: int
+    present: int  # blobs already in the folder with the right sha256 (a resumed bundle)
+    present_bytes: int
+    in_base: int  # files left out because the base bundle holds them
+    in_base_bytes: int
+    downloaded: int  # files the Puller had to download (not in its cache)
+    downloaded_bytes: int
+    metadata_files: int
+    timestamp_version: int
+    snapshot_version: int
+    expires: datetime  # the earliest expiry of the top-level metadata
+    max_staleness: timedelta
+    replaced: str | None = None  # the id of a complete bundle this run replaced (--force)
+    dropped: tuple[Dropped, ...] = ()  # withdrawn versions the plan named, left out
+    indexes: int = 0  # signed versions indexes (and the withdrawals list) carried for devices
+
+
+def _inspect_out(out: Path, plan_shas: set[str], force: bool) -> str | None:
+    """Check that ``out`` may receive this bundle. Returns the id of a COMPLETE bundle already there
+    (decided once the new id is known), raises for a folder that holds something else."""
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        raise UsageError(f"{out} exists and is not a folder: give a new folder for the bundle")
+    entries = {p.name for p in out.iterdir() if not p.name.startswith(".")}
+    foreign = sorted(entries - _BUNDLE_ENTRIES)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (" …" if len(foreign) > 5 else "")
+        raise UsageError(f"{out} holds other files ({shown}): give an empty or new folder for the bundle")
+    complete = None
+    if (out / "COMPLETE").exists():
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, EdzooError):
+            _, doc = _read_complete_bundle(out, "")
+            complete = str(doc["id"])
+        if complete is None and not force:
+            raise UsageError(f"{out} holds a damaged bundle: use --force to replace it, or give a new folder")
+        return complete
+    plan = out / "plan.json"
+    if plan.exists() and sha256_file(plan)[0] not in plan_shas and not force:
+        raise UsageError(
+            f"{out} holds an unfinished bundle of another plan: use --force to replace it, or give a new folder"
+        )
+    return None
+
+
+def _read_base(since: Path) -> tuple[str, set[str]]:
+    fix = "give --since the folder of a bundle `edzoo bundle` finished"
+    _, doc = _read_complete_bundle(Path(since), fix)
+    return str(doc["id"]), {t["sha256"] for t in doc["targets"]}
+
+
+@dataclass(frozen=True)
+class _Index:
+    """A signed list a device reads to see withdrawals: a versions index or withdrawals.json."""
+
+    target: str
+    sha256: str
+    size: int
+    data: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "sha256": self.sha256, "size": self.size}
+
+
+def _signed_lists(
+    puller: Puller, models: list[names.ModelRef]
+) -> tuple[list[_Index], dict[str, dict[str, Withdrawal]]]:
+    """The versions index of each model and the registry's withdrawals list, fetched and
+    verified through TUF, and every withdrawn version of those models. A model whose index is
+    not published is skipped (its files are refused below, saying so)."""
+    lists: list[_Index] = []
+
+    def get(path: str) -> bytes | None:
+        try:
+            blob, info, _ = puller.fetch(path)
+        except NotFoundError:
+            return None
+        data = blob.read_bytes()
+        lists.append(_Index(path, info.hashes["sha256"], info.length, data))
+        return data
+
+    registry_data = get(recall.WITHDRAWALS_PATH)
+    registry_list = recall.parse_withdrawals(registry_data) if registry_data is not None else {}
+    withdrawn: dict[str, dict[str, Withdrawal]] = {}
+    for ref in models:
+        data = get(names.index_path(ref.namespace, ref.model))
+        if data is None:
+            continue
+        doc = modelindex.parse_index(data, ref.namespace, ref.model)
+        found = recall.withdrawn_versions(doc, registry_list, ref.id)
+        if found:
+            withdrawn[ref.id] = found
+    return sorted(lists, key=lambda i: i.target), withdrawn
+
+
+def _metadata_files(folder: Path) -> dict[str, bytes]:
+    """Every metadata file of a Puller cache (``root.json`` is a symlink there: read through it)."""
+    out: dict[str, bytes] = {}
+    for p in sorted(folder.rglob("*.json")):
+        rel = p.relative_to(folder).as_posix()
+        if _safe_rel(rel) and p.is_file():
+            out[rel] = p.read_bytes()
+    return out
+
+
+def _dict_reader(files: dict[str, bytes]) -> Callable[[str], bytes | None]:
+    return files.get
+
+
+def _top_expiry(verifier: OfflineVerifier) -> datetime:
+    roles = (verifier.root, verifier.timestamp, verifier.snapshot, verifier.targets)
+    return min(md.signed.expires for md in roles)
+
+
+def _prune(folder: Path, keep: set[str], root: Path) -> None:
+    """Remove files under ``folder`` whose path relative to ``root`` is not in ``keep``
+    (left by an interrupted or replaced bundle), and temp files."""
+    if not folder.exists():
+        return
+    for p in sorted(folder.rglob("*"), reverse=True):
+        if p.is_dir() and not p.is_symlink():
+            with contextlib.suppress(OSError):
+                p.rmdir()  # only when empty
+        elif p.relative_to(root).as_posix() not in keep:
+            p.unlink()
+
+
+def write_bundle(
+    plan: Path,
+    out: Path,
+    *,
+    registry: str | None = None,
+    root: bytes | Path | None = None,
+    cache_dir: Path | None = None,
+    since: Path | None = None,
+    force: bool = False,
+    max_staleness: timedelta = DEFAULT_MAX_STALENESS,
+    hardlink: bool = False,
+    config: ClientConfig = ClientConfig(),
+    progress: ProgressFactory | None = None,
+    now: datetime | None = None,
+) -> BundleResult:
+    """Write the bundle of ``plan`` into the folder ``out``; resume an unfinished one.
+
+    ``registry`` overrides the plan's registry URL (a mirror of the same registry); ``root`` is
+    the trusted root (default: the one pinned in the cache for that registry); ``since`` is the
+    folder of an earlier complete bundle: files it holds are listed but not copied (a delta).
+    ``max_staleness`` is recorded as the bundle's policy: how long after its metadata expires a
+    device still accepts it. ``hardlink`` links blobs from the cache instead of copying them when
+    both are on one filesystem (a bundle that stays on this disk).
+
+    Raises UsageError (a folder holding something else, a bad plan), SignatureError and
+    NotFoundError (the registry does not sign the plan's files), DownloadError, StorageError
+    (a full disk: re-running resumes).
+    """
+    out = Path(out)
+    _check_staleness(max_staleness, "the bundle's max staleness")
+    plan_bytes, plan_doc = load_plan(Path(plan))
+    given_sha = hashlib.sha256(plan_bytes).hexdigest()
+    url = (registry or plan_doc["registry"]["url"]).rstrip("/")
+    base_id: str | None = None
+    base_shas: set[str] = set()
+    if since is not None:
+        if Path(since).resolve() == out.resolve():
+            raise UsageError("--since names the output folder itself: give the folder of the previous bundle")
+        base_id, base_shas = _read_base(Path(since))
+    _inspect_out(out, {given_sha}, True)  # a folder holding other files is refused before any download
+
+    # 0. The signed versions indexes and withdrawals list (fresh metadata: they prove a withdrawal to
+    # devices); a withdrawn version the plan names is dropped from the plan this bundle carries.
+    puller = Puller(url, root=root, cache_dir=cache_dir, config=config)
+    try:
+        lists, withdrawn = _signed_lists(puller, _plan_models(plan_doc))
+    except UsageError as e:
+        raise ManifestError(
+            f"{url} signs a versions index or withdrawals list this edzoo cannot read: {e.message}"
+        ) from e
+    plan_doc, dropped = _drop_withdrawn(plan_doc, withdrawn)
+    if dropped:
+        plan_bytes = _plan_bytes(plan_doc)
+    plan_sha = hashlib.sha256(plan_bytes).hexdigest()
+    existing = _inspect_out(out, {plan_sha, given_sha}, force)
+
+    # 1. The signed length and sha256 of every file (TUF); download into the cache what is not there.
+    # A file already cached is not re-hashed here: its copy in the bundle is hashed below, and a
+    # mismatch is repaired from a verified source then.
+    targets: list[dict[str, Any]] = []
+    sources: dict[str, Path] = {}
+    target_of: dict[str, str] = {}
+    downloaded = downloaded_bytes = 0
+    wanted = [(t["target"], t["sha256"], t["size"]) for t in plan_doc["targets"]]
+    to_fetch = sum(size for _, sha, size in wanted if sha not in base_shas and not puller.cache.has_blob(sha, size))
+    with _bar(progress, "downloading", to_fetch) as update:
+        for target, sha, size in wanted:
+            in_bundle = sha not in base_shas
+            try:
+                if in_bundle and not puller.cache.has_blob(sha, size):
+                    blob, info, fetched = puller.fetch(target)
+                    if fetched:
+                        downloaded, downloaded_bytes = downloaded + 1, downloaded_bytes + info.length
+                    if update is not None:
+                        update(size)
+                else:
+                    info = puller.target_info(target)
+                    blob = puller.cache.blob_path(sha)
+                if in_bundle:
+                    sources.setdefault(sha, blob)
+                    target_of.setdefault(sha, target)
+            except NotFoundError as e:
+                raise NotFoundError(
+                    f"{target} is in the plan but not published in {url}: re-run `edzoo plan` against this registry"
+                ) from e
+            if info.hashes.get("sha256") != sha or info.length != size:
+                raise SignatureError(
+                    f"{target}: the plan lists sha256 {sha[:12]}… ({size} bytes), {url} signs "
+                    f"{info.hashes.get('sha256', '?')[:12]}… ({info.length} bytes): the plan was made for another "
+                    "registry or edited; re-run `edzoo plan` against this registry"
+                )
+            targets.append({"target": target, "sha256": sha, "size": size, "in_bundle": in_bundle})
+    targets.sort(key=lambda t: t["target"])
+
+    # 2. The metadata those downloads used, checked offline exactly as a device will check it.
+    meta_files = _metadata_files(puller.reg.metadata_dir)
+    trusted = puller.trusted_root
+    try:
+        verifier = OfflineVerifier(_dict_reader(meta_files), trusted, grace=timedelta(0), at=now)
+        for t in [*targets, *(i.to_json() for i in lists)]:
+            info = verifier.target_info(t["target"])
+            if info.hashes.get("sha256") != t["sha256"] or info.length != t["size"]:
+                raise SignatureError(f"{t['target']}: the stored metadata signs other bytes than the registry did")
+    except OfflineError as e:
+        raise SignatureError(f"the metadata in the cache is incomplete ({e.message}); run the command again") from e
+    except SignatureError as e:
+        raise SignatureError(
+            f"the registry's metadata does not verify offline ({e.message}); run the command again, or ask the "
+            "registry admin (it may have expired)"
+        ) from e
+    metadata = {
+        rel: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for rel, data in sorted(meta_files.items())
+    }
+    bundle_id = _bundle_id(targets, metadata, base_id)
+    if existing is not None and existing != bundle_id and not force:
+        raise UsageError(
+            f"{out} already holds the complete bundle {existing[:12]}, not this one ({bundle_id[:12]}): "
+            "give a new folder, or --force to replace it"
+        )
+
+    # 3. Write: plan, metadata, blobs (temp name, fsync, rename), bundle.json; re-hash; COMPLETE.
+    then = "free some space (or use a larger stick), then run the same command again to resume"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            (out / "COMPLETE").unlink()  # COMPLETE only ever stands for a finished, verified folder
+        _fsync_dir(out)
+        if not (out / "plan.json").exists() or sha256_file(out / "plan.json")[0] != plan_sha:
+            atomic_write(out / "plan.json", plan_bytes)
+        for rel, data in meta_files.items():
+            dest = out / "metadata" / rel
+            if not dest.is_file() or dest.read_bytes() != data:
+                atomic_write(dest, data)
+        _prune(out / "metadata", {f"metadata/{rel}" for rel in meta_files}, out)
+        for index in lists:
+            dest = out / _index_rel(index.target)
+            if not dest.is_file() or dest.read_bytes() != index.data:
+                atomic_write(dest, index.data)
+        _prune(out / "indexes", {_index_rel(i.target) for i in lists}, out)
+
+        unique = {t["sha256"]: t["size"] for t in targets if t["in_bundle"]}
+        kept: set[str] = set()  # blobs an earlier run left, of the right size (their sha256 is checked below)
+        written = written_bytes = 0
+        with _bar(progress, "writing bundle", sum(unique.values())) as update:
+            for sha, size in unique.items():
+                dest = out / _blob_rel(sha)
+                if dest.is_file() and dest.stat().st_size == size:
+                    kept.add(sha)
+                    if update is not None:
+                        update(size)
+                    continue
+                _place(sources[sha], dest, hardlink=hardlink, update=update)
+                written, written_bytes = written + 1, written_bytes + size
+        _prune(out / "blobs", {_blob_rel(sha) for sha in unique}, out)
+
+        doc = {
+            "schema_version": 1,
+            "kind": "edzoo-bundle",
+            "id": bundle_id,
+            "registry": url,
+            "plan_sha256": plan_sha,
+            "created": (now or _now()).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "policy": {"max_staleness_days": _days(max_staleness)},
+            "base": {"id": base_id} if base_id else None,
+            "metadata": metadata,
+            "targets": targets,
+            "indexes": [i.to_json() for i in lists],
+            "dropped": [d.to_json() for d in dropped],
+        }
+        bundle_bytes = _pretty(doc)
+        atomic_write(out / "bundle.json", bundle_bytes)
+
+        # Read back every file the bundle lists: what is on the stick, not what was meant to be.
+        listed: dict[str, str] = {"plan.json": plan_sha}
+        listed |= {f"metadata/{k}": str(v["sha256"]) for k, v in metadata.items()}
+        listed |= {_index_rel(i.target): i.sha256 for i in lists}
+        listed |= {_blob_rel(sha): sha for sha in unique}
+        with _bar(progress, "re-hashing", sum(unique.values())) as update:
+            for rel, sha in listed.items():
+                got, size = sha256_file(out / rel)
+                if got != sha and sha in unique:
+                    # A damaged file left by an earlier run, or a cached blob damaged since it was
+                    # verified: copy it again from a source the Puller verifies (or downloads again).
+                    blob, _, _ = puller.fetch(target_of[sha])
+                    _place(blob, out / rel, hardlink=hardlink, update=None)
+                    got, size = sha256_file(out / rel)
+                    if sha in kept:
+                        kept.discard(sha)
+                        written, written_bytes = written + 1, written_bytes + size
+                if got != sha:
+                    raise StorageError(
+                        f"{out / rel} reads back with another sha256 than was written: the disk or stick may be "
+                        "failing; run the same command again, or use another stick"
+                    )
+                if update is not None and rel.startswith("blobs/"):
+                    update(size)
+        present, present_bytes = len(kept), sum(unique[sha] for sha in kept)
+        atomic_write(out / "COMPLETE", _pretty({"bundle_sha256": hashlib.sha256(bundle_bytes).hexdigest()}))
+        _fsync_dir(out)
+    except StorageError:
+        raise
+    except OSError as e:
+        raise _storage_error(e, out, "writing the bundle", then) from e
+
+    size_total = sum(t["size"] for t in targets)
+    return BundleResult(
+        path=out,
+        id=bundle_id,
+        registry=url,
+        base=base_id,
+        files=len(targets),
+        bytes=size_total,
+        written=written,
+        written_bytes=written_bytes,
+        present=present,
+        present_bytes=present_bytes,
+        in_base=sum(1 for t in targets if not t["in_bundle"]),
+        in_base_bytes=sum(t["size"] for t in targets if not t["in_bundle"]),
+        downloaded=downloaded,
+        downloaded_bytes=downloaded_bytes,
+        metadata_files=len(metadata),
+        timestamp_version=verifier.timestamp.signed.version,
+        snapshot_version=verifier.snapshot.signed.version,
+        expires=_top_expiry(verifier),
+        max_staleness=max_staleness,
+        replaced=existing if existing not in (None, bundle_id) else None,
+        dropped=tuple(dropped),
+        indexes=len(lists),
+    )
+
+
+def _days(grace: timedelta) -> int | float:
+    days = grace.total_seconds() / 86400
+    return int(days) if days == int(days) else round(days, 4)
