@@ -208,7 +208,7 @@ CLI_CASES = [
         "pull-unreachable",
         lambda e: ["pull", "acme/reader", "--registry", "http://127.0.0.1:9", "--root", str(e.root)],
         8,
-        "download failed",
+        "connection refused",
     ),
     (
         "pull-offline-empty-cache",

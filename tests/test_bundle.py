@@ -589,7 +589,7 @@ CASES = [
     Case("made for another registry", made_for_another_registry, SignatureError, "made for another registry"),
     Case("rollback", rollback, SignatureError, "older than what this device already has (timestamp v"),
     Case("a root that is not the pinned one", root_not_the_pinned_one, SignatureError, "differs from the root this"),
-    Case("disk full", disk_full, StorageError, "no space left on"),
+    Case("disk full", disk_full, StorageError, "the disk is full"),
     Case("USB stick pulled", stick_pulled, StorageError, "was the USB stick removed?"),
     Case("unlimited staleness policy", unlimited_staleness, UsageError, "never unlimited"),
 ]

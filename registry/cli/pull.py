@@ -36,6 +36,12 @@ from registry.core.errors import UsageError
     help="best-accuracy | smallest | smallest-download | fastest, or a policy .json [default: by device].",
 )
 @click.option("--offline", is_flag=True, help="Serve from the cache after verifying it; no network.")
+@click.option(
+    "--no-fallback",
+    is_flag=True,
+    help="Fail (exit 8) when the registry cannot be reached [default: serve the verified cached copy, with a "
+    "warning that says how old its metadata is].",
+)
 @cache_option("Cache folder [default: $EDZOO_CACHE or ~/.cache/edzoo].")
 @click.option(
     "--grace-days",
@@ -59,12 +65,17 @@ def pull(
     device: str | None,
     policy: str | None,
     offline: bool,
+    no_fallback: bool,
     cache_dir: Path | None,
     grace_days: int,
     as_json: bool,
     allow_withdrawn: bool,
 ) -> None:
     """Download a model variant, verify it, cache it; print the path of the verified file.
+
+    A registry that cannot be reached (down, refused, timed out, a captive portal) is not fatal
+    when the cache holds a verified copy: that copy is served, verified offline, with a warning
+    naming how old its metadata is; --no-fallback fails instead.
 
     With --device, the variant is chosen on this machine from the signed manifest for that
     device (hard constraints, then the policy), and the reasons are printed; a registry
@@ -75,6 +86,7 @@ def pull(
     13), online and, once the cache has seen the recall, offline.
     """
     from registry.client.download import pull as do_pull
+    from registry.client.http import ClientConfig
 
     profile = device_profile(device, cache_dir) if device else None
     result = do_pull(
@@ -87,9 +99,13 @@ def pull(
         cache_dir=cache_dir,
         offline=offline,
         grace=timedelta(days=grace_days),
+        config=ClientConfig.from_env(),
         progress=progress_bars(not as_json),
         allow_withdrawn=allow_withdrawn,
+        fallback=not no_fallback,
     )
+    if result.fallback is not None:
+        click.echo(f"warning: {result.fallback}", err=True)
     if result.withdrawn is not None:
         click.echo(f"warning: {result.withdrawn.message(result.model)} (taken with --allow-withdrawn)", err=True)
     if as_json:
@@ -110,12 +126,13 @@ def pull(
                     "choice": result.choice.to_json() if result.choice else None,
                     "server_agreed": result.server_agreed,
                     "withdrawn": result.withdrawn.to_json() if result.withdrawn else None,
+                    "fallback": result.fallback,
                 },
                 indent=2,
             )
         )
         return
-    source = "downloaded" if result.downloaded else ("cache, verified offline" if offline else "cache")
+    source = "downloaded" if result.downloaded else ("cache, verified offline" if result.offline else "cache")
     click.echo(
         f"{result.model}@{result.version} variant {result.variant} "
         f"({result.size} bytes, sha256 {result.sha256[:12]}…, {source})",

@@ -4,11 +4,14 @@ Layout (default root ``~/.cache/edzoo``, or ``$EDZOO_CACHE``, or ``--cache``)::
 
     blobs/sha256/ab/<sha256>                         verified file content, shared by registries
     registries/<host>-<hash>/registry.json           the registry URL this folder belongs to
+    registries/<host>-<hash>/refreshed.json          when its metadata was last refreshed online
     registries/<host>-<hash>/metadata/               TUF metadata, as python-tuf's updater keeps it
     registries/<host>-<hash>/models/<ns>/<model>/<version>/<file>   symlink to the blob
 
 A blob is written to a ``.incomplete`` file, verified, then renamed into place: a crash costs
 bandwidth, never a corrupt cache. Nothing enters ``blobs/`` without its signed hash matching.
+A cache that cannot be written (full, read-only, not ours) raises StorageError (exit 7) naming
+the folder and the remedy; a read-only cache still serves what it verifiably holds.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from registry.core._internal import faults
 from registry.core._internal.files import atomic_write
+from registry.core.errors import EdzooError, storage_error
 
 __all__ = ["Cache", "RegistryCache", "default_cache_dir"]
 
@@ -53,14 +59,33 @@ class RegistryCache:
     def metadata_dir(self) -> Path:
         return self.root / "metadata"
 
+    def mark_refreshed(self, now: datetime | None = None) -> None:
+        """Record that the metadata was just refreshed from the registry and verified (a
+        read-only cache keeps its old record)."""
+        stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with contextlib.suppress(OSError):
+            (self.root / "refreshed.json").write_text(json.dumps({"refreshed": stamp}) + "\n")
+
+    def refreshed(self) -> datetime | None:
+        """When the metadata was last refreshed online and verified; None if never recorded."""
+        try:
+            stamp = json.loads((self.root / "refreshed.json").read_text())["refreshed"]
+            return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def model_path(self, target_path: str) -> Path:
         return self.root / "models" / target_path
 
     def link(self, target_path: str, sha256: str) -> Path:
-        """Point ``models/<target_path>`` at the blob (atomically) and return that path."""
+        """Point ``models/<target_path>`` at the blob (atomically) and return that path; a link
+        that already points there is left alone (so a read-only cache still serves)."""
         link = self.model_path(target_path)
-        link.parent.mkdir(parents=True, exist_ok=True)
         rel = os.path.relpath(self.cache.blob_path(sha256), link.parent)
+        with contextlib.suppress(OSError):
+            if os.readlink(link) == rel:
+                return link
+        link.parent.mkdir(parents=True, exist_ok=True)
         tmp = link.parent / f".{link.name}.{os.getpid()}.link"
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -77,9 +102,27 @@ class RegistryCache:
         return rel.as_posix()
 
 
+#: The second remedy of every cache write failure.
+OTHER_CACHE = "use another cache folder: --cache DIR or EDZOO_CACHE=DIR"
+
+
 class Cache:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Operating-system errors inside become StorageError (``disk_full``, ``read_only``,
+        ``permission_denied``; exit 7) naming this cache and the remedy; edzoo's own errors
+        pass through unchanged."""
+        try:
+            yield
+        except EdzooError:
+            raise
+        except OSError as e:
+            raise storage_error(
+                e, f"writing the cache {self.root}", or_else=OTHER_CACHE, then="it still holds only verified files"
+            ) from e
 
     def blob_path(self, sha256: str) -> Path:
         return self.root / "blobs" / "sha256" / sha256[:2] / sha256
@@ -118,6 +161,7 @@ class Cache:
     def incomplete_path(self, sha256: str) -> Path:
         folder = self.root / "blobs" / "incomplete"
         folder.mkdir(parents=True, exist_ok=True)
+        faults.point("cache:blob")
         fd, name = tempfile.mkstemp(dir=folder, prefix=f"{sha256}.", suffix=".incomplete")
         os.close(fd)
         return Path(name)

@@ -12,7 +12,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +22,7 @@ from tuf.ngclient import Updater, UpdaterConfig
 
 from registry.core import manifest as manifests
 from registry.core import modelindex, names, recall
+from registry.core._internal import faults
 from registry.core._internal.files import sha256_file
 from registry.core.errors import (
     DownloadError,
@@ -36,9 +37,10 @@ from registry.core.offline import OfflineVerifier, cached_metadata_reader
 from registry.core.recall import Withdrawal
 from registry.core.select import POLICIES, Choice, Policy, policy_for_device, select
 from registry.core.truststore import TrustStore
+from registry.core.units import format_age
 
 from .cache import Cache, RegistryCache, default_cache_dir
-from .http import USER_AGENT, ApiClient, ClientConfig, ProgressFetcher
+from .http import USER_AGENT, ApiClient, ClientConfig, ProgressFetcher, network_error, not_a_registry
 
 __all__ = ["PullResult", "Puller", "pull"]
 
@@ -66,6 +68,7 @@ class PullResult:
     policy: str | None = None  # the policy's name, and why it applies
     server_agreed: bool | None = None  # None: the registry made no suggestion
     withdrawn: Withdrawal | None = None  # set when allow_withdrawn handed out a withdrawn version
+    fallback: str | None = None  # why the registry was not used and how old the cached copy is
 
 
 class _Source(Protocol):
@@ -77,7 +80,7 @@ class _Source(Protocol):
     def bytes_downloaded(self) -> int: ...
 
 
-def _map_tuf_error(e: Exception, what: str) -> EdzooError:
+def _map_tuf_error(e: Exception, what: str, registry: str = "", timeout_s: float = 0.0) -> EdzooError:
     if isinstance(e, tuf_exceptions.DownloadLengthMismatchError):
         return SignatureError(f"{what}: the registry sent more bytes than the signed length (endless data): {e}")
     if isinstance(e, tuf_exceptions.BadVersionNumberError):
@@ -94,6 +97,9 @@ def _map_tuf_error(e: Exception, what: str) -> EdzooError:
         if e.status_code == 404:
             return NotFoundError(f"{what}: the registry has no such file (HTTP 404)")
         return DownloadError(f"{what}: the registry answered HTTP {e.status_code}")
+    named = network_error(e, registry, timeout_s) if registry else None
+    if named is not None:
+        return named
     if isinstance(e, tuf_exceptions.DownloadError):
         cause = e.__cause__ or e
         return DownloadError(f"{what}: download failed: {cause}")
@@ -105,23 +111,34 @@ class _Online:
         self, reg: RegistryCache, bootstrap: bytes, config: ClientConfig, progress: ProgressFactory | None
     ) -> None:
         self.reg = reg
+        self.config = config
         self.fetcher = ProgressFetcher(config)
         self.progress = progress
-        reg.metadata_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            self.updater = Updater(
-                metadata_dir=str(reg.metadata_dir),
-                metadata_base_url=f"{reg.url}/tuf/metadata/",
-                target_base_url=f"{reg.url}/tuf/targets/",
-                fetcher=self.fetcher,
-                config=UpdaterConfig(app_user_agent=USER_AGENT),
-                bootstrap=bootstrap,
-            )
-            self.updater.refresh()
-        except (tuf_exceptions.RepositoryError, tuf_exceptions.DownloadError) as e:
-            raise _map_tuf_error(e, f"refreshing metadata from {reg.url}") from e
-        except ValueError as e:
-            raise SignatureError(f"the trusted root is not valid TUF root metadata: {e}") from e
+        with reg.cache.writing():
+            reg.metadata_dir.mkdir(parents=True, exist_ok=True)
+            faults.point("cache:metadata")
+            try:
+                self.updater = Updater(
+                    metadata_dir=str(reg.metadata_dir),
+                    metadata_base_url=f"{reg.url}/tuf/metadata/",
+                    target_base_url=f"{reg.url}/tuf/targets/",
+                    fetcher=self.fetcher,
+                    config=UpdaterConfig(app_user_agent=USER_AGENT),
+                    bootstrap=bootstrap,
+                )
+                self.updater.refresh()
+            except tuf_exceptions.DownloadHTTPError as e:
+                if e.status_code != 404:
+                    raise self._error(e, f"refreshing metadata from {reg.url}") from e
+                raise not_a_registry(reg.url, "it has no /tuf/metadata/timestamp.json (HTTP 404)") from e
+            except (tuf_exceptions.RepositoryError, tuf_exceptions.DownloadError) as e:
+                raise self._error(e, f"refreshing metadata from {reg.url}") from e
+            except ValueError as e:
+                raise SignatureError(f"the trusted root is not valid TUF root metadata: {e}") from e
+        reg.mark_refreshed()
+
+    def _error(self, e: Exception, what: str) -> EdzooError:
+        return _map_tuf_error(e, what, self.reg.url, self.config.timeout_s)
 
     @property
     def bytes_downloaded(self) -> int:
@@ -129,9 +146,10 @@ class _Online:
 
     def info(self, path: str) -> TargetFile:
         try:
-            info = self.updater.get_targetinfo(path)
+            with self.reg.cache.writing():
+                info = self.updater.get_targetinfo(path)
         except (tuf_exceptions.RepositoryError, tuf_exceptions.DownloadError) as e:
-            raise _map_tuf_error(e, path) from e
+            raise self._error(e, path) from e
         if info is None:
             raise NotFoundError(f"{path} is not published in {self.reg.url}")
         return info  # type: ignore[no-any-return]
@@ -143,19 +161,20 @@ class _Online:
         blob = cache.blob_path(sha)
         if cache.has_blob(sha, info.length) and sha256_file(blob)[0] == sha:
             return blob, info, False
-        tmp = cache.incomplete_path(sha)
-        bar = self.progress(path.rsplit("/", 1)[-1], info.length) if self.progress else contextlib.nullcontext()
-        try:
-            with bar as b:
-                self.fetcher.on_progress = b.update if b is not None else None
-                self.updater.download_target(info, filepath=str(tmp))
-            return cache.commit_blob(tmp, sha), info, True
-        except (tuf_exceptions.RepositoryError, tuf_exceptions.DownloadError) as e:
-            raise _map_tuf_error(e, path) from e
-        finally:
-            self.fetcher.on_progress = None
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        with cache.writing():
+            tmp = cache.incomplete_path(sha)
+            bar = self.progress(path.rsplit("/", 1)[-1], info.length) if self.progress else contextlib.nullcontext()
+            try:
+                with bar as b:
+                    self.fetcher.on_progress = b.update if b is not None else None
+                    self.updater.download_target(info, filepath=str(tmp))
+                return cache.commit_blob(tmp, sha), info, True
+            except (tuf_exceptions.RepositoryError, tuf_exceptions.DownloadError) as e:
+                raise self._error(e, path) from e
+            finally:
+                self.fetcher.on_progress = None
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
 
 
 class _Offline:
@@ -210,25 +229,48 @@ class Puller:
         grace: timedelta = DEFAULT_GRACE,
         config: ClientConfig = ClientConfig(),
         progress: ProgressFactory | None = None,
+        fallback: bool = False,
     ) -> None:
+        """``fallback``: when the registry cannot be reached (a DownloadError: refused, timed out,
+        a captive portal, an HTTP 5xx) and the cache holds its metadata, serve the verified cached
+        copy instead, as ``offline`` does; :attr:`fell_back` then says why and how old it is. Off
+        by default here (a mirror's sync or a bundle must not quietly use an old copy); on in
+        :func:`pull`."""
         if not registry.startswith(("http://", "https://")):
             raise UsageError(f"registry URL must start with http:// or https://, got {registry!r}")
         self.cache = Cache(cache_dir or default_cache_dir())
-        self.reg = self.cache.registry(registry)
+        with self.cache.writing():
+            self.reg = self.cache.registry(registry)
         self.offline = offline
         self.config = config
+        self.fell_back: str | None = None
         self._indexes: dict[str, dict[str, Any]] = {}
         self._admin_withdrawals: dict[str, dict[str, Withdrawal]] | None = None
         self.trust = cache_trust(self.reg)
         trusted = self.trust.trusted(root)
-        self.trust.pin(trusted)
+        with self.cache.writing():
+            self.trust.pin(trusted)
         self.source: _Source
         if offline:
             self.source = _Offline(self.reg, trusted, grace)
-        else:
-            current = self.reg.metadata_dir / "root.json"
-            bootstrap = current.read_bytes() if current.exists() else trusted
+            return
+        current = self.reg.metadata_dir / "root.json"
+        bootstrap = current.read_bytes() if current.exists() else trusted
+        try:
             self.source = _Online(self.reg, bootstrap, config, progress)
+        except DownloadError as e:
+            if not fallback or not (self.reg.metadata_dir / "timestamp.json").exists():
+                raise
+            self.source = _Offline(self.reg, trusted, grace)
+            self.offline = True
+            self.fell_back = f"{e.message}; serving the verified copy in the cache ({self._age()}; --no-fallback fails)"
+
+    def _age(self) -> str:
+        when = self.reg.refreshed()
+        if when is None:
+            return "metadata refreshed at an unknown time"
+        age = format_age((datetime.now(UTC) - when).total_seconds())
+        return f"metadata last refreshed {age} ago, {when:%Y-%m-%d %H:%M} UTC"
 
     # -- the public API that schools (bundles, plans, the mirror) build on -------------------------
     def target_info(self, path: str) -> TargetFile:
@@ -371,7 +413,8 @@ class Puller:
         sha = info.hashes["sha256"]
         if sha != chosen["sha256"] or info.length != chosen["size"]:
             raise SignatureError(f"{path}: the signed hash differs from the one in its manifest")
-        link = self.reg.link(path, sha)
+        with self.cache.writing():
+            link = self.reg.link(path, sha)
         return PullResult(
             model=ref.id,
             version=version,
@@ -389,6 +432,7 @@ class Puller:
             policy=policy_text,
             server_agreed=agreed,
             withdrawn=self.withdrawn(ref).get(version),
+            fallback=self.fell_back,
         )
 
 
@@ -418,16 +462,27 @@ def pull(
     config: ClientConfig = ClientConfig(),
     progress: ProgressFactory | None = None,
     allow_withdrawn: bool = False,
+    fallback: bool = True,
 ) -> PullResult:
     """Pull ``namespace/model[@version|@alias]`` and return the verified, cached file.
 
     'latest' and aliases never resolve to a withdrawn version; a pin of one raises
-    WithdrawnError (reason, version to use) unless ``allow_withdrawn``. Raises NotFoundError,
-    SignatureError (any failed verification: nothing unverified is left in the cache),
-    DownloadError, OfflineError, UsageError.
+    WithdrawnError (reason, version to use) unless ``allow_withdrawn``. A registry that cannot
+    be reached falls back to the verified cached copy (``PullResult.fallback`` says why, and how
+    old its metadata is) unless ``fallback`` is False. Raises NotFoundError, SignatureError (any
+    failed verification: nothing unverified is left in the cache), DownloadError (NotARegistryError
+    for a URL that answers but is no registry), StorageError (a cache that cannot be written),
+    OfflineError, UsageError.
     """
     puller = Puller(
-        registry, root=root, cache_dir=cache_dir, offline=offline, grace=grace, config=config, progress=progress
+        registry,
+        root=root,
+        cache_dir=cache_dir,
+        offline=offline,
+        grace=grace,
+        config=config,
+        progress=progress,
+        fallback=fallback,
     )
     return puller.pull(ref, variant=variant, device=device, policy=policy, allow_withdrawn=allow_withdrawn)
 

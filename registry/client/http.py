@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
+import tuf
 import urllib3
 from tuf.api import exceptions as tuf_exceptions
 from tuf.ngclient import Urllib3Fetcher
+from tuf.ngclient._internal.proxy import ProxyEnvironment
 
 from registry.core.errors import (
     AuthError,
@@ -20,6 +25,7 @@ from registry.core.errors import (
     EdzooError,
     ManifestError,
     NoCompatibleVariantError,
+    NotARegistryError,
     NotFoundError,
     OfflineError,
     SignatureError,
@@ -29,7 +35,7 @@ from registry.core.errors import (
     WithdrawnError,
 )
 
-__all__ = ["ApiClient", "ClientConfig", "ProgressFetcher"]
+__all__ = ["ApiClient", "ClientConfig", "NotMetadataError", "ProgressFetcher", "network_error", "not_a_registry"]
 
 USER_AGENT = "edzoo/0.1"
 Progress = Callable[[int], None]
@@ -44,16 +50,128 @@ class ClientConfig:
     backoff_s: float = 0.5
     chunk_size: int = 1 << 20
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ClientConfig:
+        """The defaults, with ``EDZOO_TIMEOUT`` (seconds a silent registry is given) and
+        ``EDZOO_RETRIES`` (extra attempts) when set; UsageError for a value that is not a
+        number in range."""
+        env = os.environ if env is None else env
+        config = cls()
+        try:
+            if env.get("EDZOO_TIMEOUT"):
+                config = replace(config, timeout_s=float(env["EDZOO_TIMEOUT"]))
+            if env.get("EDZOO_RETRIES"):
+                config = replace(config, retries=int(env["EDZOO_RETRIES"]))
+        except ValueError as e:
+            raise UsageError(f"EDZOO_TIMEOUT must be seconds and EDZOO_RETRIES a whole number: {e}") from e
+        if not 0 < config.timeout_s <= 3600 or not 0 <= config.retries <= 10:
+            raise UsageError("EDZOO_TIMEOUT must be in (0, 3600] seconds and EDZOO_RETRIES in 0..10")
+        return config
+
+
+class NotMetadataError(tuf_exceptions.DownloadError):
+    """A metadata URL answered 200 with something that cannot be TUF metadata (which is a JSON
+    object): an HTML page (``html``) or other bytes."""
+
+    def __init__(self, url: str, *, html: bool) -> None:
+        super().__init__(f"{url}: {'an HTML page' if html else 'not JSON'}, not TUF metadata")
+        self.url, self.html = url, html
+
+
+def _chain(e: BaseException) -> Iterator[BaseException]:
+    """``e``, then what caused it: urllib3's ``reason``, ``__cause__``, ``__context__``."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [e]
+    while todo:
+        c = todo.pop(0)
+        if id(c) in seen:
+            continue
+        seen.add(id(c))
+        yield c
+        todo += [x for x in (getattr(c, "reason", None), c.__cause__, c.__context__) if isinstance(x, BaseException)]
+
+
+def _fails_fast(e: BaseException) -> bool:
+    """A name that does not resolve or a refused connection: retrying in a second changes nothing."""
+    return any(isinstance(c, (urllib3.exceptions.NameResolutionError, ConnectionRefusedError)) for c in _chain(e))
+
+
+def not_a_registry(registry: str, why: str) -> NotARegistryError:
+    """The URL answered, but not as an edzoo registry: ``why``, then how to find the right URL."""
+    parts = urlsplit(registry)
+    base = f"{parts.scheme}://{parts.netloc}"
+    hint = f" (without {parts.path}? try {base})" if parts.path.strip("/") else ""
+    return NotARegistryError(
+        f"{registry} is not an edzoo registry: {why}; give the registry's base URL, as `edzoo serve` prints it{hint}",
+        code="not_a_registry",
+    )
+
+
+def network_error(e: BaseException, registry: str, timeout_s: float) -> DownloadError | None:
+    """The failure in ``e``'s chain that a person can act on, as one line with its remedy: a
+    host name that does not resolve, a refused connection, a timeout, a captive portal's HTML
+    page. None when the chain holds none of these (decided on exception classes, never text)."""
+    chain = list(_chain(e))
+    host = urlsplit(registry).hostname or registry
+    for c in chain:
+        if isinstance(c, NotMetadataError):
+            if c.html:
+                return NotARegistryError(
+                    f"{registry} answered with an HTML page, not signed metadata: a captive portal or a proxy's "
+                    "sign-in page? Sign in to the network in a browser and retry, or check --registry",
+                    code="captive_portal",
+                )
+            return not_a_registry(registry, f"{c.url} is not TUF metadata")
+    for c in chain:
+        if isinstance(c, urllib3.exceptions.NameResolutionError):
+            return DownloadError(
+                f"cannot reach {registry}: the host name {host} does not resolve; check the spelling of --registry "
+                "and that this machine is online (pull --offline serves the cache)",
+                code="host_not_found",
+            )
+    for c in chain:
+        if isinstance(c, ConnectionRefusedError):
+            return DownloadError(
+                f"cannot reach {registry}: connection refused; is the registry running, on that port? "
+                "(`edzoo serve` prints its URL)",
+                code="connection_refused",
+            )
+    for c in chain:
+        if isinstance(c, (urllib3.exceptions.TimeoutError, socket.timeout, tuf_exceptions.SlowRetrievalError)):
+            if isinstance(c, urllib3.exceptions.NewConnectionError):
+                continue  # a subclass of ConnectTimeoutError in urllib3 2: the cause is further down
+            return DownloadError(
+                f"{registry} did not answer within {timeout_s:g} s: a slow or broken network; retry later "
+                "(pull --offline serves the cache)",
+                code="timeout",
+            )
+    for c in chain:
+        if isinstance(c, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ProtocolError, OSError)):
+            reason = c.strerror if isinstance(c, OSError) and c.strerror else type(c).__name__
+            return DownloadError(f"cannot reach {registry}: {reason}; check the network", code="unreachable")
+    return None
+
 
 class ProgressFetcher(Urllib3Fetcher):
     """python-tuf's urllib3 fetcher, retrying connection failures and reporting progress.
 
     Before a download, set ``on_progress`` to a callable that receives each chunk's size; the
-    updater still checks every length and hash (retries never bypass verification).
+    updater still checks every length and hash (retries never bypass verification). A host
+    that does not resolve or refuses the connection is not retried; a metadata URL that
+    answers with anything but a JSON object (a captive portal's page) raises
+    :class:`NotMetadataError` at its first bytes.
     """
 
     def __init__(self, config: ClientConfig) -> None:
-        super().__init__(socket_timeout=int(config.timeout_s), chunk_size=config.chunk_size, app_user_agent=USER_AGENT)
+        super().__init__(chunk_size=config.chunk_size, app_user_agent=USER_AGENT)
+        self.socket_timeout = config.timeout_s  # type: ignore[assignment]  # urllib3.Timeout takes a float
+        # One owner of retries, _fetch (with backoff, none for a refused connection or an unknown
+        # host): urllib3's own three silent ones are off, or a silent registry costs 4 x timeout_s
+        # per attempt. Redirects still follow.
+        self._proxy_env = ProxyEnvironment(
+            headers={"User-Agent": f"{USER_AGENT} python-tuf/{tuf.__version__}"},
+            retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=3),
+        )
         self.config = config
         self.on_progress: Progress | None = None
         self.bytes_downloaded = 0
@@ -68,16 +186,22 @@ class ProgressFetcher(Urllib3Fetcher):
             except tuf_exceptions.DownloadHTTPError as e:
                 if e.status_code < 500 or attempt >= self.config.retries:
                     raise
-            except (urllib3.exceptions.HTTPError, tuf_exceptions.SlowRetrievalError):
-                if attempt >= self.config.retries:
+            except (urllib3.exceptions.HTTPError, tuf_exceptions.SlowRetrievalError) as e:
+                if attempt >= self.config.retries or _fails_fast(e):
                     raise
             attempt += 1
             time.sleep(self.config.backoff_s * 2 ** (attempt - 1))
         self.urls.append(url)
-        return self._counted(chunks)
+        return self._counted(chunks, url)
 
-    def _counted(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    def _counted(self, chunks: Iterator[bytes], url: str) -> Iterator[bytes]:
+        sniff = "/tuf/metadata/" in url
         for chunk in chunks:
+            if sniff and chunk.strip():
+                first = chunk.lstrip()[:1]
+                if first != b"{":
+                    raise NotMetadataError(url, html=first == b"<")
+                sniff = False
             self.bytes_downloaded += len(chunk)
             if self.on_progress is not None:
                 self.on_progress(len(chunk))
@@ -98,6 +222,7 @@ _CODE_ERRORS: dict[str, type[EdzooError]] = {
     "storage_error": StorageError,
     "unavailable": UnavailableError,
     "download_failed": DownloadError,
+    "not_a_registry": NotARegistryError,
     "not_cached": OfflineError,
     "no_compatible_variant": NoCompatibleVariantError,
     "withdrawn": WithdrawnError,
@@ -108,8 +233,16 @@ _CODE_ERRORS: dict[str, type[EdzooError]] = {
     "length_mismatch": UsageError,
     "hash_mismatch": UsageError,
     "disk_full": StorageError,
+    "read_only": StorageError,
+    "permission_denied": StorageError,
     "blob_corrupt": StorageError,
     "retired_key": UnavailableError,  # the server holds a retired online key: it signs nothing
+    # codes a client sets on DownloadError for what it could not reach
+    "connection_refused": DownloadError,
+    "host_not_found": DownloadError,
+    "timeout": DownloadError,
+    "unreachable": DownloadError,
+    "captive_portal": NotARegistryError,
     # HTTP errors of the protocol layer
     "forbidden": AuthError,
     "method_not_allowed": UsageError,
@@ -183,7 +316,9 @@ class ApiClient:
         try:
             response = self._http.request(method, url, body=body, headers=self._headers(headers), preload_content=True)
         except urllib3.exceptions.HTTPError as e:
-            raise DownloadError(f"cannot reach the registry at {self.base_url}: {e}") from e
+            raise network_error(e, self.base_url, self.config.timeout_s) or DownloadError(
+                f"cannot reach the registry at {self.base_url}: {type(e).__name__}", code="unreachable"
+            ) from e
         if response.status not in ok:
             raise _error_from(response, f"{method} {path}")
         return response

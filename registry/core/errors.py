@@ -8,7 +8,9 @@ Errors that are also a builtin kind inherit it too, so callers can catch either.
 
 from __future__ import annotations
 
+import errno
 from datetime import datetime
+from typing import NamedTuple
 
 
 class EdzooError(Exception):
@@ -98,6 +100,45 @@ class StorageError(EdzooError, OSError):
     exit_code = 7
 
 
+class _DiskFailure(NamedTuple):
+    code: str
+    reason: str  # what happened, for a person
+    remedy: str  # what usually fixes it
+
+
+#: The storage failures a person can fix, by errno.
+_DISK_FAILURES: dict[int, _DiskFailure] = {
+    errno.ENOSPC: _DiskFailure(code="disk_full", reason="the disk is full", remedy="free some space"),
+    errno.EDQUOT: _DiskFailure(code="disk_full", reason="the disk quota is used up", remedy="free some space"),
+    errno.EROFS: _DiskFailure(code="read_only", reason="the file system is read-only", remedy="use a writable folder"),
+    errno.EACCES: _DiskFailure(
+        code="permission_denied",
+        reason="permission denied",
+        remedy="use a folder you may write to, or fix its permissions",
+    ),
+    errno.EPERM: _DiskFailure(
+        code="permission_denied", reason="operation not permitted", remedy="use a folder you may write to"
+    ),
+}
+
+
+def storage_error(e: OSError, what: str, *, or_else: str = "", then: str = "") -> StorageError:
+    """The one mapping of an operating-system error to :class:`StorageError`: ``code`` is
+    ``disk_full``, ``read_only``, ``permission_denied`` or ``storage_error``, decided on the
+    errno, never on the text. ``what`` says what was being done (``writing the cache
+    /home/x/.cache/edzoo``); ``or_else`` is a second remedy after the usual one (``use another
+    cache: --cache DIR``); ``then`` says what state things are in (``nothing was changed``)."""
+    known = _DISK_FAILURES.get(e.errno or 0)
+    if known is None:
+        reason = e.strerror or str(e) or type(e).__name__
+        message = f"{what} failed: {reason}{f' ({e.filename})' if e.filename else ''}"
+        code = "storage_error"
+    else:
+        code, reason, usual = known
+        message = f"{what} failed: {reason}; {usual}{f', or {or_else}' if or_else else ''}"
+    return StorageError(f"{message}{f'; {then}' if then else ''}", code=code)
+
+
 class UnavailableError(StorageError):
     """A backing service (the object store, the database) did not answer; retry later."""
 
@@ -111,6 +152,13 @@ class DownloadError(EdzooError, ConnectionError):
     code = "download_failed"
     http_status = 502
     exit_code = 8
+
+
+class NotARegistryError(DownloadError):
+    """The URL answered, but not as an edzoo registry: a captive portal's or a proxy's HTML
+    page, a plain web server, or a path below the registry's base URL (``/api/v1``)."""
+
+    code = "not_a_registry"
 
 
 class OfflineError(EdzooError, FileNotFoundError):
@@ -165,6 +213,7 @@ __all__ = [
     "ExpiredMetadataError",
     "ManifestError",
     "NoCompatibleVariantError",
+    "NotARegistryError",
     "NotFoundError",
     "OfflineError",
     "SignatureError",
@@ -173,4 +222,5 @@ __all__ = [
     "UntrustedMetadataError",
     "UsageError",
     "WithdrawnError",
+    "storage_error",
 ]

@@ -1,7 +1,7 @@
 """Quantities for people, in one rule everywhere: binary units, as manifests and device
 profiles count them (1 kB = 2^10 bytes, 1 MB = 2^20 bytes, a profile's ``ram_mb`` and
 ``free_storage_mb`` are MB of 2^20 bytes). The CLI, the server's messages, the web catalog, plans
-and bundles all print through these functions."""
+and bundles all print through these functions; ages (how old cached metadata is) too."""
 
 from __future__ import annotations
 
@@ -35,4 +35,17 @@ def format_mb(x: float) -> str:
     return f"{x:,.0f} MB" if abs(x) >= 10 or x == int(x) else f"{x:,.1f} MB"
 
 
-__all__ = ["GB", "KB", "MB", "format_bytes", "format_bytes_exact", "format_mb"]
+def format_age(seconds: float) -> str:
+    """How long ago, in the largest whole unit: ``40 s``, ``12 min``, ``5 h``, ``3 days`` (a
+    negative age, from a clock set back, reads ``0 s``)."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 2 * 86400:
+        return f"{s // 3600} h"
+    return f"{s // 86400} days"
+
+
+__all__ = ["GB", "KB", "MB", "format_age", "format_bytes", "format_bytes_exact", "format_mb"]

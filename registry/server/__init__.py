@@ -6,7 +6,6 @@ runs it under gunicorn.
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 from typing import Any, NoReturn
@@ -15,7 +14,7 @@ from flask import Flask, Request, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from registry.core.errors import AuthError, EdzooError, StorageError, UsageError
+from registry.core.errors import AuthError, EdzooError, UsageError, storage_error
 from registry.core.units import format_bytes
 
 from .repository import Registry, ServerConfig
@@ -86,12 +85,7 @@ def create_app(config: dict[str, Any]) -> Flask:
     @app.errorhandler(OSError)
     def _os_error(e: OSError):  # type: ignore[no-untyped-def]
         app.logger.exception("storage failure")
-        if e.errno == errno.ENOSPC:
-            err = StorageError(
-                "the registry's disk is full; nothing was published. Retry when space is freed.", code="disk_full"
-            )
-        else:
-            err = StorageError(f"storage failed: {e.strerror or e}; nothing was published")
+        err = storage_error(e, "the registry's storage", then="nothing was published; retry when it is fixed")
         return jsonify(err.to_json()), err.http_status
 
     @app.errorhandler(Exception)

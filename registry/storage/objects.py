@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import errno
 import hashlib
 import os
 import re
@@ -23,7 +22,7 @@ from typing import IO, BinaryIO
 from urllib.parse import urlsplit
 
 from registry.core._internal import faults
-from registry.core.errors import NotFoundError, StorageError, UnavailableError, UsageError
+from registry.core.errors import NotFoundError, StorageError, UnavailableError, UsageError, storage_error
 
 __all__ = ["FsObjectStore", "ObjectStore", "S3Config", "S3ObjectStore", "blob_key", "ingest", "open_store"]
 
@@ -169,9 +168,7 @@ class FsObjectStore(ObjectStore):
 
 
 def _storage_error(e: OSError, key: str) -> StorageError:
-    if e.errno == errno.ENOSPC:
-        return StorageError(f"disk full while writing {key}; nothing was changed", code="disk_full")
-    return StorageError(f"storage failed on {key}: {e.strerror or e}")
+    return storage_error(e, f"storing {key} on disk", then="nothing was changed")
 
 
 def ingest(store: ObjectStore, stream: IO[bytes], *, sha256: str, length: int) -> bool:

@@ -1,11 +1,14 @@
-"""Fault injection at named points of the server, for tests and failure drills.
+"""Fault injection at named points of the server and the client's cache, for tests and
+failure drills.
 
 ``EDZOO_FAULT="publish:after-snapshot=kill"`` makes a server process die with SIGKILL when it
 reaches that point; several points are separated by commas. Actions:
 
 - ``kill``: SIGKILL this process (a crash, an OOM kill, a pulled plug);
 - ``sleep:SECONDS``: stall (a slow disk or network; lets a client time out);
-- ``enospc``: raise ``OSError(ENOSPC)`` (a full disk).
+- ``enospc``: raise ``OSError(ENOSPC)`` (a full disk);
+- ``erofs``: raise ``OSError(EROFS)`` (a read-only file system, which a test run as root cannot
+  make with permissions alone).
 
 Unset (the default), :func:`point` costs one dictionary lookup.
 """
@@ -24,6 +27,8 @@ POINTS = (
     "publish:after-snapshot",  # the new snapshot is written, the timestamp is not
     "publish:before-commit",  # the timestamp is written, the index transaction not committed
     "publish:after-commit",  # everything is written, the answer not yet sent
+    "cache:metadata",  # the client is about to refresh (and write) TUF metadata in its cache
+    "cache:blob",  # the client is about to write a downloaded file into its cache
 )
 
 
@@ -39,5 +44,6 @@ def point(name: str) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
         elif action.startswith("sleep:"):
             time.sleep(float(action.split(":", 1)[1]))
-        elif action == "enospc":
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        elif action in ("enospc", "erofs"):
+            code = errno.ENOSPC if action == "enospc" else errno.EROFS
+            raise OSError(code, os.strerror(code))

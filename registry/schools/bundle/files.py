@@ -19,6 +19,7 @@ from registry.core.errors import (
     ManifestError,
     StorageError,
     UsageError,
+    storage_error,
 )
 
 COPY_CHUNK = 8 << 20
@@ -167,9 +168,7 @@ def _bar(progress: ProgressFactory | None, desc: str, total: int) -> Iterator[Pr
 
 
 def _storage_error(e: OSError, where: Path, what: str, then: str) -> StorageError:
-    if e.errno == errno.ENOSPC:
-        return StorageError(f"no space left on {where} while {what}: {then}")
-    return StorageError(f"{what} failed: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}: {then}")
+    return storage_error(e, f"{what} ({where})", then=then)
 
 
 def _read_json(path: Path, limit: int, what: str, fix: str) -> tuple[bytes, Any]:

@@ -1,0 +1,262 @@
+"""The client in the field: every failure of the disk or the network that a person meets is one
+line with a remedy, a documented exit code and an EdzooError subclass, and the cache is left
+as it was. A registry that cannot be reached falls back to the verified cached copy."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import Env, ServerThread
+from werkzeug.wrappers import Response
+
+from registry.client.http import ClientConfig
+from registry.core.errors import DownloadError, EdzooError, NotARegistryError, StorageError, UsageError
+
+FAST = ClientConfig(timeout_s=1.0, retries=0)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    """Every file and link under ``root``: what a failure must leave as it was."""
+    if not root.exists():
+        return {}
+    return {
+        p.relative_to(root).as_posix(): (os.readlink(p).encode() if p.is_symlink() else p.read_bytes())
+        for p in sorted(root.rglob("*"))
+        if p.is_file() or p.is_symlink()
+    }
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Silent:
+    """A TCP port on 127.0.0.1 that accepts connections and never answers; counts them."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.held.append(self.sock.accept()[0])
+
+    def close(self) -> None:
+        for c in self.held:
+            c.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def silent() -> Iterator[Silent]:
+    s = Silent()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _web_server(status: int, body: bytes, content_type: str) -> ServerThread:
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        return Response(body, status=status, content_type=content_type)(environ, start_response)
+
+    return ServerThread(app)
+
+
+@pytest.fixture
+def portal() -> Iterator[str]:
+    """A captive portal: every URL answers 200 with its sign-in page."""
+    server = _web_server(200, b"<!DOCTYPE html><html><body>Sign in to SchoolWiFi</body></html>", "text/html")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def plain() -> Iterator[str]:
+    """A plain web server that holds none of the registry's files."""
+    server = _web_server(404, b"<html><body>404 Not Found</body></html>", "text/html")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    url: Callable[[Env, dict[str, str]], str]  # (env, fixture urls) -> the registry URL to pull from
+    error: type[EdzooError]
+    code: str
+    text: str
+    exit_code: int
+    fault: str = ""  # EDZOO_FAULT for the pull
+    warm: bool = False  # pull once first, so the cache holds the metadata (and then fails writing)
+
+
+CASES = [
+    Case("refused connection", lambda e, u: f"http://127.0.0.1:{_closed_port()}", DownloadError,
+         "connection_refused", "connection refused; is the registry running", 8),
+    Case("timeout", lambda e, u: u["silent"], DownloadError, "timeout", "did not answer within 1 s", 8),
+    Case("captive portal", lambda e, u: u["portal"], NotARegistryError, "captive_portal",
+         "answered with an HTML page", 8),
+    Case("plain web server", lambda e, u: u["plain"], NotARegistryError, "not_a_registry",
+         "has no /tuf/metadata/timestamp.json", 8),
+    Case("wrong base URL", lambda e, u: f"{e.url}/api/v1", NotARegistryError, "not_a_registry",
+         "(without /api/v1? try http://127.0.0.1:", 8),
+    Case("read-only cache", lambda e, u: e.url, StorageError, "read_only",
+         "the file system is read-only; use a writable folder, or use another cache folder", 7,
+         fault="cache:metadata=erofs", warm=True),
+    Case("full cache", lambda e, u: e.url, StorageError, "disk_full",
+         "the disk is full; free some space, or use another cache folder", 7, fault="cache:blob=enospc"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def urls(silent: Silent, portal: str, plain: str) -> dict[str, str]:
+    return {"silent": silent.url, "portal": portal, "plain": plain}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_each_failure_is_its_own_error_and_changes_nothing(env, urls, case, monkeypatch):  # type: ignore[no-untyped-def]
+    env.publish(env.build())
+    cache = env.tmp / "cache"
+    url = case.url(env, urls)
+    if case.warm:
+        env.pull("acme/reader", url=url)
+    before = _files(cache)
+    if case.fault:
+        monkeypatch.setenv("EDZOO_FAULT", case.fault)
+    with pytest.raises(case.error) as e:
+        env.pull("acme/reader", url=url, config=FAST, fallback=False)
+    assert e.value.code == case.code, e.value
+    assert case.text in str(e.value) and "\n" not in str(e.value), e.value
+    after = _files(cache)
+    assert {k: after.get(k) for k in before} == before, "a failure changed what the cache held"
+    new = set(after) - set(before)
+    assert not [k for k in new if k.startswith("blobs/") or "/models/" in k], new
+
+
+def test_a_host_that_does_not_resolve_is_named(env, monkeypatch):  # type: ignore[no-untyped-def]
+    # No DNS query may leave this machine: the resolver's answer for an unknown name is played here.
+    def no_such_name(host, *args, **kw):  # type: ignore[no-untyped-def]
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    with pytest.raises(DownloadError) as e:
+        env.pull("acme/reader", url="http://registry.school.invalid:8000", config=FAST)
+    assert e.value.code == "host_not_found"
+    assert "the host name registry.school.invalid does not resolve" in str(e.value)
+
+
+def test_a_cache_that_is_a_file_is_a_storage_error(env):  # type: ignore[no-untyped-def]
+    env.publish(env.build())
+    (env.tmp / "cache").write_text("not a folder")
+    with pytest.raises(StorageError) as e:
+        env.pull("acme/reader")
+    assert e.value.code == "storage_error" and "writing the cache" in str(e.value)
+    assert (env.tmp / "cache").read_text() == "not a folder"
+
+
+def test_a_read_only_cache_still_serves_what_it_holds(env, monkeypatch):  # type: ignore[no-untyped-def]
+    env.publish(env.build())
+    first = env.pull("acme/reader")
+    monkeypatch.setenv("EDZOO_FAULT", "cache:blob=erofs")  # any new blob would fail; the cached one is enough
+    again = env.pull("acme/reader")
+    assert again.path == first.path and not again.downloaded
+
+
+def test_an_unreachable_registry_falls_back_to_the_verified_cache(env, mirror):  # type: ignore[no-untyped-def]
+    env.publish(env.build())
+    first = env.pull("acme/reader", url=mirror.url)
+    assert first.fallback is None
+    mirror.tamper = lambda path, body: b"<html><body>Sign in to SchoolWiFi</body></html>"
+    served = env.pull("acme/reader", url=mirror.url, config=FAST)
+    assert served.offline and served.path == first.path and served.sha256 == first.sha256
+    assert served.fallback is not None
+    assert "captive portal" in served.fallback and "metadata last refreshed 0 s ago" in served.fallback
+    with pytest.raises(NotARegistryError):
+        env.pull("acme/reader", url=mirror.url, config=FAST, fallback=False)
+    mirror.server.stop()
+    down = env.pull("acme/reader", url=mirror.url, config=FAST)
+    assert down.fallback is not None and "connection refused" in down.fallback
+    # a swapped file in the cache is still caught: the fallback verifies as --offline does
+    blob = Path(first.blob)
+    blob.chmod(0o644)
+    blob.write_bytes(b"tampered")
+    with pytest.raises(EdzooError) as e:
+        env.pull("acme/reader", url=mirror.url, config=FAST)
+    assert e.value.exit_code == 4
+
+
+def _cli(env: Env, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    run_env = {**os.environ, "EDZOO_CACHE": str(env.tmp / "cli-cache"), "EDZOO_RETRIES": "0", **extra}
+    run_env.pop("EDZOO_REGISTRY", None)
+    return subprocess.run(
+        [sys.executable, "-m", "registry.cli", *args], env=run_env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.name != "timeout"], ids=lambda c: c.name)
+def test_the_cli_prints_one_line_and_its_exit_code(env, urls, case):  # type: ignore[no-untyped-def]
+    env.publish(env.build())
+    url = case.url(env, urls)
+    pull_args = ["pull", "acme/reader", "--registry", url, "--root", str(env.root), "--no-fallback"]
+    if case.warm:
+        assert _cli(env, *pull_args).returncode == 0
+    p = _cli(env, *pull_args, **({"EDZOO_FAULT": case.fault} if case.fault else {}))
+    assert p.returncode == case.exit_code, p.stderr
+    assert p.stderr.startswith("error: ") and p.stderr.count("\n") == 1 and case.text in p.stderr, p.stderr
+
+
+def test_the_cli_falls_back_with_a_warning_and_json_says_so(env, mirror):  # type: ignore[no-untyped-def]
+    env.publish(env.build())
+    args = ["pull", "acme/reader", "--registry", mirror.url, "--root", str(env.root)]
+    assert _cli(env, *args).returncode == 0
+    mirror.server.stop()
+    p = _cli(env, *args, "--json")
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.startswith("warning: cannot reach") and "--no-fallback fails" in p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["offline"] is True and "connection refused" in doc["fallback"]
+    p = _cli(env, *args, "--no-fallback")
+    assert p.returncode == 8 and "connection refused" in p.stderr
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1"])
+def test_a_bad_timeout_setting_is_a_usage_error(value):  # type: ignore[no-untyped-def]
+    with pytest.raises(UsageError):
+        ClientConfig.from_env({"EDZOO_TIMEOUT": value})
+    assert ClientConfig.from_env({"EDZOO_TIMEOUT": "2.5", "EDZOO_RETRIES": "1"}) == ClientConfig(
+        timeout_s=2.5, retries=1
+    )
+
+
+def test_the_cli_reads_the_timeout_from_the_environment(env, silent):  # type: ignore[no-untyped-def]
+    p = _cli(env, "pull", "acme/reader", "--registry", silent.url, "--root", str(env.root), EDZOO_TIMEOUT="0.5")
+    assert p.returncode == 8 and "did not answer within 0.5 s" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_a_silent_registry_is_tried_once_per_retry(env, silent, retries):  # type: ignore[no-untyped-def]
+    with pytest.raises(DownloadError):
+        env.pull("acme/reader", url=silent.url, config=ClientConfig(timeout_s=0.3, retries=retries, backoff_s=0.01))
+    assert len(silent.held) == 1 + retries  # no hidden retries below ours
