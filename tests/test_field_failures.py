@@ -16,11 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import urllib3
 from conftest import Env, ServerThread
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from registry.client.http import ClientConfig
-from registry.core.errors import DownloadError, EdzooError, NotARegistryError, StorageError, UsageError
+from registry.core.errors import (
+    DownloadError,
+    EdzooError,
+    NotARegistryError,
+    SignatureError,
+    StorageError,
+    UsageError,
+)
 
 FAST = ClientConfig(timeout_s=1.0, retries=0)
 
@@ -260,3 +268,137 @@ def test_a_silent_registry_is_tried_once_per_retry(env, silent, retries):  # typ
     with pytest.raises(DownloadError):
         env.pull("acme/reader", url=silent.url, config=ClientConfig(timeout_s=0.3, retries=retries, backoff_s=0.01))
     assert len(silent.held) == 1 + retries  # no hidden retries below ours
+
+
+# -- resumable downloads ---------------------------------------------------------------------------
+
+
+class Cutter:
+    """A proxy in front of the registry that forwards ``Range`` and, while ``cut_at`` is set,
+    drops the connection after that many body bytes of a target (a dropped link)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.cut_at: int | None = None
+        self.ranges: list[str | None] = []  # the Range header of each target request
+        self.body_bytes = 0  # target body bytes sent
+        self.http = urllib3.PoolManager()
+        self.server = ServerThread(self._app)
+        self.url = self.server.url
+
+    def _app(self, environ, start_response):  # type: ignore[no-untyped-def]
+        request = Request(environ)
+        wanted = request.headers.get("Range")
+        up = self.http.request(
+            "GET", self.upstream + request.full_path.rstrip("?"), headers={"Range": wanted} if wanted else {}
+        )
+        body = up.data
+        headers = [("Content-Type", up.headers.get("Content-Type", "application/octet-stream"))]
+        headers += [("Content-Length", str(len(body)))]
+        if "Content-Range" in up.headers:
+            headers.append(("Content-Range", up.headers["Content-Range"]))
+        start_response(f"{up.status} X", headers)
+        if not request.path.startswith("/tuf/targets/"):
+            return [body]
+        self.ranges.append(wanted)
+        cut = self.cut_at
+
+        def chunks() -> Iterator[bytes]:
+            sent = body if cut is None else body[:cut]
+            self.body_bytes += len(sent)
+            yield sent
+            if cut is not None:
+                raise ConnectionAbortedError("the link dropped")  # the server closes the socket mid-body
+
+        return chunks()
+
+
+@pytest.fixture
+def cutter(env: Env) -> Iterator[Cutter]:
+    c = Cutter(env.url)
+    try:
+        yield c
+    finally:
+        c.server.stop()
+
+
+BIG = bytes(range(256)) * 800  # 200 KiB
+
+
+def test_a_dropped_download_resumes_where_it_stopped(env, cutter):  # type: ignore[no-untyped-def]
+    env.publish(env.build(variants={"fp32": BIG}))
+    cutter.cut_at = 70_000
+    with pytest.raises(DownloadError) as e:
+        env.pull("acme/reader", url=cutter.url, config=FAST)
+    assert "stopped at 68.4 kB of 200.0 kB" in str(e.value) and "pull again to resume" in str(e.value)
+    partial = list((env.tmp / "cache" / "blobs" / "incomplete").glob("*.incomplete"))
+    assert [p.stat().st_size for p in partial] == [70_000]
+    cutter.cut_at, cutter.body_bytes = None, 0
+    result = env.pull("acme/reader", url=cutter.url, config=FAST)
+    assert result.downloaded and result.path.read_bytes() == BIG
+    assert cutter.ranges[-1] == "bytes=70000-" and cutter.body_bytes == len(BIG) - 70_000
+    assert not list((env.tmp / "cache" / "blobs" / "incomplete").glob("*"))
+
+
+def test_a_tampered_partial_costs_one_download_never_a_bad_file(env, cutter):  # type: ignore[no-untyped-def]
+    env.publish(env.build(variants={"fp32": BIG}))
+    cutter.cut_at = 50_000
+    with pytest.raises(DownloadError):
+        env.pull("acme/reader", url=cutter.url, config=FAST)
+    (partial,) = (env.tmp / "cache" / "blobs" / "incomplete").glob("*.incomplete")
+    partial.write_bytes(b"x" * 50_000)  # someone wrote into the partial file
+    cutter.cut_at = None
+    with pytest.raises(SignatureError, match="do not match their signed length and sha256"):
+        env.pull("acme/reader", url=cutter.url, config=FAST)
+    assert not partial.exists()
+    assert env.pull("acme/reader", url=cutter.url, config=FAST).path.read_bytes() == BIG
+
+
+def test_a_registry_without_ranges_sends_the_whole_file_again(env, cutter):  # type: ignore[no-untyped-def]
+    env.publish(env.build(variants={"fp32": BIG}))
+    cutter.cut_at = 50_000
+    with pytest.raises(DownloadError):
+        env.pull("acme/reader", url=cutter.url, config=FAST)
+    cutter.cut_at = None
+    cutter.http.headers = {}
+    upstream_request = cutter.http.request
+    cutter.http.request = lambda method, url, headers=None, **kw: upstream_request(method, url, **kw)  # type: ignore[method-assign]
+    assert env.pull("acme/reader", url=cutter.url, config=FAST).path.read_bytes() == BIG
+    assert cutter.ranges[-1] == "bytes=50000-"  # asked for the rest, got all of it (200), kept the right bytes
+
+
+def test_ctrl_c_keeps_the_partial_for_the_next_pull(env, cutter):  # type: ignore[no-untyped-def]
+    env.publish(env.build(variants={"fp32": BIG}))
+
+    class Interrupting:
+        def __init__(self, desc: str, total: int) -> None:
+            self.seen, self.big = 0, total == len(BIG)  # the manifest downloads in peace
+
+        def __enter__(self) -> Interrupting:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def update(self, n: int) -> None:
+            self.seen += n
+            if self.big and self.seen >= 1:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        env.pull("acme/reader", url=cutter.url, config=ClientConfig(chunk_size=16_384), progress=Interrupting)
+    (partial,) = (env.tmp / "cache" / "blobs" / "incomplete").glob("*.incomplete")
+    kept = partial.stat().st_size
+    assert 0 < kept < len(BIG)
+    result = env.pull("acme/reader", url=cutter.url)
+    assert result.path.read_bytes() == BIG and cutter.ranges[-1] == f"bytes={kept}-"
+
+
+def test_a_log_gets_progress_lines_for_a_large_file(env):  # type: ignore[no-untyped-def]
+    data = bytes(range(256)) * (9 << 10)  # 2.25 MiB
+    env.publish(env.build(variants={"fp32": data}))
+    p = _cli(env, "pull", "acme/reader", "--registry", env.url, "--root", str(env.root))
+    assert p.returncode == 0, p.stderr
+    lines = [line for line in p.stderr.splitlines() if line.startswith("fp32.tflite: ")]
+    assert lines[-1] == "fp32.tflite: 2.2 MB of 2.2 MB (100%)" and 2 <= len(lines) <= 11, p.stderr
+    assert "\r" not in p.stderr  # no terminal bar in a log

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from registry.core.errors import EdzooError
+from registry.core.units import format_bytes
 
 DEFAULT_PORT = 8470
 
@@ -23,14 +24,49 @@ def default_keys_dir() -> Path:
     return Path(base) / "edzoo" / "keys"
 
 
+#: Files at least this large get progress lines when stderr is not a terminal (a log, CI).
+LOG_PROGRESS_MIN = 1 << 20
+
+
+class LineProgress:
+    """Progress for a log: one line on stderr at each tenth of the file and at the end
+    (``reader.tflite: 8.0 MB of 80.0 MB (10%)``), nothing for files under
+    :data:`LOG_PROGRESS_MIN`."""
+
+    def __init__(self, desc: str, total: int) -> None:
+        self.desc, self.total, self.done, self.next = desc, total, 0, 10
+
+    def __enter__(self) -> LineProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.total < LOG_PROGRESS_MIN:
+            return
+        percent = self.done * 100 // self.total
+        if percent >= self.next:
+            self.next = percent // 10 * 10 + 10
+            print(
+                f"{self.desc}: {format_bytes(self.done)} of {format_bytes(self.total)} ({percent}%)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
 def progress_bars(enabled: bool):  # type: ignore[no-untyped-def]
+    """A progress factory for downloads: a tqdm bar on a terminal, :class:`LineProgress` lines
+    when stderr is a file or a pipe; None when not ``enabled``."""
     if not enabled:
         return None
+    if not sys.stderr.isatty():
+        return LineProgress
     from tqdm import tqdm
 
     @contextmanager
     def bar(desc: str, total: int):  # type: ignore[no-untyped-def]
-        # disable=None: a bar on a terminal, silence when stderr is a file or a pipe
         with tqdm(
             total=total,
             desc=desc,
@@ -38,7 +74,6 @@ def progress_bars(enabled: bool):  # type: ignore[no-untyped-def]
             unit_scale=True,
             unit_divisor=1024,
             leave=False,
-            disable=None,
             file=sys.stderr,
         ) as t:
             yield t

@@ -8,8 +8,9 @@ Layout (default root ``~/.cache/edzoo``, or ``$EDZOO_CACHE``, or ``--cache``)::
     registries/<host>-<hash>/metadata/               TUF metadata, as python-tuf's updater keeps it
     registries/<host>-<hash>/models/<ns>/<model>/<version>/<file>   symlink to the blob
 
-A blob is written to a ``.incomplete`` file, verified, then renamed into place: a crash costs
-bandwidth, never a corrupt cache. Nothing enters ``blobs/`` without its signed hash matching.
+A blob is written to ``blobs/incomplete/<sha256>.incomplete``, verified, then renamed into
+place (:mod:`registry.client.transfer`): a crash costs at most the bytes in flight (the next
+pull resumes), never a corrupt cache. Nothing enters ``blobs/`` without its signed hash matching.
 A cache that cannot be written (full, read-only, not ours) raises StorageError (exit 7) naming
 the folder and the remedy; a read-only cache still serves what it verifiably holds.
 """
@@ -21,14 +22,12 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from registry.core._internal import faults
 from registry.core._internal.files import atomic_write
 from registry.core.errors import EdzooError, storage_error
 
@@ -157,14 +156,6 @@ class Cache:
             return self.blob_path(sha256).stat().st_size == size
         except FileNotFoundError:
             return False
-
-    def incomplete_path(self, sha256: str) -> Path:
-        folder = self.root / "blobs" / "incomplete"
-        folder.mkdir(parents=True, exist_ok=True)
-        faults.point("cache:blob")
-        fd, name = tempfile.mkstemp(dir=folder, prefix=f"{sha256}.", suffix=".incomplete")
-        os.close(fd)
-        return Path(name)
 
     def commit_blob(self, tmp: Path, sha256: str) -> Path:
         dest = self.blob_path(sha256)

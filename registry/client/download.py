@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tuf.api import exceptions as tuf_exceptions
-from tuf.api.metadata import TargetFile
+from tuf.api.metadata import Metadata, Root, TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
 from registry.core import manifest as manifests
@@ -41,6 +41,7 @@ from registry.core.units import format_age
 
 from .cache import Cache, RegistryCache, default_cache_dir
 from .http import USER_AGENT, ApiClient, ClientConfig, ProgressFetcher, network_error, not_a_registry
+from .transfer import download_target
 
 __all__ = ["PullResult", "Puller", "pull"]
 
@@ -114,6 +115,7 @@ class _Online:
         self.config = config
         self.fetcher = ProgressFetcher(config)
         self.progress = progress
+        self._consistent: bool | None = None
         with reg.cache.writing():
             reg.metadata_dir.mkdir(parents=True, exist_ok=True)
             faults.point("cache:metadata")
@@ -162,19 +164,34 @@ class _Online:
         if cache.has_blob(sha, info.length) and sha256_file(blob)[0] == sha:
             return blob, info, False
         with cache.writing():
-            tmp = cache.incomplete_path(sha)
             bar = self.progress(path.rsplit("/", 1)[-1], info.length) if self.progress else contextlib.nullcontext()
             try:
                 with bar as b:
-                    self.fetcher.on_progress = b.update if b is not None else None
-                    self.updater.download_target(info, filepath=str(tmp))
-                return cache.commit_blob(tmp, sha), info, True
+                    return (
+                        download_target(
+                            self.fetcher,
+                            self._target_url(info),
+                            info,
+                            cache,
+                            registry=self.reg.url,
+                            on_progress=b.update if b is not None else None,
+                        ),
+                        info,
+                        True,
+                    )
             except (tuf_exceptions.RepositoryError, tuf_exceptions.DownloadError) as e:
                 raise self._error(e, path) from e
-            finally:
-                self.fetcher.on_progress = None
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
+
+    def _target_url(self, info: TargetFile) -> str:
+        """Where the registry serves a target: ``<folder>/<sha256>.<name>`` with consistent
+        snapshots (the verified root says), as python-tuf's updater would ask for it."""
+        if self._consistent is None:
+            root = Metadata[Root].from_bytes((self.reg.metadata_dir / "root.json").read_bytes())
+            self._consistent = bool(root.signed.consistent_snapshot)
+        folder, sep, name = info.path.rpartition("/")
+        return (
+            f"{self.reg.url}/tuf/targets/{folder}{sep}{info.hashes['sha256'] + '.' if self._consistent else ''}{name}"
+        )
 
 
 class _Offline:

@@ -153,11 +153,11 @@ def network_error(e: BaseException, registry: str, timeout_s: float) -> Download
 
 
 class ProgressFetcher(Urllib3Fetcher):
-    """python-tuf's urllib3 fetcher, retrying connection failures and reporting progress.
+    """python-tuf's urllib3 fetcher, retrying connection failures and counting bytes.
 
-    Before a download, set ``on_progress`` to a callable that receives each chunk's size; the
-    updater still checks every length and hash (retries never bypass verification). A host
-    that does not resolve or refuses the connection is not retried; a metadata URL that
+    The updater still checks every metadata file's length and signatures (retries never bypass
+    verification); targets are streamed by :mod:`registry.client.transfer` through :meth:`open`.
+    A host that does not resolve or refuses the connection is not retried; a metadata URL that
     answers with anything but a JSON object (a captive portal's page) raises
     :class:`NotMetadataError` at its first bytes.
     """
@@ -165,23 +165,40 @@ class ProgressFetcher(Urllib3Fetcher):
     def __init__(self, config: ClientConfig) -> None:
         super().__init__(chunk_size=config.chunk_size, app_user_agent=USER_AGENT)
         self.socket_timeout = config.timeout_s  # type: ignore[assignment]  # urllib3.Timeout takes a float
-        # One owner of retries, _fetch (with backoff, none for a refused connection or an unknown
+        # One owner of retries, open() (with backoff, none for a refused connection or an unknown
         # host): urllib3's own three silent ones are off, or a silent registry costs 4 x timeout_s
         # per attempt. Redirects still follow.
+        self._user_agent = f"{USER_AGENT} python-tuf/{tuf.__version__}"
         self._proxy_env = ProxyEnvironment(
-            headers={"User-Agent": f"{USER_AGENT} python-tuf/{tuf.__version__}"},
+            headers={"User-Agent": self._user_agent},
             retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=3),
         )
         self.config = config
-        self.on_progress: Progress | None = None
         self.bytes_downloaded = 0
         self.urls: list[str] = []
 
-    def _fetch(self, url: str) -> Iterator[bytes]:
+    def open(self, url: str, *, offset: int = 0) -> urllib3.BaseHTTPResponse:
+        """GET ``url`` (from byte ``offset``: a ``Range`` request; the answer may still be a
+        200 with the whole file) as an unread response, retrying as :meth:`_fetch` does.
+        Raises DownloadHTTPError for an HTTP error, SlowRetrievalError for a timeout, urllib3's
+        errors for the rest."""
+        headers = {"User-Agent": self._user_agent}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
         attempt = 0
         while True:
             try:
-                chunks = super()._fetch(url)
+                try:
+                    response = self._proxy_env.request(
+                        "GET", url, headers=headers, preload_content=False, timeout=urllib3.Timeout(self.socket_timeout)
+                    )
+                except urllib3.exceptions.MaxRetryError as e:
+                    if isinstance(e.reason, urllib3.exceptions.TimeoutError) and not _fails_fast(e):
+                        raise tuf_exceptions.SlowRetrievalError from e
+                    raise
+                if response.status >= 400:
+                    response.close()
+                    raise tuf_exceptions.DownloadHTTPError(f"HTTP error {response.status}", response.status)
                 break
             except tuf_exceptions.DownloadHTTPError as e:
                 if e.status_code < 500 or attempt >= self.config.retries:
@@ -192,7 +209,14 @@ class ProgressFetcher(Urllib3Fetcher):
             attempt += 1
             time.sleep(self.config.backoff_s * 2 ** (attempt - 1))
         self.urls.append(url)
-        return self._counted(chunks, url)
+        return response
+
+    def count(self, n: int) -> None:
+        """Add ``n`` bytes received outside :meth:`_fetch` (a target streamed by the cache)."""
+        self.bytes_downloaded += n
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        return self._counted(self._chunks(self.open(url)), url)
 
     def _counted(self, chunks: Iterator[bytes], url: str) -> Iterator[bytes]:
         sniff = "/tuf/metadata/" in url
@@ -203,8 +227,6 @@ class ProgressFetcher(Urllib3Fetcher):
                     raise NotMetadataError(url, html=first == b"<")
                 sniff = False
             self.bytes_downloaded += len(chunk)
-            if self.on_progress is not None:
-                self.on_progress(len(chunk))
             yield chunk
 
 
