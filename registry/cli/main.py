@@ -24,6 +24,7 @@ from registry.cli import (
     schools_bundle,
     schools_mirror,
     schools_plan,
+    search,
     zoo_commands,
 )
 from registry.cli.options import EdzooGroup
@@ -35,7 +36,8 @@ def cli() -> None:
     """edzoo: signed education models for student devices.
 
     \b
-    App developers:  edzoo pull edzoo/hello --registry URL --root root.json
+    App developers:  edzoo search digits --registry URL
+                     edzoo pull edzoo/hello --registry URL --root root.json
     ML engineers:    edzoo optimize MODEL --data DATA --task KIND; edzoo keys new me;
                      edzoo publish BUILD_DIR --registry URL --key ...
     Registry admins: edzoo registry init DATA; edzoo registry add-publisher ...; edzoo serve
@@ -46,7 +48,7 @@ def cli() -> None:
 
 
 # Each module exports its commands; `edzoo registry` takes the admin's commands of several.
-for _module in (keys, admin, publish, pull, device, cache, recall, renewal, predict_command, zoo_commands):
+for _module in (keys, admin, publish, pull, search, device, cache, recall, renewal, predict_command, zoo_commands):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 for _module in (schools_plan, schools_bundle, schools_mirror):

@@ -40,6 +40,7 @@ from registry.core.truststore import TrustStore
 from registry.core.units import format_age
 
 from .cache import Cache, RegistryCache, default_cache_dir
+from .catalog import suggest, suggest_cached
 from .http import USER_AGENT, ApiClient, ClientConfig, ProgressFetcher, network_error, not_a_registry
 from .transfer import download_target
 
@@ -319,7 +320,16 @@ class Puller:
             try:
                 blob, _, _ = self.source.fetch(path)
             except NotFoundError as e:
-                raise NotFoundError(f"no model {ref.id} in {self.reg.url}") from e
+                if self.offline:
+                    close = suggest_cached(self.reg, ref.id)
+                else:
+                    close = suggest(self.reg.url, ref.id, cache=self.cache, config=self.config)
+                hint = f"; did you mean {' or '.join(close)}?" if close else "; `edzoo search` lists what it holds"
+                raise NotFoundError(f"no model {ref.id} in {self.reg.url}{hint}") from e
+            except OfflineError as e:
+                close = suggest_cached(self.reg, ref.id)
+                hint = f"; the cache holds {' and '.join(close)}" if close else ""
+                raise OfflineError(f"{e.message}{hint}") from e
             self._indexes[ref.id] = modelindex.parse_index(blob.read_bytes(), ref.namespace, ref.model)
         return self._indexes[ref.id]
 

@@ -155,13 +155,11 @@ def resolve(
         version = revision
     elif revision in doc.get("aliases", {}):
         version = doc["aliases"][revision]
-    elif names.SEMVER_RE.match(revision):
-        raise NotFoundError(f"{model_id} has no version {revision}; published: {', '.join(versions)}")
     else:
+        what = f"version {revision}" if names.SEMVER_RE.match(revision) else f"version or alias {revision!r}"
+        aliases = ", ".join(f"{a} -> {v}" for a, v in sorted(doc.get("aliases", {}).items()))
         raise NotFoundError(
-            f"{model_id} has no version or alias {revision!r}; "
-            f"published: {', '.join(versions)}"
-            + (f"; aliases: {', '.join(sorted(doc['aliases']))}" if doc.get("aliases") else "")
+            f"{model_id} has no {what}; published: {', '.join(versions)}" + (f"; aliases: {aliases}" if aliases else "")
         )
     w = out.get(version)
     if w is not None and not allow_withdrawn:

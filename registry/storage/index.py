@@ -147,6 +147,16 @@ class Version(Base):
         return out
 
 
+def _describe(model: Model, doc: Mapping[str, Any]) -> None:
+    """A model's searchable description, from one version's manifest."""
+    model.task = doc.get("task", "")
+    model.summary = doc.get("summary", "")[:1000]
+    model.subjects = doc.get("subjects", [])
+    model.grades = doc.get("grades", [])
+    model.languages = doc.get("languages", [])
+    model.license = doc.get("license", "")
+
+
 def _variant_summary(v: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": v.get("id"),
@@ -460,12 +470,8 @@ class Index:
                     files=item["files"],
                 )
             )
-            model.task = doc.get("task", "")
-            model.summary = doc.get("summary", "")[:1000]
-            model.subjects = doc.get("subjects", [])
-            model.grades = doc.get("grades", [])
-            model.languages = doc.get("languages", [])
-            model.license = doc.get("license", "")
+            if model.latest is None:  # described by its first version until it has a latest
+                _describe(model, doc)
             model.updated_at = _utcnow()
             s.add(
                 LogEntry(
@@ -509,6 +515,8 @@ class Index:
         model.latest = modelindex.latest_version(index_doc, withdrawn)
         changed = []
         for row in s.scalars(select(Version).where(Version.model_id == model.id)):
+            if row.version == model.latest:  # search and the catalog describe the latest release
+                _describe(model, row.manifest)
             w = withdrawn.get(row.version)
             new = w.to_json() if w is not None else None
             if row.withdrawn == new:
