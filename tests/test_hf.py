@@ -60,6 +60,11 @@ for op in json.loads(sys.stdin.read()):
             refs = api.list_repo_refs(**op)
             result = {"branches": {b.name: b.target_commit for b in refs.branches},
                       "tags": {t.name: t.target_commit for t in refs.tags}}
+        elif kind == "list_models":
+            result = [{"id": m.id, "author": m.author, "sha": m.sha, "tags": m.tags} for m in api.list_models(**op)]
+        elif kind == "commits":
+            result = [{"id": c.commit_id, "title": c.title, "authors": c.authors, "date": c.created_at.isoformat()}
+                      for c in api.list_repo_commits(**op)]
         elif kind == "card":
             card = ModelCard.load(**op)
             result = {"data": card.data.to_dict(), "text": card.text}
@@ -351,6 +356,35 @@ def test_a_new_version_gets_a_new_commit_and_main_moves(env, tmp_path: Path) -> 
     assert ok(after)["sha256"] == _sha((second / "variants" / "fp32.tflite").read_bytes())
     assert ok(old)["sha256"] == ok(stable)["sha256"] == before["sha256"]
     assert ok(refs) == {"branches": {"main": c2, "stable": c1}, "tags": {"1.0.0": c1, "1.1.0": c2}}
+
+
+def test_list_models_and_list_repo_commits(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env.publish(_build(env, "1.0.0"))
+    env.publish(_build(env, "1.1.0"))
+    env.publish(env.build("speaker", "1.0.0"))
+    c1, c2 = _commit(env, "1.0.0"), _commit(env, "1.1.0")
+    every, found, by_tag, licensed, none, first, commits, old = hf(
+        env.url,
+        tmp_path / "hf",
+        [
+            {"op": "list_models", "author": "acme"},
+            {"op": "list_models", "search": "reader", "limit": 5},
+            {"op": "list_models", "filter": ["license:apache-2.0", "no-such-tag"]},
+            {"op": "list_models", "filter": "license:apache-2.0"},
+            {"op": "list_models", "author": "nobody"},
+            {"op": "list_models", "sort": "id", "limit": 1},
+            {"op": "commits", "repo_id": "acme/reader"},
+            {"op": "commits", "repo_id": "acme/reader", "revision": "1.0.0"},
+        ],
+    )
+    assert [m["id"] for m in ok(every)] == ["acme/reader", "acme/speaker"]
+    assert ok(found) == [{"id": "acme/reader", "author": "acme", "sha": c2, "tags": ok(found)[0]["tags"]}]
+    assert "license:apache-2.0" in ok(found)[0]["tags"] and ok(by_tag) == []  # every filter must match
+    assert len(ok(licensed)) == 2
+    assert ok(none) == [] and [m["id"] for m in ok(first)] == ["acme/reader"]
+    assert [c["id"] for c in ok(commits)] == [c2, c1] and ok(commits)[0]["title"] == "acme/reader 1.1.0"
+    assert ok(commits)[0]["authors"] == ["acme"]
+    assert [c["id"] for c in ok(old)] == [c1]
 
 
 def _serve(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:

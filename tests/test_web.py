@@ -386,6 +386,8 @@ def test_model_page_what_would_my_device_get(tab: Tab) -> None:
     page = tab.open("/models/acme/handwriting")
     expect(page.get_by_role("heading", level=1)).to_have_text("acme/handwriting 1.1.0")
     expect(page.get_by_text("Install on a device: edzoo pull acme/handwriting@1.1.0")).to_be_visible()
+    command = page.locator("code.command").first
+    expect(command).to_have_text(f"edzoo pull acme/handwriting@1.1.0 --registry {site.url}")  # copy, paste, works
     manifest = site.manifest("acme/handwriting@1.1.0")
     variants = page.get_by_role("table", name="6 variants of acme/handwriting 1.1.0")
     expect(variants.get_by_role("row")).to_have_count(1 + len(manifest["variants"]))

@@ -23,7 +23,9 @@ store URLs carrying the Hub's ``X-Linked-*`` headers; the bytes then bypass this
 Routes: ``/api/agent-harnesses``; ``/api/models/{ns}/{name}[/revision/{rev}]`` (``?blobs=true``);
 ``/api/models/{ns}/{name}/tree/{rev}[/{path}]`` (``recursive``, ``expand``);
 ``POST /api/models/{ns}/{name}/paths-info/{rev}``; ``/api/models/{ns}/{name}/refs``;
-``HEAD|GET /{ns}/{name}/resolve/{rev}/{path}`` (``Range: bytes=N-`` answers 206). Errors carry
+``HEAD|GET /{ns}/{name}/resolve/{rev}/{path}`` (``Range: bytes=N-`` answers 206); ``/api/models``
+(``list_models``: search, author, filter, sort, limit); ``/api/models/{ns}/{name}/commits/{rev}``
+(``list_repo_commits``: one commit per version). Errors carry
 ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``), which the client
 turns into its own exception types. Nothing here ever speaks Xet.
 """
@@ -590,8 +592,8 @@ def _withdrawn_notice(repo: str, version: str, withdrawn: dict[str, Any] | None)
     ]
 
 
-def _model_info(rev: Revision) -> dict[str, Any]:
-    blobs = _flag("blobs")
+def _model_info(rev: Revision, *, siblings: bool = True) -> dict[str, Any]:
+    blobs = _flag("blobs") if siblings else False
     entries = rev.entries()
     meta = card_metadata(rev.manifest, rev.manifest_sha256, rev.withdrawn)
     tags = [*meta["tags"], *(f"license:{meta['license']}",)]
@@ -610,7 +612,7 @@ def _model_info(rev: Revision) -> dict[str, Any]:
         "likes": 0,
         "tags": tags,
         "cardData": meta,
-        "siblings": [e.sibling_json(blobs) for e in entries.values()],
+        "siblings": [e.sibling_json(blobs) for e in entries.values()] if siblings else [],
         "spaces": [],
         "usedStorage": sum(e.size for e in entries.values()),
         "edzoo": {
@@ -762,6 +764,60 @@ def refs(namespace: str, name: str) -> Any:
     if _flag("include_prs"):
         out["pullRequests"] = []
     return jsonify(out)
+
+
+#: list_models' sort keys the registry can honour (downloads, likes and trending are all 0 here).
+_SORTS = {"id", "lastModified", "createdAt", "downloads", "likes", "trendingScore"}
+
+
+@bp.get("/api/models")
+def list_models() -> Any:
+    """huggingface_hub's ``list_models``: ``search`` (in the id), ``author`` (the namespace),
+    ``filter`` (tags, all must match: ``task:...``, ``subject:...``, ``license:...``),
+    ``sort`` and ``direction``, ``limit`` (default 1000), newest release described."""
+    limit = request.args.get("limit", "1000")
+    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        raise UsageError(f"limit must be a whole number 1..1000, not {limit!r}")
+    sort = request.args.get("sort", "id")
+    if sort not in _SORTS:
+        raise UsageError(f"sort must be one of {', '.join(sorted(_SORTS))}, not {sort!r}")
+    author = request.args.get("author") or None
+    if author is not None:
+        names.check_namespace(author)
+    wanted = set(request.args.getlist("filter"))
+    _, models = _registry().index.search(request.args.get("search") or None, namespace=author, limit=100_000)
+    out = []
+    for m in models:
+        info = _model_info(lookup(m["namespace"], m["name"], "main"), siblings=False)
+        if wanted <= set(info["tags"]):
+            out.append(info)
+    key = {"id": "id", "lastModified": "lastModified", "createdAt": "createdAt"}.get(sort)
+    if key is not None:
+        out.sort(key=lambda i: str(i[key]), reverse=request.args.get("direction") == "-1")
+    return jsonify(out[: int(limit)])
+
+
+@bp.get("/api/models/<namespace>/<name>/commits/<path:revision>")
+def list_commits(namespace: str, name: str, revision: str) -> Any:
+    """huggingface_hub's ``list_repo_commits``: the versions up to ``revision``, newest first,
+    one commit each (the commit ids of the tags), dated when each was published."""
+    rev = lookup(namespace, name, revision)
+    refs = _registry().index.refs(namespace, name)
+    assert refs is not None  # lookup found the model
+    upto = names.version_key(rev.version)
+    history = [v for v in refs.versions if names.version_key(v.version) <= upto]
+    return jsonify(
+        [
+            {
+                "id": commit_id(v.manifest_sha256),
+                "title": f"{rev.repo} {v.version}",
+                "message": f"Publish {rev.repo} {v.version} (manifest sha256 {v.manifest_sha256})",
+                "authors": [{"user": namespace}],
+                "date": _iso(v.published_at),
+            }
+            for v in sorted(history, key=lambda v: names.version_key(v.version), reverse=True)
+        ]
+    )
 
 
 # -- /resolve: the file downloads ----------------------------------------------------------------------

@@ -316,6 +316,7 @@ def model_page(namespace: str, name: str) -> Response:
         on_device=on_device,
         chosen=chosen,
         machine=variants[0]["benchmarks"]["machine"] if variants else None,
+        registry_url=request.url_root.rstrip("/"),  # as the visitor reached it: what a device pulls from
     )
 
 
