@@ -3,6 +3,7 @@ options several command groups take (the cache, the trusted root, a registry's b
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from contextlib import contextmanager
@@ -81,6 +82,23 @@ def progress_bars(enabled: bool):  # type: ignore[no-untyped-def]
     return bar
 
 
+#: Set in ``ctx.meta`` by :func:`json_option` when ``--json`` was given.
+JSON_META = "edzoo.json"
+
+
+def json_option(help_text: str = "Print the result as JSON.") -> Any:
+    """``--json`` (``as_json``): the command prints data as JSON, and a failure prints
+    ``{"error": {"error": CODE, "message": ..., "exit_code": N}}`` on stdout besides the line
+    on stderr."""
+
+    def mark(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        if value:
+            ctx.meta[JSON_META] = True
+        return value
+
+    return click.option("--json", "as_json", is_flag=True, callback=mark, help=help_text)
+
+
 class EdzooGroup(click.Group):
     """The top-level group: an EdzooError becomes one line on stderr and its exit code."""
 
@@ -89,6 +107,8 @@ class EdzooGroup(click.Group):
             return super().invoke(ctx)
         except EdzooError as e:
             click.echo(f"error: {e.message}", err=True)
+            if ctx.meta.get(JSON_META):  # --json: the error as data on stdout too, in one stable shape
+                click.echo(json.dumps({"error": {**e.to_json(), "exit_code": e.exit_code}}))
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from registry.cli.options import cache_option, device_profile
+from registry.cli.options import cache_option, device_profile, json_option
 
 
 @click.command()
@@ -22,7 +22,7 @@ from registry.cli.options import cache_option, device_profile
     help="Choose the variant as `edzoo pull --device` does: a reference id, a profile .json, or `this`.",
 )
 @click.option("--top", default=5, show_default=True, type=click.IntRange(1, 1000), help="Classes shown per input.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per input (per line of a text file).")
+@json_option("One JSON object per input (per line of a text file).")
 @cache_option()
 def predict(
     model: str,

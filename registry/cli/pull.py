@@ -11,6 +11,7 @@ import click
 from registry.cli.options import (
     cache_option,
     device_profile,
+    json_option,
     progress_bars,
     root_option,
 )
@@ -50,7 +51,7 @@ from registry.core.errors import UsageError
     type=click.IntRange(0, 365),
     help="Offline: accept metadata expired for at most this many days.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option("Print the result as JSON.")
 @click.option(
     "--allow-withdrawn",
     is_flag=True,
@@ -175,7 +176,7 @@ def _policy_arg(policy: str | None):  # type: ignore[no-untyped-def]
 @root_option("Trusted root.json (first use of a registry).")
 @click.option("--offline", is_flag=True, help="Use the cached, verified manifest only.")
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path), envvar="EDZOO_CACHE", default=None)
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @click.option(
     "--allow-withdrawn", is_flag=True, help="Explain a pinned version even if it is withdrawn [default: exit 13]."
 )
@@ -195,7 +196,7 @@ def explain(
     A withdrawn version is refused as `edzoo pull` refuses it (exit 13, with the reason and
     the version to use), unless --allow-withdrawn.
     """
-    from registry.client.download import Puller
+    from registry.client.download import Puller, policy_json
     from registry.core import names as refs
 
     profile = device_profile(device, cache_dir)
@@ -214,7 +215,7 @@ def explain(
                     "model": f"{doc['namespace']}/{doc['name']}",
                     "version": version,
                     "device": profile["id"],
-                    "policy": policy_text,
+                    "policy": policy_json(_policy_arg(policy), profile),
                     "withdrawn": withdrawal.to_json() if withdrawal else None,
                     **choice.to_json(),
                 },
@@ -243,22 +244,45 @@ def explain(
 
 
 @click.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path), envvar="EDZOO_CACHE", default=None)
 @click.option("--grace-days", default=14, show_default=True, type=click.IntRange(0, 365))
-def verify(path: Path, cache_dir: Path | None, grace_days: int) -> None:
-    """Re-check a pulled file against the signed metadata in the cache (works offline).
+@json_option("One JSON object per path: target, size, sha256, ok, and the error when it failed.")
+def verify(paths: tuple[Path, ...], cache_dir: Path | None, grace_days: int, as_json: bool) -> None:
+    """Re-check pulled files against the signed metadata in the cache (works offline).
 
-    Exits 4 when the file differs from its signed hash, 13 when it is authentic but the cached
-    metadata says its version was withdrawn (the message names the reason and the version to
-    use instead).
+    Every PATH is checked; the exit code is that of the first failure: 4 when a file differs
+    from its signed hash, 13 when it is authentic but the cached metadata says its version was
+    withdrawn (the message names the reason and the version to use instead). `edzoo cache
+    verify` checks the whole cache.
     """
     from registry.client.download import verify_cached
+    from registry.core.errors import EdzooError
 
-    target, info, expired = verify_cached(path, cache_dir=cache_dir, grace=timedelta(days=grace_days))
-    click.echo(f"OK {target} ({info.length} bytes, sha256 {info.hashes['sha256']})")
-    if expired:
-        click.echo(f"warning: metadata expired, accepted within the grace window: {', '.join(expired)}", err=True)
+    first: EdzooError | None = None
+    for path in paths:
+        try:
+            target, info, expired = verify_cached(path, cache_dir=cache_dir, grace=timedelta(days=grace_days))
+        except EdzooError as e:
+            first = first or e
+            if as_json:
+                click.echo(
+                    json.dumps({"path": str(path), "ok": False, "error": {**e.to_json(), "exit_code": e.exit_code}})
+                )
+            elif len(paths) > 1:
+                click.echo(f"FAILED {path}: {e.message}", err=True)
+            continue
+        if as_json:
+            doc = {"path": str(path), "ok": True, "target": target, "size": info.length}
+            click.echo(json.dumps({**doc, "sha256": info.hashes["sha256"], "expired_roles": list(expired)}))
+        else:
+            click.echo(f"OK {target} ({info.length} bytes, sha256 {info.hashes['sha256']})")
+        if expired:
+            click.echo(f"warning: metadata expired, accepted within the grace window: {', '.join(expired)}", err=True)
+    if first is not None:
+        if len(paths) == 1 and not as_json:
+            raise first
+        raise click.exceptions.Exit(first.exit_code)
 
 
 COMMANDS: tuple[click.Command, ...] = (

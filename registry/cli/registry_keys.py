@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from registry.cli.options import backend_options
+from registry.cli.options import backend_options, json_option
 from registry.core._internal.files import atomic_write
 
 _DATA = click.argument("data_dir", metavar="DATA", type=click.Path(path_type=Path, exists=True, file_okay=False))
@@ -224,7 +224,7 @@ def token_revoke(
 @token.command("list")
 @_DATA
 @click.argument("namespace", required=False)
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @backend_options
 def token_list(
     data_dir: Path, namespace: str | None, as_json: bool, database_url: str | None, blobs: str | None

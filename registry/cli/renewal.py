@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from registry.cli.options import backend_options
+from registry.cli.options import backend_options, json_option
 from registry.core.errors import UsageError
 
 _DAYS_HELP = (
@@ -39,7 +39,7 @@ def _left(expires: Any, at: Any) -> str:
 @click.command("status")
 @click.argument("data_dir", metavar="DATA", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--days", type=float, default=None, help=_DAYS_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print every role as JSON (bins one by one).")
+@json_option("Print every role as JSON (bins one by one).")
 @backend_options
 def registry_status(
     data_dir: Path, days: float | None, as_json: bool, database_url: str | None, blobs: str | None

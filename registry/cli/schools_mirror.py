@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from registry.cli.options import progress_bars, root_option
+from registry.cli.options import json_option, progress_bars, root_option
 
 # Equal to registry.schools.mirror's (imported lazily, so `edzoo --help` stays fast).
 DEFAULT_MIRROR_PORT = 8471
@@ -112,7 +112,7 @@ def mirror(
     required=True,
     help="The mirror's folder (as given to `edzoo mirror --data`).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@json_option("Print the status as JSON.")
 @click.option("--check", is_flag=True, help="Exit with 1 when the copy is not fresh (for monitoring).")
 @click.pass_context
 def mirror_status(ctx: click.Context, data_dir: Path, as_json: bool, check: bool) -> None:

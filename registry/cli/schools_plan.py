@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from registry.cli.options import cache_option, progress_bars, root_option
+from registry.cli.options import cache_option, json_option, progress_bars, root_option
 from registry.core.errors import UsageError, WithdrawnError
 
 
@@ -36,7 +36,7 @@ from registry.core.errors import UsageError, WithdrawnError
     show_default=True,
     help="Where to write the plan (JSON, read by `edzoo bundle`).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the plan's JSON instead of the tables.")
+@json_option("Print the plan's JSON instead of the tables.")
 @click.option(
     "--strict",
     is_flag=True,

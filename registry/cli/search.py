@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from registry.cli.options import cache_option, device_profile
+from registry.cli.options import cache_option, device_profile, json_option
 
 
 @click.command()
@@ -27,7 +27,7 @@ from registry.cli.options import cache_option, device_profile
 )
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500), help="At most this many.")
 @cache_option("Cache folder, where `--device this` keeps its probe [default: $EDZOO_CACHE or ~/.cache/edzoo].")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object: total and models.")
+@json_option("One JSON object: total and models.")
 def search(
     query: str | None,
     registry_url: str,

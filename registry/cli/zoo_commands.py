@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from registry.cli.options import json_option
 from registry.core.errors import UsageError
 
 
@@ -246,7 +247,7 @@ def _options(data_format: str | None, group: str | None, label_column: str, fron
 @click.option("--namespace", default=None, help="Registry namespace [default: the card's, else local].")
 @click.option("--version", "model_version", default=None, help="Version [default: the card's, else 0.1.0].")
 @_data_options
-@click.option("--json", "as_json", is_flag=True, help="Print the variants as JSON.")
+@json_option("Print the variants as JSON.")
 def optimize(
     model: Path,
     data_path: Path,
@@ -352,7 +353,7 @@ def optimize(
 @click.option("--runs", default=100, show_default=True, type=click.IntRange(1, 100000), help="Timed blocks.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seeds the split when DATA declares none.")
 @_data_options
-@click.option("--json", "as_json", is_flag=True, help="Print the measurements as JSON.")
+@json_option("Print the measurements as JSON.")
 def measure(
     model: Path,
     data_path: Path,

@@ -299,8 +299,12 @@ class Puller:
 
     def fetch(self, path: str) -> tuple[Path, TargetFile, bool]:
         """Target ``path`` as a verified file in the cache: ``(blob, signed info, downloaded)``;
-        a blob already cached (and matching its hash) is not downloaded again."""
-        return self.source.fetch(path)
+        a blob already cached (and matching its hash) is not downloaded again. The cache links
+        it under ``models/<path>``, so `edzoo cache prune` keeps it."""
+        blob, info, downloaded = self.source.fetch(path)
+        with self.cache.writing():
+            self.reg.link(path, info.hashes["sha256"])
+        return blob, info, downloaded
 
     @property
     def bytes_downloaded(self) -> int:
@@ -318,7 +322,7 @@ class Puller:
         if ref.id not in self._indexes:
             path = names.index_path(ref.namespace, ref.model)
             try:
-                blob, _, _ = self.source.fetch(path)
+                blob, _, _ = self.fetch(path)
             except NotFoundError as e:
                 if self.offline:
                     close = suggest_cached(self.reg, ref.id)
@@ -337,7 +341,7 @@ class Puller:
         """The registry admin's verified list (``withdrawals.json``), empty when it has none."""
         if self._admin_withdrawals is None:
             try:
-                blob, _, _ = self.source.fetch(recall.WITHDRAWALS_PATH)
+                blob, _, _ = self.fetch(recall.WITHDRAWALS_PATH)
             except NotFoundError:
                 self._admin_withdrawals = {}
             else:
@@ -361,13 +365,12 @@ class Puller:
     def manifest(self, ref: names.ModelRef, version: str) -> tuple[dict[str, Any], bool]:
         path = names.target_path(ref.namespace, ref.model, version, names.MANIFEST_FILE)
         try:
-            blob, info, downloaded = self.source.fetch(path)
+            blob, info, downloaded = self.fetch(path)
         except NotFoundError as e:
             raise NotFoundError(f"no version {version} of {ref.id} in {self.reg.url}") from e
         doc = manifests.parse_manifest(blob.read_bytes())
         if (doc["namespace"], doc["name"], doc["version"]) != (ref.namespace, ref.model, version):
             raise SignatureError(f"the manifest at {path} describes another model")
-        self.reg.link(path, info.hashes["sha256"])
         return doc, downloaded
 
     def choose(
@@ -463,6 +466,13 @@ class Puller:
         )
 
 
+def policy_json(policy: Policy | str | None, device: dict[str, Any]) -> dict[str, Any]:
+    """The policy that applies to ``device`` as data, in the shape the registry's resolve
+    answer uses: ``{"name", "why", ...the policy's fields}``."""
+    name, resolved, why = _policy(policy, device)
+    return {"name": name, "why": why, **resolved.to_dict()}
+
+
 def _policy(policy: Policy | str | None, device: dict[str, Any]) -> tuple[str, Policy, str]:
     """(name, policy, why) for an app's policy: a Policy, a preset name, or None (the device's
     default)."""
@@ -540,8 +550,11 @@ def verify_cached(
             info = verifier.verify_file(target, f)
     except FileNotFoundError as e:
         raise OfflineError(f"{path}: the cached file is missing") from e
-    t = names.TargetName.parse(target)
-    if t.version is not None and not allow_withdrawn:
+    try:
+        t: names.TargetName | None = names.TargetName.parse(target)
+    except UsageError:
+        t = None  # a registry-wide file (withdrawals.json): no version to be withdrawn
+    if t is not None and t.version is not None and not allow_withdrawn:
         ref = names.ModelRef(t.namespace, t.model, t.version)
         try:
             withdrawn = Puller(reg.url, cache_dir=cache.root, offline=True, grace=grace).withdrawn(ref)
