@@ -22,7 +22,15 @@ from registry.core import select
 from registry.core.errors import ManifestError, UsageError
 from registry.schools import plan as planning
 from registry.schools.catalog import Catalog, Fleet, load_catalog, load_fleet, parse_fleet
-from registry.schools.plan import make_plan, plan_bytes, render_plan, resolve_catalog, snapshot_version, write_plan
+from registry.schools.plan import (
+    OBJECTIVE,
+    make_plan,
+    plan_bytes,
+    render_plan,
+    resolve_catalog,
+    snapshot_version,
+    write_plan,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 EDZOO = str(REPO / ".venv" / "bin" / "edzoo")
@@ -197,6 +205,24 @@ def test_every_group_fits_its_budget(world: World) -> None:
         "device_bytes": sum(g["bytes_total"] for g in plan["groups"]),
         "devices": 90,
     }
+
+
+def test_a_plan_says_where_it_differs_from_a_pull_by_the_policy(world: World) -> None:
+    from registry.core import select
+
+    plan = world.plan()
+    room = _group(plan, "room-1")
+    assert room["objective"] == OBJECTIVE and "the policy only limits which variants compete" in room["objective"]
+    profile = next(g.profile for g in world.fleet.groups if g.id == "room-1")
+    _, policy, _ = select.policy_for_device(profile)
+    for item in room["install"]:  # what `edzoo pull --device` would take, computed as a pull does
+        manifest = world.models[item["model"]].manifest
+        assert item["pull_would_take"] == select.select(manifest, profile, policy).variant_id
+    differ = [i for i in room["install"] if i["pull_would_take"] != i["variant"]]
+    text = " ".join(render_plan(plan).split())
+    assert differ, "room-1's budget makes the plan take a larger variant than a pull would"
+    assert "so it differs from a pull by policy smallest-download" in text
+    assert f"{differ[0]['model']} gets {differ[0]['variant']}, a pull would take {differ[0]['pull_would_take']}" in text
 
 
 def test_higher_priority_model_wins_when_only_one_fits(world: World) -> None:

@@ -32,7 +32,7 @@ from tuf.api.metadata import Metadata, TargetFile
 
 from registry.core import names, select
 from registry.core._internal.files import atomic_write
-from registry.core.errors import NotFoundError, SignatureError, StorageError, UsageError, WithdrawnError
+from registry.core.errors import EdzooError, NotFoundError, SignatureError, StorageError, UsageError, WithdrawnError
 from registry.core.recall import Withdrawal, format_at
 from registry.core.units import MB, format_bytes, format_bytes_exact, format_mb
 
@@ -328,6 +328,7 @@ def _plan_group(
     for model_id, choice in result.choices.items():
         ns, model = model_id.split("/", 1)
         variant = choice.variant
+        alone = _pulled_alone(manifests[model_id], group.profile, policy)
         install.append(
             {
                 "model": model_id,
@@ -338,6 +339,8 @@ def _plan_group(
                 "sha256": variant["sha256"],
                 "size": int(variant["size"]),
                 "why": _why(choice, manifests[model_id]),
+                # what `edzoo pull --device` on one such device would take, by the policy alone
+                "pull_would_take": alone,
             }
         )
     not_installed = [{"model": m, "reason": reason} for m, reason in result.left_out.items()]
@@ -349,6 +352,7 @@ def _plan_group(
         raise AssertionError(f"plan for {group.id} takes {per_device} bytes, over its budget")
     return {
         "policy": name,
+        "objective": OBJECTIVE,
         "budget": {"storage_mb": float(group.free_storage_mb), "memory_mb": group.memory_mb},
         "install": install,
         "not_installed": not_installed,
@@ -356,6 +360,22 @@ def _plan_group(
         "bytes_per_device": per_device,
         "value": round(result.total_value, 6),
     }
+
+
+#: What decides a group's plan, and how it relates to the policy a single pull applies.
+OBJECTIVE = (
+    "most accurate set of variants that fits the group's budget; the policy only limits which "
+    "variants compete (a pull of one model applies the policy's own objective instead)"
+)
+
+
+def _pulled_alone(manifest: Mapping[str, Any], profile: Mapping[str, Any], policy: select.Policy) -> str | None:
+    """The variant ``edzoo pull --device`` would take on this device by ``policy`` alone, or
+    None when none runs there on its own (a pull checks the device's storage share)."""
+    try:
+        return select.select(manifest, profile, policy).variant_id
+    except EdzooError:
+        return None
 
 
 def _quality(variant: Mapping[str, Any]) -> float:
@@ -454,6 +474,20 @@ def render_plan(plan: Mapping[str, Any]) -> str:
         seen[same] = g["id"]
         out.append("")
         out.append(f"{g['id']}: {count}, budget {_budget_text(g['budget'])}, policy {g['policy']}")
+        differ = [i for i in g["install"] if i.get("pull_would_take") not in (None, i["variant"])]
+        if differ:
+            out += _indent(
+                _wrap(
+                    f"the plan takes the most accurate set within the budget, so it differs from a pull by "
+                    f"policy {g['policy']}: "
+                    + "; ".join(
+                        f"{i['model']} gets {i['variant']}, a pull would take {i['pull_would_take']}" for i in differ
+                    ),
+                    _WIDTH - 4,
+                ),
+                "  ",
+                "  ",
+            )
         if g["labels"]:
             out.append("  labels: " + ", ".join(f"{k}={v}" for k, v in g["labels"].items()))
         out += _install_table(g["install"])
