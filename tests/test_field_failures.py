@@ -402,3 +402,25 @@ def test_a_log_gets_progress_lines_for_a_large_file(env):  # type: ignore[no-unt
     lines = [line for line in p.stderr.splitlines() if line.startswith("fp32.tflite: ")]
     assert lines[-1] == "fp32.tflite: 2.2 MB of 2.2 MB (100%)" and 2 <= len(lines) <= 11, p.stderr
     assert "\r" not in p.stderr  # no terminal bar in a log
+
+
+# -- warm pulls: a verified blob is trusted by how it looks on disk until it changes ----------------
+
+
+def test_a_warm_pull_trusts_an_unchanged_blob_and_notices_a_swapped_one(env, monkeypatch):  # type: ignore[no-untyped-def]
+    from registry.client import cache as cache_module
+
+    env.publish(env.build(variants={"fp32": BIG}))
+    first = env.pull("acme/reader")
+    hashed: list[Path] = []
+    real = cache_module.sha256_file
+    monkeypatch.setattr(cache_module, "sha256_file", lambda p, *a, **k: hashed.append(Path(p)) or real(p, *a, **k))
+    again = env.pull("acme/reader")
+    assert not again.downloaded and hashed == []  # unchanged since it was verified: not hashed again
+    # swap the blob for another file of the same size (a new inode): hashed, refused, downloaded again
+    blob = Path(first.blob)
+    swapped = blob.with_name("swapped")
+    swapped.write_bytes(b"\0" * len(BIG))
+    os.replace(swapped, blob)
+    third = env.pull("acme/reader")
+    assert hashed and third.downloaded and Path(third.path).read_bytes() == BIG

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from registry.core._internal.files import atomic_write
+from registry.core._internal.files import atomic_write, sha256_file
 from registry.core.errors import EdzooError, storage_error
 
 __all__ = ["Cache", "RegistryCache", "default_cache_dir"]
@@ -158,13 +158,53 @@ class Cache:
             return False
 
     def commit_blob(self, tmp: Path, sha256: str) -> Path:
+        """Move a verified download into place (read-only) and remember how it looked."""
         dest = self.blob_path(sha256)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o444)
         os.replace(tmp, dest)
+        self.remember_verified(sha256)
         return dest
+
+    # A verified blob is trusted by how it looks on disk until it changes: its inode, size,
+    # mtime and ctime, recorded when its hash last matched. Replacing the file (a new inode) or
+    # writing to it (a new ctime, which no user can set back without changing the clock) makes
+    # the next pull hash it again. `edzoo verify` and `cache verify` always hash.
+    def _stamp_path(self, sha256: str) -> Path:
+        return self.root / "blobs" / "verified" / sha256
+
+    @staticmethod
+    def _stamp(path: Path) -> str:
+        st = path.stat()
+        return f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}\n"
+
+    def remember_verified(self, sha256: str) -> None:
+        """Record that the blob's bytes hashed to ``sha256`` as it is now (best effort: a
+        read-only cache just hashes again next time)."""
+        stamp = self._stamp_path(sha256)
+        with contextlib.suppress(OSError):
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(self._stamp(self.blob_path(sha256)))
+
+    def verified_blob(self, sha256: str, size: int) -> Path | None:
+        """The blob of ``sha256`` if it is in place with ``size`` bytes and verifiably unchanged:
+        unchanged on disk since its hash last matched, or hashing to ``sha256`` now (which is
+        then remembered). None when it is missing or its bytes differ."""
+        blob = self.blob_path(sha256)
+        try:
+            if blob.stat().st_size != size:
+                return None
+            with contextlib.suppress(OSError):
+                if self._stamp_path(sha256).read_text() == self._stamp(blob):
+                    return blob
+            if sha256_file(blob)[0] != sha256:
+                return None
+        except FileNotFoundError:
+            return None
+        self.remember_verified(sha256)
+        return blob
 
     def usage(self) -> dict[str, int]:
         blobs = [p for p in (self.root / "blobs" / "sha256").glob("*/*") if p.is_file()]

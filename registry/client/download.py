@@ -23,7 +23,6 @@ from tuf.ngclient import Updater, UpdaterConfig
 from registry.core import manifest as manifests
 from registry.core import modelindex, names, recall
 from registry.core._internal import faults
-from registry.core._internal.files import sha256_file
 from registry.core.errors import (
     DownloadError,
     EdzooError,
@@ -161,8 +160,8 @@ class _Online:
         info = self.info(path)
         cache = self.reg.cache
         sha = info.hashes["sha256"]
-        blob = cache.blob_path(sha)
-        if cache.has_blob(sha, info.length) and sha256_file(blob)[0] == sha:
+        blob = cache.verified_blob(sha, info.length)
+        if blob is not None:
             return blob, info, False
         with cache.writing():
             bar = self.progress(path.rsplit("/", 1)[-1], info.length) if self.progress else contextlib.nullcontext()

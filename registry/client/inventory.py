@@ -151,4 +151,8 @@ def prune_cache(cache: Cache, *, drop_registries: tuple[str, ...] = (), dry_run:
                 freed += p.stat().st_size
                 if not dry_run:
                     p.unlink()
+        if not dry_run:  # the records of how removed blobs looked when verified
+            for stamp in (cache.root / "blobs" / "verified").glob("*"):
+                if not cache.blob_path(stamp.name).exists():
+                    stamp.unlink()
     return PruneResult(tuple(blobs), tuple(partials), tuple(dropped), freed)

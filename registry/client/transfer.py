@@ -28,7 +28,6 @@ from tuf.api import exceptions as tuf_exceptions
 from tuf.api.metadata import TargetFile
 
 from registry.core._internal import faults
-from registry.core._internal.files import sha256_file
 from registry.core.errors import DownloadError, SignatureError
 from registry.core.units import format_bytes
 
@@ -85,8 +84,8 @@ def download_target(
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:  # another pull of this file is under way: let it finish, then look
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-                blob = cache.blob_path(sha)
-                if cache.has_blob(sha, length) and sha256_file(blob)[0] == sha:
+                blob = cache.verified_blob(sha, length)
+                if blob is not None:
                     return blob
                 if not _same_file(f, part):  # it committed or discarded the file we waited on
                     continue
