@@ -218,7 +218,7 @@ CASES = [
     Case("absolute-floor-lets-student-win", "reader", ref("teacher-laptop"),
          Policy("fastest", accuracy_floor=0.60), "student", "reasons", "fastest of the 6 variants"),
     Case("absolute-floor-rejects-below", "reader", ref("teacher-laptop"),
-         Policy("smallest", accuracy_floor=0.70), "dynamic", "student", "accuracy 0.6410 does not reach"),
+         Policy("smallest", accuracy_floor=0.70), "dynamic", "student", "accuracy 64.10% does not reach the accuracy floor of 70%"),
     Case("low-ram-rejects-fp32", "reader", ref("android-go-1gb", ram_mb=128), BEST,
          "int8", "fp32", "needs 48 MB of RAM at run time, more than the 32 MB a model may use (25% of 128 MB RAM)"),
     Case("profile-memory-share-overrides-policy", "reader", ref("android-go-1gb", ram_mb=128, memory_share=0.5), BEST,
@@ -517,7 +517,7 @@ def test_plan_takes_the_most_valuable_fit() -> None:
     reader = plan.choices["reader"]
     assert reader.others["fp32"] == ("rejected", "the file is 8.4 MB, more than the plan's 3.0 MB storage budget")
     assert reader.others["student"].reason.startswith("7.40 points less accurate than pruned at 0.23x the size")
-    assert "in the plan with value 0.715 (weight 1 x accuracy 0.7150)" in reader.reasons[1]
+    assert "in the plan with value 0.715 (weight 1 x accuracy 71.50%)" in reader.reasons[1]
 
 
 def test_plan_weights_and_left_out_models() -> None:

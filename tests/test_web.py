@@ -31,7 +31,7 @@ from registry.server import ServerConfig, admin, create_app
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "build" / "screenshots"
-VIEWPORTS = {"tablet": (768, 1024), "desktop": (1280, 800)}
+VIEWPORTS = {"phone": (390, 844), "tablet": (768, 1024), "desktop": (1280, 800)}
 DEVICE = "android-go-1gb"
 HOSTILE_SUMMARY = 'Marks grammar errors <script>alert("pwned")</script> & <b>not bold</b>'
 HOSTILE_USE = 'Older pupils\' essays. <img src="https://evil.example/x.png" onerror="alert(1)">'
@@ -503,6 +503,35 @@ HEADINGS_AND_LAYOUT = """() => {
 }"""
 
 
+WIDE_TABLE = """() => {
+  const wrap = document.querySelector('.table-wrap:has(table.variants)');
+  const hint = wrap.previousElementSibling;
+  const first = () => wrap.querySelector('tbody tr > :first-child').getBoundingClientRect().left;
+  const before = first();
+  wrap.scrollLeft = wrap.scrollWidth;
+  const after = first();
+  const left = wrap.getBoundingClientRect().left;
+  const cue = getComputedStyle(wrap).backgroundImage;
+  return {scrolls: wrap.scrollWidth > wrap.clientWidth, hint: hint.classList.contains('scroll-hint') &&
+          getComputedStyle(hint).display !== 'none', sticky: Math.abs(after - left) <= 2 && Math.abs(before - left) <= 2,
+          cue: (cue.match(/gradient/g) || []).length,
+          page: document.documentElement.scrollWidth - window.innerWidth};
+}"""
+
+
+@pytest.mark.parametrize("viewport", ["phone", "tablet"])
+def test_a_wide_table_on_a_tablet_or_phone_says_it_scrolls(browser: Any, site: Site, viewport: str) -> None:
+    tab = Tab(browser, site, viewport)
+    try:
+        facts = tab.open("/models/acme/handwriting").evaluate(WIDE_TABLE)
+        assert facts["scrolls"] and facts["hint"], facts  # wider than the screen, and it says so
+        assert facts["cue"] == 4 and facts["sticky"], facts  # edge shadows; the variant's name stays in view
+        assert facts["page"] <= 0, facts  # the table scrolls in its box, never the page
+        tab.shot(f"model-{viewport}-scrolled")
+    finally:
+        tab.close()
+
+
 @pytest.mark.parametrize("viewport", ["tablet", "desktop"])
 def test_every_page_reads_well(browser: Any, site: Site, viewport: str) -> None:
     tab = Tab(browser, site, viewport)
@@ -564,6 +593,8 @@ def test_plots_of_awkward_data() -> None:
         variants((10, 0.0, 0.5), (20, 0.0, 0.5)),
         variants((100, 1.0, 0.1), (100_000, 1000.0, 0.9), (3_000_000, 250_000.0, 0.95)),
         variants((50, 5.0, 3.2), (60, 6.0, 1.7)),
+        variants((50, 5.0, 0.9806), (60, 6.0, 0.9991), (70, 7.0, 1.0)),  # accuracy near 100%
+        variants((50, 5.0, 0.99)),  # one variant: the axis is padded, but not past 100%
     ]
     for vs in cases:
         metric = web.MetricFormat.of({"variants": vs})
@@ -575,6 +606,8 @@ def test_plots_of_awkward_data() -> None:
             assert 2 <= len(plot.x_ticks) <= 9 and 2 <= len(plot.y_ticks) <= 9, (kind, plot.x_ticks, plot.y_ticks)
             assert len({t.label for t in plot.y_ticks}) == len(plot.y_ticks)  # no two ticks read the same
             assert [p.chosen for p in plot.points].count(True) == 1
+            if metric.fraction:  # an axis stays inside what the metric can be: never above 100%
+                assert all(0.0 <= float(t.label.rstrip("%")) <= 100.0 for t in plot.y_ticks), plot.y_ticks
     # one byte rule for the page, the CLI and plans (registry.core.units): binary, one decimal
     assert web.format_bytes(16384) == "16.0 kB" and web.format_bytes(235_000) == "229.5 kB"
     assert web.human_us(3.4) == "3.4 µs" and web.human_us(52_000) == "52 ms"

@@ -82,14 +82,26 @@ def _nice_step(span: float, count: int = 5) -> float:
     return 10 * power
 
 
-def _linear_scale(values: Sequence[float], label: Callable[[float, float], str], *, floor0: bool = False) -> _Scale:
+def _linear_scale(
+    values: Sequence[float],
+    label: Callable[[float, float], str],
+    *,
+    floor0: bool = False,
+    within: tuple[float, float] | None = None,
+) -> _Scale:
+    """A scale with nice ticks over ``values``; ``within`` (a metric's range, 0..1 for a
+    fraction) keeps the axis inside what the metric can be: no accuracy axis to 104%."""
     lo, hi = min(values), max(values)
     if hi == lo:
         pad = abs(lo) * 0.05 or 1.0
         lo, hi = lo - pad, hi + pad
+    if within is not None:
+        lo, hi = max(lo, within[0]), min(hi, within[1])
     step = _nice_step(hi - lo)
     lo = math.floor(lo / step + 1e-9) * step
     hi = math.ceil(hi / step - 1e-9) * step
+    if within is not None:
+        lo, hi = max(lo, within[0]), min(hi, within[1])
     if floor0 and lo < 0 <= min(values):
         lo = 0.0
     count = round((hi - lo) / step)
@@ -175,7 +187,7 @@ def scatter(
             xscale = _linear_scale(xs, lambda x, step: human_us(x), floor0=True)
             x_title = "Median latency on the reference machine (µs)"
         x_column, x_text = "Median latency", human_us
-    yscale = _linear_scale(ys, metric.tick)
+    yscale = _linear_scale(ys, metric.tick, within=(0.0, 1.0) if metric.fraction else None)
     left, right = _MARGIN_LEFT, PLOT_WIDTH - _MARGIN_RIGHT
     top, bottom = _MARGIN_TOP, PLOT_HEIGHT - _MARGIN_BOTTOM
 

@@ -213,13 +213,16 @@ class _Ranking:
     def floor_text(self) -> str:
         p = self.policy
         if p.accuracy_floor is not None:
-            return f"the {self.metric} floor of {p.accuracy_floor:g}"
+            floor = f"{p.accuracy_floor * 100:g}%" if self.scale == 100.0 else f"{p.accuracy_floor:g}"
+            return f"the {self.metric} floor of {floor}"
         if p.max_drop_points is not None:
             return f"{p.max_drop_points:g} points of the best variant ({self.best.id}, {self.value(self.best)})"
         return "no floor"
 
     def value(self, c: _Candidate) -> str:
-        return f"{self.metric} {c.value:.4f}" if self.scale == 100.0 else f"{self.metric} {c.value:.4g}"
+        """The metric as people read it: a fraction as a percentage (``accuracy 98.06%``), as the
+        web catalog and the model card print it, so one page never shows 98.06% and 0.9806."""
+        return f"{self.metric} {c.value * 100:.2f}%" if self.scale == 100.0 else f"{self.metric} {c.value:.4g}"
 
     def why_tier(self, c: _Candidate) -> str:
         """Why ``c`` is in a worse tier than the chosen variant."""
