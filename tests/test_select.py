@@ -218,7 +218,7 @@ CASES = [
     Case("absolute-floor-lets-student-win", "reader", ref("teacher-laptop"),
          Policy("fastest", accuracy_floor=0.60), "student", "reasons", "fastest of the 6 variants"),
     Case("absolute-floor-rejects-below", "reader", ref("teacher-laptop"),
-         Policy("smallest", accuracy_floor=0.70), "dynamic", "student", "accuracy 64.10% does not reach the accuracy floor of 70%"),
+         Policy("smallest", accuracy_floor=0.70), "dynamic", "student", "accuracy 64.10% does not reach the accuracy floor of 70%"),  # noqa: E501
     Case("low-ram-rejects-fp32", "reader", ref("android-go-1gb", ram_mb=128), BEST,
          "int8", "fp32", "needs 48 MB of RAM at run time, more than the 32 MB a model may use (25% of 128 MB RAM)"),
     Case("profile-memory-share-overrides-policy", "reader", ref("android-go-1gb", ram_mb=128, memory_share=0.5), BEST,

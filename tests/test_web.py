@@ -512,8 +512,9 @@ WIDE_TABLE = """() => {
   const after = first();
   const left = wrap.getBoundingClientRect().left;
   const cue = getComputedStyle(wrap).backgroundImage;
-  return {scrolls: wrap.scrollWidth > wrap.clientWidth, hint: hint.classList.contains('scroll-hint') &&
-          getComputedStyle(hint).display !== 'none', sticky: Math.abs(after - left) <= 2 && Math.abs(before - left) <= 2,
+  return {scrolls: wrap.scrollWidth > wrap.clientWidth,
+          hint: hint.classList.contains('scroll-hint') && getComputedStyle(hint).display !== 'none',
+          sticky: Math.abs(after - left) <= 2 && Math.abs(before - left) <= 2,
           cue: (cue.match(/gradient/g) || []).length,
           page: document.documentElement.scrollWidth - window.innerWidth};
 }"""
