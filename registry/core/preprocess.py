@@ -20,22 +20,29 @@ TOKEN_PATTERN = r"[a-z0-9]+(?:'[a-z]+)*|[^\sa-z0-9]"
 _LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def unknown_token(token: str) -> str:
+#: The unknown-word rule sets a ``tokenizer.json`` may name (``unknown_rules_version``; absent
+#: is 1). Version 2 reads a final ``us`` or ``is`` as singular (``cactus``, ``oasis``), where
+#: version 1 took every final ``s`` but ``ss`` for a plural.
+UNKNOWN_RULES_VERSIONS = (1, 2)
+
+
+def unknown_token(token: str, version: int = 1) -> str:
     """The unknown-word token for an out-of-vocabulary (lowercased) token, by the rules in
-    ``tokenizer.json``'s ``unknown_rules``."""
+    ``tokenizer.json``'s ``unknown_rules`` of that ``unknown_rules_version``."""
     if any("0" <= c <= "9" for c in token):
         return "[UNK-NUM]"
     if not any("a" <= c <= "z" for c in token):
         return "[UNK-PUNCT]"
     vowel = "-V" if token[0] in "aeiou" else ""
     n = len(token)
+    singular_s = ("ss", "us", "is") if version >= 2 else ("ss",)
     if token.endswith("ing") and n >= 5:
         suffix = "-ing"
     elif token.endswith("ed") and n >= 4:
         suffix = "-ed"
     elif token.endswith("ly") and n >= 4:
         suffix = "-ly"
-    elif token.endswith("s") and not token.endswith("ss") and n >= 3:
+    elif token.endswith("s") and not token.endswith(singular_s) and n >= 3:
         suffix = "-s"
     else:
         suffix = ""
@@ -49,15 +56,23 @@ class WordTokenizer:
 
     vocab: tuple[str, ...]
     max_len: int
+    unknown_rules_version: int = 1
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], *, source: str = "tokenizer.json") -> WordTokenizer:
-        """Read a tokenizer description. Raises UsageError when it is another kind of tokenizer."""
+        """Read a tokenizer description. Raises UsageError when it is another kind of tokenizer,
+        or names unknown-word rules this edzoo does not know."""
         if d.get("type") != "edzoo-grammar-words" or d.get("pattern") != TOKEN_PATTERN:
             raise UsageError(f"{source}: not an edzoo-grammar-words tokenizer; this edzoo cannot run it")
         if d.get("padding", "right") != "right" or d.get("truncation", "right") != "right":
             raise UsageError(f"{source}: only right padding and truncation are supported")
-        return cls(tuple(d["vocab"]), int(d["max_len"]))
+        version = d.get("unknown_rules_version", 1)
+        if version not in UNKNOWN_RULES_VERSIONS or isinstance(version, bool):
+            raise UsageError(
+                f"{source}: unknown-word rules version {version!r}; this edzoo knows "
+                f"{', '.join(map(str, UNKNOWN_RULES_VERSIONS))}: upgrade edzoo to run this model"
+            )
+        return cls(tuple(d["vocab"]), int(d["max_len"]), int(version))
 
     def tokens(self, text: str) -> list[str]:
         """The text's tokens, lowercased (ASCII only)."""
@@ -68,7 +83,7 @@ class WordTokenizer:
         ids = {t: i for i, t in enumerate(self.vocab)}
         out = [1]
         for t in self.tokens(text)[: self.max_len - 1]:
-            out.append(ids[t] if t in ids else ids[unknown_token(t)])
+            out.append(ids[t] if t in ids else ids[unknown_token(t, self.unknown_rules_version)])
         return out
 
     def encode_padded(self, text: str) -> np.ndarray:

@@ -37,15 +37,16 @@ Simple sentences (:func:`simple_sentences`; the register children write)
     adjective and a noun; a subject may take an ``of`` phrase whose number differs (``The
     sisters of Mia are...``). Frames: present, progressive (``is/was + -ing``), perfect
     (``has/have + participle``), past, ``do/does/did + n't``, passive (``was/were +
-    participle + by``), some with ``n't``. The words come from :func:`lexicon`, every list by a
-    rule over WordNet's own files, most frequent first in its sense-tagged corpus (SemCor
-    counts, ``cntlist.rev``): 60 nouns with irregular plurals (``man/men``, ``child/children``,
-    ``analysis/analyses``...), 600 concrete nouns (animals, artifacts, food, objects, people,
-    plants), 300 verbs with their transitivity from WordNet's verb frames (irregular pasts and
-    participles: ``sang/sung``, ``ate/eaten``). Names are made up (syllables, never ending in
-    ``s``). A share :data:`RARE_SHARE` of the nouns and verbs is drawn instead from the WordNet
-    lemmas of ``index.noun`` / ``index.verb`` that occur in its sense-tagged corpus, so the model
-    also learns number from unknown-word shapes (``[UNK-s]``). Drawn with ``numpy.random.default_rng(0x73696D70)``,
+    participle + by``), some with ``n't``. The words come from :func:`lexicon`, every list by a rule
+    over WordNet's own files, most frequent first in its sense-tagged corpus (SemCor counts,
+    ``cntlist.rev``): every noun with an irregular plural (137 in WordNet 3.0, at most 300:
+    ``man/men``, ``child/children``, ``analysis/analyses``, ``cactus/cacti``...), 600 concrete nouns
+    (animals, artifacts, food, objects, people, plants), 300 verbs with their transitivity from
+    WordNet's verb frames (irregular pasts and participles: ``sang/sung``, ``ate/eaten``). Names are
+    made up (syllables, never ending in ``s``). A share :data:`RARE_SHARE` of the nouns and verbs is
+    drawn instead from the WordNet lemmas of ``index.noun`` / ``index.verb`` that occur in its
+    sense-tagged corpus, so the model also learns number from unknown-word shapes (``[UNK-s]``).
+    Drawn with ``numpy.random.default_rng(0x73696D70)``,
     seed-free (the split of a sentence never depends on the build seed); :data:`SIMPLE_PROFILES`
     sentences per profile, appended after the WordNet ones (their source ids follow). Their
     errors are made by the frame that built them, not by the rules below: agreement (the verb
@@ -138,8 +139,11 @@ least twice, most frequent first (ties alphabetical), at most ``vocab_size`` in 
 token not in the vocabulary becomes, checking in this order: ``[UNK-NUM]`` if it has a
 digit; ``[UNK-PUNCT]`` if it has no letter; otherwise ``[UNK`` + ``-V`` if it starts with
 ``a e i o u`` + the first suffix class that matches (``-ing``: ends in ``ing``, length ≥ 5;
-``-ed``: ``ed``, ≥ 4; ``-ly``: ``ly``, ≥ 4; ``-s``: ``s`` but not ``ss``, ≥ 3) + ``]``,
-e.g. ``[UNK]``, ``[UNK-s]``, ``[UNK-V-ing]``. A sequence is ``[CLS]`` then the tokens,
+``-ed``: ``ed``, ≥ 4; ``-ly``: ``ly``, ≥ 4; ``-s``: ``s`` but not ``ss``, ``us`` or ``is``,
+≥ 3) + ``]``, e.g. ``[UNK]``, ``[UNK-s]``, ``[UNK-V-ing]``: ``unknown_rules_version`` 2 of
+:func:`registry.core.preprocess.unknown_token` (version 1, of grammar models before 2.0.0,
+took ``cactus`` and ``oasis`` for plurals; it made singular nouns in ``-us``/``-is`` read as
+``[UNK-s]``, so "Every oasis vanishes." looked like a number error). A sequence is ``[CLS]`` then the tokens,
 cut to ``max_len`` and right-padded with ``[PAD]``.
 
 Splits hold ``x`` int32 (N, max_len), ``y`` int64 and ``meta``: ``error_type`` (int32,
@@ -160,11 +164,11 @@ Measured (2-core machine, wordnet-base 1:3.0-370.2.3, lemminflect 0.2.3, inflect
   agreement 2,046, article 2,127, tense 2,126, preposition 753, plural 1,373, so 58 % of
   the records are ``ok``. 88 % of the preposition errors come from the verb + preposition
   → ``of`` rule; the collocation table gives the rest.
-* With the simple sentences (format 3): ``quick`` takes 3,000 WordNet and 2,500 simple sentences,
-  10,045 records (8,038 / 1,043 / 964 train / val / test), vocabulary 4,000 (capped); chosen
-  agreement 1,089, article 1,078, tense 1,088, preposition 202, plural 1,088. ``full``: 11,574
-  WordNet and 12,000 simple sentences, 43,344 records (34,657 / 4,416 / 4,271), vocabulary 4,000;
-  chosen agreement 4,819, article 4,556, tense 4,820, preposition 754, plural 4,821. Generated in
+* With the simple sentences (format 4: all 137 irregular nouns): ``quick`` takes 3,000 WordNet and
+  2,500 simple sentences, 10,045 records (8,059 / 1,023 / 963 train / val / test), vocabulary
+  4,000 (capped). ``full``: 11,574 WordNet and 12,000 simple sentences, 43,344 records (34,727 /
+  4,383 / 4,234), vocabulary 4,000; in training agreement 3,836, article 3,674, tense 3,841,
+  preposition 603, plural 3,857 (format 3, 60 irregular nouns: 34,657 / 4,416 / 4,271). Generated in
   15–18 s (the rare-word lists from ``index.noun``/``index.verb`` take about 3 s). Nothing is
   truncated at ``max_len`` 28.
 * Format 1 (WordNet only), for comparison: ``quick`` 3,000 sentences, 7,179 records
@@ -247,7 +251,7 @@ WORDNET_DIR = Path("/usr/share/wordnet")
 _GLOSS_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
 _FRAME_FILES = ("sents.vrb", "sentidx.vrb")
 _SPLITS = ("train", "val", "test")
-_FORMAT = 3  # bump when the generator changes in a way GenerationParams does not capture
+_FORMAT = 4  # bump when the generator changes in a way GenerationParams does not capture
 _LICENSE = (
     "WordNet 3.0 licence (Princeton; permissive, attribution): use, copy, modify and distribute for any "
     "purpose without fee, provided the copyright notice 'WordNet 3.0 Copyright 2006 by Princeton University. "
@@ -1005,7 +1009,7 @@ def _rare_words(root: Path) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...
 CONCRETE_LEXFILES: frozenset[int] = frozenset({5, 6, 13, 17, 18, 20})
 #: How many words of each kind the simple sentences take: the most frequent in WordNet's
 #: sense-tagged corpus (SemCor counts of ``cntlist.rev``), chosen by :func:`lexicon`'s rules.
-LEXICON_SIZES: dict[str, int] = {"nouns": 600, "irregular_nouns": 60, "verbs": 300}
+LEXICON_SIZES: dict[str, int] = {"nouns": 600, "irregular_nouns": 300, "verbs": 300}
 #: WordNet verb frames of a plain direct object ("Somebody ----s something", "... somebody",
 #: "Something ----s somebody", "Something ----s something") and of none ("Something ----s",
 #: "Somebody ----s").
@@ -1317,11 +1321,14 @@ UNKNOWN_TOKENS: tuple[str, ...] = (
     "[UNK-V]", "[UNK-V-s]", "[UNK-V-ed]", "[UNK-V-ing]", "[UNK-V-ly]",
     "[UNK-NUM]", "[UNK-PUNCT]",
 )  # fmt: skip
+#: The unknown-word rules this generator's tokenizers use (registry.core.preprocess.unknown_token).
+UNKNOWN_RULES_VERSION = 2
 _UNKNOWN_RULES = (
     "a token not in the vocabulary is mapped, checking in order: contains a digit 0-9 -> [UNK-NUM]; "
     "contains no letter a-z -> [UNK-PUNCT]; otherwise '[UNK' + ('-V' if it starts with a, e, i, o or u) + "
     "the first matching suffix class: '-ing' (ends with 'ing', length >= 5), '-ed' (ends with 'ed', length >= 4), "
-    "'-ly' (ends with 'ly', length >= 4), '-s' (ends with 's' but not 'ss', length >= 3), else nothing; + ']'",
+    "'-ly' (ends with 'ly', length >= 4), '-s' (ends with 's' but not 'ss', 'us' or 'is', length >= 3), "
+    "else nothing; + ']'",
 )
 
 
@@ -1342,7 +1349,7 @@ class Tokenizer:
         self.ids = {t: i for i, t in enumerate(self.vocab)}
         # The splitting and unknown-word rules are the client's (one owner: what an app runs);
         # only the vocabulary and the batch encoding live here.
-        self._core = WordTokenizer(tuple(self.vocab), max_len)
+        self._core = WordTokenizer(tuple(self.vocab), max_len, UNKNOWN_RULES_VERSION)
 
     @classmethod
     def build(cls, texts: Iterable[str], vocab_size: int, min_count: int, max_len: int) -> Tokenizer:
@@ -1363,7 +1370,7 @@ class Tokenizer:
         """``[CLS]`` + token ids, cut to ``max_len`` (not padded)."""
         ids = [1]
         for t in self.tokens(text)[: self.max_len - 1]:
-            ids.append(self.ids[t] if t in self.ids else self.ids[unknown_token(t)])
+            ids.append(self.ids[t] if t in self.ids else self.ids[unknown_token(t, UNKNOWN_RULES_VERSION)])
         return ids
 
     def encode_batch(self, texts: Iterable[str]) -> np.ndarray:
@@ -1382,6 +1389,7 @@ class Tokenizer:
             "pattern_syntax": "Python re; all non-overlapping matches left to right (re.findall)",
             "specials": {"[PAD]": 0, "[CLS]": 1},
             "unknown_tokens": list(UNKNOWN_TOKENS),
+            "unknown_rules_version": UNKNOWN_RULES_VERSION,
             "unknown_rules": list(_UNKNOWN_RULES),
             "vocab": list(self.vocab),
             "max_len": self.max_len,
@@ -1401,6 +1409,11 @@ class Tokenizer:
             raise ValueError(str(e)) from e
         if list(d.get("unknown_tokens", ())) != list(UNKNOWN_TOKENS):
             raise ValueError("unsupported unknown-token rules in the tokenizer description")
+        if core.unknown_rules_version != UNKNOWN_RULES_VERSION:
+            raise ValueError(
+                f"a tokenizer of unknown-word rules {core.unknown_rules_version}; this generator writes "
+                f"{UNKNOWN_RULES_VERSION}"
+            )
         return cls(list(core.vocab), core.max_len)
 
 
