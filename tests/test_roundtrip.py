@@ -117,7 +117,7 @@ def test_pull_metadata_does_not_grow_with_models(env):  # type: ignore[no-untype
         env.publish(env.build(name=f"model{i}"))
     puller = Puller(env.url, root=env.root, cache_dir=env.tmp / "fresh")
     puller.pull("acme/model3")
-    roles = [re.sub(r"^\d+\.", "", u.rsplit("/", 1)[-1]) for u in puller.source.fetcher.urls if "/tuf/metadata/" in u]
+    roles = [re.sub(r"^\d+\.", "", u.rsplit("/", 1)[-1]) for u in puller.urls_fetched if "/tuf/metadata/" in u]
     bins = [r for r in roles if ".bin-" in r]
     assert set(roles) - set(bins) == {"timestamp.json", "snapshot.json", "targets.json", "acme.json"}
     assert 1 <= len(set(bins)) <= 3  # the versions index, the manifest and the variant

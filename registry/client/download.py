@@ -311,6 +311,12 @@ class Puller:
         return self.source.bytes_downloaded
 
     @property
+    def urls_fetched(self) -> tuple[str, ...]:
+        """Every URL this Puller fetched, in order (metadata and targets); none offline."""
+        fetcher = getattr(self.source, "fetcher", None)
+        return tuple(fetcher.urls) if isinstance(fetcher, ProgressFetcher) else ()
+
+    @property
     def trusted_root(self) -> bytes:
         """The newest root this cache verified for the registry (the pinned one before any
         rotation): what verifying its stored metadata offline starts from."""
