@@ -13,6 +13,7 @@ pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_model_optimization")
 
 from registry.core import manifest as manifests  # noqa: E402
+from registry.core.model import Manifest  # noqa: E402
 from zoo import build as zoo_build  # noqa: E402
 from zoo import recipes  # noqa: E402
 
@@ -37,6 +38,9 @@ def test_build_directory_is_the_registry_contract(built):  # type: ignore[no-unt
     for name in ("card.md", "metrics.json", "golden/samples.json"):
         assert (built.out_dir / name).is_file()
     assert len(build_dir.manifest["signature"]["labels"]) == 39
+    # the typed model reads a real build's manifest and writes it back byte for byte
+    raw = (built.out_dir / "manifest.json").read_text()
+    assert json.dumps(Manifest.from_dict(json.loads(raw)).to_dict(), indent=2) == json.dumps(json.loads(raw), indent=2)
 
 
 def test_every_variant_is_measured_not_typed(built):  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ pytest.importorskip("tensorflow_model_optimization")
 from pathlib import Path  # noqa: E402
 
 from registry.core import manifest as manifests  # noqa: E402
+from registry.core.model import Manifest  # noqa: E402
 from zoo import build as zoo_build  # noqa: E402
 from zoo import tasks  # noqa: E402
 from zoo.measure import Runner  # noqa: E402
@@ -59,6 +60,9 @@ def test_build_directory_is_the_registry_contract(built):  # type: ignore[no-unt
     assert {"card.md", "metrics.json", "golden/samples.json"} <= listed
     education = build_dir.manifest["card"]["education"]
     assert education["privacy_class"] == task.education["privacy_class"] and education["age_band"]
+    # the typed model reads a real build's manifest and writes it back byte for byte
+    raw = (built.out_dir / "manifest.json").read_text()
+    assert json.dumps(Manifest.from_dict(json.loads(raw)).to_dict(), indent=2) == json.dumps(json.loads(raw), indent=2)
 
 
 def test_every_variant_is_measured_with_the_task_metric(built):  # type: ignore[no-untyped-def]

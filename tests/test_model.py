@@ -1,0 +1,61 @@
+"""The typed manifest model: read from validated JSON, written back byte for byte."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from builders import REALISTIC, manifest_for
+
+from registry.core import manifest as manifests
+from registry.core.model import Manifest, Variant
+
+HELLO = Path(__file__).resolve().parents[1] / "manifests" / "examples" / "hello" / "manifest.json"
+
+
+def _same_bytes(doc: dict) -> None:
+    assert json.dumps(Manifest.from_dict(doc).to_dict(), indent=2) == json.dumps(doc, indent=2)
+
+
+def test_the_example_and_built_manifests_round_trip_byte_for_byte() -> None:
+    _same_bytes(json.loads(HELLO.read_text()))
+    doc = manifest_for("acme", "reader", "1.0.0", {vid: b"x" * size for vid, (size, *_rest) in REALISTIC.items()})
+    manifests.validate_manifest(doc)
+    _same_bytes(doc)
+
+
+def test_attributes_are_typed_and_optional_fields_absent_stay_absent() -> None:
+    doc = json.loads(HELLO.read_text())
+    m = Manifest.from_dict(doc)
+    assert m.id == f"{doc['namespace']}/{doc['name']}" and m.ids == tuple(v["id"] for v in doc["variants"])
+    v = m.variant(m.ids[0])
+    assert isinstance(v, Variant) and v.metrics.value == doc["variants"][0]["metrics"]["value"]
+    assert v.benchmarks.latency_us_p50 == doc["variants"][0]["benchmarks"]["latency_us_p50"]
+    assert v.download_size == doc["variants"][0].get("gzip_size", doc["variants"][0]["size"])
+    first = dict(doc["variants"][0])
+    first.pop("gzip_size", None)
+    first.pop("parameters", None)
+    bare = Variant.from_dict(first)
+    assert bare.gzip_size is None and "gzip_size" not in bare.to_dict() and bare.download_size == bare.size
+    with pytest.raises(KeyError, match="has no variant 'gpu'"):
+        m.variant("gpu")
+
+
+def test_unknown_fields_are_kept_where_they_were() -> None:
+    doc = json.loads(HELLO.read_text())
+    newer = {"from_the_future": {"x": 1}, **doc}
+    newer["variants"] = [{**doc["variants"][0], "npu_ops": ["A"]}, *doc["variants"][1:]]
+    m = Manifest.from_dict(newer)
+    assert m.unrecognized == {"from_the_future": {"x": 1}} and m.variants[0].unrecognized == {"npu_ops": ["A"]}
+    assert list(m.to_dict()) == list(newer) and m.to_dict() == newer
+    _same_bytes(newer)
+
+
+def test_a_changed_object_writes_its_change() -> None:
+    from dataclasses import replace
+
+    m = Manifest.from_dict(json.loads(HELLO.read_text()))
+    renamed = replace(m, summary="Says hello, typed")
+    assert renamed.to_dict()["summary"] == "Says hello, typed"
+    assert list(renamed.to_dict()) == list(m.to_dict())  # the key order survives a replace
