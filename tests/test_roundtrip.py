@@ -240,3 +240,34 @@ def test_client_install_needs_no_server_or_tensorflow():  # type: ignore[no-unty
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_the_server_reads_referenced_metadata_from_the_store_once(env, monkeypatch):  # type: ignore[no-untyped-def]
+    """Versioned metadata that the served timestamp references is immutable: each process reads
+    it from the store once (an S3 GET saved per request); anything else is read every time."""
+    env.publish(env.build())
+    registry = env.app.extensions["edzoo"]
+    reads: list[str] = []
+    real = registry.objects.get_bytes
+    monkeypatch.setattr(registry.objects, "get_bytes", lambda key: reads.append(key) or real(key))
+
+    def get(name: str) -> bytes:
+        r = urllib3.request("GET", f"{env.url}/tuf/metadata/{name}")
+        assert r.status == 200, name
+        return r.data
+
+    timestamp = json.loads(get("timestamp.json"))
+    version = timestamp["signed"]["meta"]["snapshot.json"]["version"]
+    snapshot = json.loads(get(f"{version}.snapshot.json"))
+    role = next(f"{m['version']}.{r}" for r, m in snapshot["signed"]["meta"].items() if r.startswith("acme.bin"))
+    reads.clear()
+    for _ in range(3):
+        get(f"{version}.snapshot.json")
+        get(role)
+    assert reads == [f"tuf/{role}"]  # the snapshot was read when the timestamp was served; the role once
+    assert get("1.root.json") and reads[-1] == "tuf/1.root.json"  # not referenced by a snapshot: read each time
+    env.publish(env.build(version="1.1.0"))
+    newer = json.loads(get("timestamp.json"))["signed"]["meta"]["snapshot.json"]["version"]
+    assert newer > version
+    reads.clear()
+    assert json.loads(get(f"{newer}.snapshot.json"))["signed"]["version"] == newer and reads == []

@@ -142,6 +142,11 @@ class Registry:
         self._expiries: dict[tuple[str, int], datetime] = {}
         self._signed_lock = threading.Lock()  # guards _signed_roles (see signed_target)
         self._signed_roles: tuple[int, dict[str, Any]] = (0, {})
+        # Versioned metadata the newest timestamp this process served references (its snapshot
+        # and the role versions that snapshot lists): committed, so immutable. name -> bytes,
+        # or None while not read yet; rebuilt when a newer timestamp names another snapshot.
+        self._immutable_lock = threading.Lock()
+        self._immutable: tuple[int, dict[str, bytes | None]] = (0, {})
 
     # -- online keys: reloaded after a rotation, never used once retired ----------------------
     def signer(self, role: str) -> Any:
@@ -196,7 +201,41 @@ class Registry:
             raise NotFoundError(f"no metadata file {name}")
         if name == "timestamp.json":
             self.refresh_online()
-        return self.objects.get_bytes(f"tuf/{name}")
+            data = self.objects.get_bytes("tuf/timestamp.json")
+            self._learn_references(data)
+            return data
+        with self._immutable_lock:
+            cached = self._immutable[1].get(name)
+        if cached is not None:
+            return cached
+        data = self.objects.get_bytes(f"tuf/{name}")
+        with self._immutable_lock:
+            if name in self._immutable[1]:  # referenced by the snapshot of the last timestamp
+                self._immutable[1][name] = data
+        return data
+
+    def _learn_references(self, timestamp: bytes) -> None:
+        """After serving ``timestamp``: the versioned files it references become cacheable (one
+        store read of the snapshot when it names a new one). A file a dying publish wrote but
+        never referenced is never cached, so a retry that rewrites it is served as written."""
+        try:
+            version = int(json.loads(timestamp)["signed"]["meta"]["snapshot.json"]["version"])
+        except (ValueError, KeyError, TypeError):
+            return
+        with self._immutable_lock:
+            if self._immutable[0] >= version:
+                return
+        snapshot_name = f"{version}.snapshot.json"
+        data = self.objects.get_bytes(f"tuf/{snapshot_name}")
+        try:
+            meta = json.loads(data)["signed"]["meta"]
+            names: dict[str, bytes | None] = {f"{int(m['version'])}.{role}": None for role, m in meta.items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return
+        names[snapshot_name] = data
+        with self._immutable_lock:
+            if self._immutable[0] < version:
+                self._immutable = (version, names)
 
     def _load(self, key: str) -> Metadata:
         return Metadata.from_bytes(self.objects.get_bytes(key))
