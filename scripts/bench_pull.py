@@ -10,7 +10,8 @@ Everything runs on this machine, in a temporary folder that is removed at the en
 1. Pull time. A registry (``edzoo registry init``) served by ``edzoo serve`` (gunicorn, 2
    workers) holds one version with a random ``--size-mb`` variant. ``registry.client.pull``
    is timed cold (a new, empty cache each run: TUF metadata refresh, download, verification)
-   and warm (the same cache again: metadata refresh, the cached blob re-hashed, no download).
+   and warm (the same cache again: metadata refresh, the cached blob trusted while unchanged on
+   disk since it was verified, no download).
    The peer, measured in the same run, is nginx serving the same file with sendfile: cold is
    a urllib3 download into a file plus ``sha256sum`` of it, warm is ``sha256sum`` alone. A
    second peer hashes with Python's hashlib (OpenSSL) instead, as the client does: a
@@ -587,7 +588,8 @@ def report(pull_res: dict[str, Any], meta: dict[str, Any]) -> str:
         "cold = a new empty cache: TUF refresh (timestamp, snapshot, targets, roles), download, "
         "verification, cache commit; the peer downloads with urllib3 into a file, then hashes it.\n"
         "warm = the populated cache: TUF refresh (downloads timestamp.json; the rest is read "
-        "from the cache), the cached blob re-hashed; the peer hashes the file it downloaded.\n"
+        "from the cache), the cached blob trusted while unchanged on disk; the peer hashes the file it "
+        "downloaded.\n"
         "nginx+hashlib hashes with Python's hashlib (OpenSSL), as the client does, instead of "
         "sha256sum; the warm columns compare the two hashes alone."
     )
