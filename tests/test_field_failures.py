@@ -163,6 +163,17 @@ def test_each_failure_is_its_own_error_and_changes_nothing(env, urls, case, monk
     assert not [k for k in new if k.startswith("blobs/") or "/models/" in k], new
 
 
+def test_a_disk_that_fills_during_a_download_is_a_storage_error(env, monkeypatch):  # type: ignore[no-untyped-def]
+    env.publish(env.build(variants={"fp32": BIG}))
+    monkeypatch.setenv("EDZOO_FAULT", "cache:write=enospc")
+    with pytest.raises(StorageError) as e:
+        env.pull("acme/reader", config=FAST)
+    assert e.value.code == "disk_full" and "free some space, or use another cache folder" in str(e.value)
+    assert not list((env.tmp / "cache" / "blobs" / "sha256").glob("*/*"))  # nothing unverified entered the cache
+    monkeypatch.delenv("EDZOO_FAULT")
+    assert env.pull("acme/reader").path.read_bytes() == BIG
+
+
 def test_a_host_that_does_not_resolve_is_named(env, monkeypatch):  # type: ignore[no-untyped-def]
     # No DNS query may leave this machine: the resolver's answer for an unknown name is played here.
     def no_such_name(host, *args, **kw):  # type: ignore[no-untyped-def]

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import urllib3
-from tuf.api import exceptions as tuf_exceptions
 from tuf.api.metadata import TargetFile
 
 from registry.core._internal import faults
@@ -139,37 +138,51 @@ def _receive(
         if on_progress is not None and have_now:
             on_progress(have_now)
         written = 0
-        try:
-            # read1: every byte that arrived is written before the next read, so a dropped
-            # link loses nothing that was received (read() would drop its buffered chunk)
-            while chunk := response.read1(fetcher.chunk_size):
-                if have_now + written + len(chunk) > length:
-                    _discard(Path(f.name))
-                    raise SignatureError(
-                        f"{url}: the registry sent more bytes than the signed length (endless data), "
-                        f"{length:,} signed; nothing was kept"
-                    )
-                f.write(chunk)
-                digest.update(chunk)
-                written += len(chunk)
-                fetcher.count(len(chunk))
-                if on_progress is not None:
-                    on_progress(len(chunk))
-        except (urllib3.exceptions.HTTPError, OSError, tuf_exceptions.SlowRetrievalError) as e:
-            if isinstance(e, (SignatureError, DownloadError)):
-                raise
-            f.flush()
-            got = have_now + written
-            cause = network_error(e, registry, fetcher.config.timeout_s)
-            why = cause.message if cause is not None else type(e).__name__
-            raise DownloadError(
-                f"the download of {url.rsplit('/', 1)[-1]} stopped at {format_bytes(got)} of "
-                f"{format_bytes(length)} ({why}); pull again to resume from there",
-                code=cause.code if cause is not None else "download_failed",
-            ) from e
+        # read1: every byte that arrived is written before the next read, so a dropped link
+        # loses nothing that was received (read() would drop its buffered chunk). Only the
+        # reads are the network's; a failed write (a full disk) stays an OSError, which the
+        # cache reports as a StorageError.
+        while chunk := _read(response, fetcher, f, url, have_now + written, length, registry):
+            if have_now + written + len(chunk) > length:
+                _discard(Path(f.name))
+                raise SignatureError(
+                    f"{url}: the registry sent more bytes than the signed length (endless data), "
+                    f"{length:,} signed; nothing was kept"
+                )
+            faults.point("cache:write")
+            f.write(chunk)
+            digest.update(chunk)
+            written += len(chunk)
+            fetcher.count(len(chunk))
+            if on_progress is not None:
+                on_progress(len(chunk))
         return have_now + written, digest
     finally:
         response.release_conn()
+
+
+def _read(
+    response: urllib3.BaseHTTPResponse,
+    fetcher: ProgressFetcher,
+    f: BinaryIO,
+    url: str,
+    got: int,
+    length: int,
+    registry: str,
+) -> bytes:
+    """The next bytes of the answer; a transfer that stops raises DownloadError saying how far it
+    got, with the partial file flushed for the next pull to resume."""
+    try:
+        return response.read1(fetcher.chunk_size)
+    except (urllib3.exceptions.HTTPError, OSError) as e:
+        f.flush()
+        cause = network_error(e, registry, fetcher.config.timeout_s)
+        why = cause.message if cause is not None else type(e).__name__
+        raise DownloadError(
+            f"the download of {url.rsplit('/', 1)[-1]} stopped at {format_bytes(got)} of "
+            f"{format_bytes(length)} ({why}); pull again to resume from there",
+            code=cause.code if cause is not None else "download_failed",
+        ) from e
 
 
 def _discard(part: Path) -> None:

@@ -29,6 +29,7 @@ POINTS = (
     "publish:after-commit",  # everything is written, the answer not yet sent
     "cache:metadata",  # the client is about to refresh (and write) TUF metadata in its cache
     "cache:blob",  # the client is about to write a downloaded file into its cache
+    "cache:write",  # the client is about to write the next downloaded chunk (a disk filling up)
 )
 
 
