@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from registry.core.errors import EdzooError, NoCompatibleVariantError
 
@@ -59,7 +60,7 @@ def search(
     the registry suggests (the total then counts those). Raises DownloadError, UsageError."""
     api = ApiClient(registry, config=config)
     params = {"q": query, "task": task, "subject": subject, "grade": grade, "namespace": namespace}
-    qs = "&".join(f"{k}={_quote(v)}" for k, v in params.items() if v)
+    qs = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items() if v)
     doc = api.get_json(f"/models?limit={limit}{'&' + qs if qs else ''}")
     models = list(doc.get("models", []))
     if device is None:
@@ -105,9 +106,3 @@ def _close(wanted: str, known: list[str]) -> list[str]:
         close += by_name[name]
     close += difflib.get_close_matches(wanted, known, n=3, cutoff=0.9)
     return list(dict.fromkeys(c for c in close if c != wanted))[:3]
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
