@@ -781,9 +781,15 @@ def list_models() -> Any:
     sort = request.args.get("sort", "id")
     if sort not in _SORTS:
         raise UsageError(f"sort must be one of {', '.join(sorted(_SORTS))}, not {sort!r}")
+    direction = request.args.get("direction", "1")
+    if direction not in ("1", "-1"):
+        raise UsageError(f"direction must be 1 or -1, not {direction!r}")
     author = request.args.get("author") or None
     if author is not None:
-        names.check_namespace(author)
+        try:
+            names.check_namespace(author)
+        except UsageError:
+            return jsonify([])  # as the Hub answers for an author it does not know
     wanted = set(request.args.getlist("filter"))
     _, models = _registry().index.search(request.args.get("search") or None, namespace=author, limit=100_000)
     out = []
@@ -793,7 +799,7 @@ def list_models() -> Any:
             out.append(info)
     key = {"id": "id", "lastModified": "lastModified", "createdAt": "createdAt"}.get(sort)
     if key is not None:
-        out.sort(key=lambda i: str(i[key]), reverse=request.args.get("direction") == "-1")
+        out.sort(key=lambda i: str(i[key]), reverse=direction == "-1")
     return jsonify(out[: int(limit)])
 
 
