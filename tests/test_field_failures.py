@@ -336,7 +336,18 @@ def cutter(env: Env) -> Iterator[Cutter]:
 BIG = bytes(range(256)) * 800  # 200 KiB
 
 
-def test_a_dropped_download_resumes_where_it_stopped(env, cutter):  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["inline", "threaded"])
+def hashing(request, monkeypatch):  # type: ignore[no-untyped-def]
+    """Both ways a download is hashed: inline (small files) and on a second thread (from 4 MiB;
+    here from the first byte)."""
+    from registry.client import transfer
+
+    if request.param == "threaded":
+        monkeypatch.setattr(transfer._Hashing, "THREADED_FROM", 0)
+    return request.param
+
+
+def test_a_dropped_download_resumes_where_it_stopped(env, cutter, hashing):  # type: ignore[no-untyped-def]
     env.publish(env.build(variants={"fp32": BIG}))
     cutter.cut_at = 70_000
     with pytest.raises(DownloadError) as e:
@@ -351,7 +362,7 @@ def test_a_dropped_download_resumes_where_it_stopped(env, cutter):  # type: igno
     assert not list((env.tmp / "cache" / "blobs" / "incomplete").glob("*"))
 
 
-def test_a_tampered_partial_costs_one_download_never_a_bad_file(env, cutter):  # type: ignore[no-untyped-def]
+def test_a_tampered_partial_costs_one_download_never_a_bad_file(env, cutter, hashing):  # type: ignore[no-untyped-def]
     env.publish(env.build(variants={"fp32": BIG}))
     cutter.cut_at = 50_000
     with pytest.raises(DownloadError):
@@ -378,7 +389,7 @@ def test_a_registry_without_ranges_sends_the_whole_file_again(env, cutter):  # t
     assert cutter.ranges[-1] == "bytes=50000-"  # asked for the rest, got all of it (200), kept the right bytes
 
 
-def test_ctrl_c_keeps_the_partial_for_the_next_pull(env, cutter):  # type: ignore[no-untyped-def]
+def test_ctrl_c_keeps_the_partial_for_the_next_pull(env, cutter, hashing):  # type: ignore[no-untyped-def]
     env.publish(env.build(variants={"fp32": BIG}))
 
     class Interrupting:

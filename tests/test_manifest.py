@@ -22,6 +22,8 @@ from registry.core.errors import ManifestError, NotFoundError, UsageError
 from registry.core.manifest import (
     MAX_MANIFEST_BYTES,
     BuildDir,
+    _fast_validator,
+    _validator,
     canonical_bytes,
     load_manifest,
     parse_manifest,
@@ -624,3 +626,61 @@ def test_each_missing_property_is_named_once(doc: dict[str, Any]) -> None:
     assert sorted(line.strip() for line in lines[1:]) == [
         f"$.{key}: required property is missing" for key in ("name", "variants", "version")
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast validator (jsonschema-rs) only ever accepts what the reference validator accepts
+
+
+def _schema_refuses(doc: object) -> bool:
+    return any(True for _ in _validator().iter_errors(doc))
+
+
+@pytest.mark.parametrize(("mutate", "expected"), BAD_MANIFESTS)
+def test_fast_validator_refuses_each_bad_manifest(
+    doc: dict[str, Any], mutate: Callable[[dict[str, Any]], None], expected: str
+) -> None:
+    mutate(doc)
+    if _schema_refuses(doc):
+        assert not _fast_validator().is_valid(doc)
+
+
+def _leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        children = node.items()
+    elif isinstance(node, list):
+        children = enumerate(node)
+    else:
+        return [path]
+    return [path, *(p for key, child in children for p in _leaves(child, (*path, key)))]
+
+
+@settings(database=None, max_examples=300, deadline=None)
+@given(st.data())
+def test_fast_validator_never_accepts_what_the_schema_refuses(hello_doc: dict[str, Any], data: Any) -> None:
+    """Any value put anywhere in a valid manifest (a string where a number goes, a version in
+    Arabic digits, a stray key): when the reference validator refuses it, so does the fast one."""
+    doc = copy.deepcopy(hello_doc)
+    paths = [p for p in _leaves(doc) if p]
+    for _ in range(data.draw(st.integers(1, 3))):
+        *parents, last = data.draw(st.sampled_from(paths))
+        node: Any = doc
+        for part in parents:
+            node = node[part]
+        if isinstance(node, dict) and data.draw(st.booleans()):
+            last = data.draw(st.sampled_from(["extra", "id", "name", "sha256", "version", "size"]))
+        value = data.draw(
+            JSON_VALUES
+            | st.sampled_from(["1.0.0\n", "\u0661.0.0", "a" * 64, "2026-12-07T10:00:00Z", "2026-13-07T10:00:00Z", 1.0])
+        )
+        try:
+            node[last] = value
+        except (IndexError, KeyError, TypeError):
+            continue
+    if _fast_validator().is_valid(doc):
+        assert not _schema_refuses(doc), doc
+
+
+def test_fast_validator_accepts_the_valid_manifests(hello_doc: dict[str, Any]) -> None:
+    # otherwise every pull would pay for the slow validator again
+    assert _fast_validator().is_valid(hello_doc)

@@ -158,11 +158,16 @@ class Cache:
             return False
 
     def commit_blob(self, tmp: Path, sha256: str) -> Path:
-        """Move a verified download into place (read-only) and remember how it looked."""
+        """Move a verified download into place (read-only) and remember how it looked.
+
+        Not fsync'ed (as pip's, cargo's and huggingface_hub's caches are not: that cost a third
+        of a cold pull). A power cut just after a download leaves, on the file systems in use,
+        a shorter file or none, which the next pull's size check sends to the network again;
+        a file of the right size with other bytes is the case `edzoo cache verify` is for, and
+        its stamp (written after it, also not synced) is then usually gone too, so it is hashed
+        again."""
         dest = self.blob_path(sha256)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
         os.chmod(tmp, 0o444)
         os.replace(tmp, dest)
         self.remember_verified(sha256)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -11,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 import tuf
 import urllib3
@@ -152,6 +154,21 @@ def network_error(e: BaseException, registry: str, timeout_s: float) -> Download
     return None
 
 
+@functools.cache
+def _connections(user_agent: str, proxies: tuple[tuple[str, str], ...]) -> ProxyEnvironment:
+    """The process's connection pools (per proxy settings, as they are in the environment), so
+    each pull after the first reuses a kept-alive connection to its registry, as a
+    huggingface_hub session does. urllib3 drops a pooled connection the server closed before
+    reusing it. Its own three silent retries are off: :meth:`ProgressFetcher.open` owns retries
+    (with backoff, none for a refused connection or an unknown host), or a silent registry
+    costs 4 x timeout_s per attempt. Redirects still follow."""
+    del proxies  # the key: ProxyEnvironment reads them from the environment itself
+    return ProxyEnvironment(
+        headers={"User-Agent": user_agent},
+        retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=3),
+    )
+
+
 class ProgressFetcher(Urllib3Fetcher):
     """python-tuf's urllib3 fetcher, retrying connection failures and counting bytes.
 
@@ -165,14 +182,8 @@ class ProgressFetcher(Urllib3Fetcher):
     def __init__(self, config: ClientConfig) -> None:
         super().__init__(chunk_size=config.chunk_size, app_user_agent=USER_AGENT)
         self.socket_timeout = config.timeout_s  # type: ignore[assignment]  # urllib3.Timeout takes a float
-        # One owner of retries, open() (with backoff, none for a refused connection or an unknown
-        # host): urllib3's own three silent ones are off, or a silent registry costs 4 x timeout_s
-        # per attempt. Redirects still follow.
         self._user_agent = f"{USER_AGENT} python-tuf/{tuf.__version__}"
-        self._proxy_env = ProxyEnvironment(
-            headers={"User-Agent": self._user_agent},
-            retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=3),
-        )
+        self._proxy_env = _connections(self._user_agent, tuple(sorted(getproxies().items())))
         self.config = config
         self.bytes_downloaded = 0
         self.urls: list[str] = []

@@ -19,7 +19,9 @@ import contextlib
 import fcntl
 import hashlib
 import os
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -51,6 +53,40 @@ def _hash_prefix(f: BinaryIO, n: int) -> hashlib._Hash:
         digest.update(block)
         left -= len(block)
     return digest
+
+
+class _Hashing:
+    """sha256 of a stream, computed on a second thread while the first receives and writes
+    (hashlib releases the GIL on large updates, so a download costs about the larger of the
+    two, not their sum). Chunks are hashed in order; at most ``_AHEAD`` wait."""
+
+    _AHEAD = 8
+    THREADED_FROM = 4 << 20  # bytes; a smaller file is hashed inline (a thread costs more)
+
+    def __init__(self, digest: hashlib._Hash, size: int) -> None:
+        self._digest = digest
+        self._pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="edzoo-sha256") if size >= self.THREADED_FROM else None
+        )
+        self._pending: deque[Future[None]] = deque()
+
+    def update(self, chunk: bytes) -> None:
+        if self._pool is None:
+            self._digest.update(chunk)
+            return
+        if len(self._pending) >= self._AHEAD:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._digest.update, chunk))
+
+    def result(self) -> hashlib._Hash:
+        """The digest of every chunk given (waits for the last)."""
+        while self._pending:
+            self._pending.popleft().result()
+        return self._digest
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _resumed_from(response: urllib3.BaseHTTPResponse, have: int, length: int) -> bool:
@@ -138,25 +174,29 @@ def _receive(
         if on_progress is not None and have_now:
             on_progress(have_now)
         written = 0
-        # read1: every byte that arrived is written before the next read, so a dropped link
-        # loses nothing that was received (read() would drop its buffered chunk). Only the
-        # reads are the network's; a failed write (a full disk) stays an OSError, which the
-        # cache reports as a StorageError.
-        while chunk := _read(response, fetcher, f, url, have_now + written, length, registry):
-            if have_now + written + len(chunk) > length:
-                _discard(Path(f.name))
-                raise SignatureError(
-                    f"{url}: the registry sent more bytes than the signed length (endless data), "
-                    f"{length:,} signed; nothing was kept"
-                )
-            faults.point("cache:write")
-            f.write(chunk)
-            digest.update(chunk)
-            written += len(chunk)
-            fetcher.count(len(chunk))
-            if on_progress is not None:
-                on_progress(len(chunk))
-        return have_now + written, digest
+        hashing = _Hashing(digest, length - have_now)
+        try:
+            # read1: every byte that arrived is written before the next read, so a dropped link
+            # loses nothing that was received (read() would drop its buffered chunk). Only the
+            # reads are the network's; a failed write (a full disk) stays an OSError, which the
+            # cache reports as a StorageError.
+            while chunk := _read(response, fetcher, f, url, have_now + written, length, registry):
+                if have_now + written + len(chunk) > length:
+                    _discard(Path(f.name))
+                    raise SignatureError(
+                        f"{url}: the registry sent more bytes than the signed length (endless data), "
+                        f"{length:,} signed; nothing was kept"
+                    )
+                faults.point("cache:write")
+                f.write(chunk)
+                hashing.update(chunk)
+                written += len(chunk)
+                fetcher.count(len(chunk))
+                if on_progress is not None:
+                    on_progress(len(chunk))
+            return have_now + written, hashing.result()
+        finally:
+            hashing.close()
     finally:
         response.release_conn()
 
