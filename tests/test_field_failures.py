@@ -446,3 +446,18 @@ def test_a_warm_pull_trusts_an_unchanged_blob_and_notices_a_swapped_one(env, mon
     os.replace(swapped, blob)
     third = env.pull("acme/reader")
     assert hashed and third.downloaded and Path(third.path).read_bytes() == BIG
+
+
+def test_the_api_client_does_not_back_off_from_a_refused_connection(monkeypatch):  # type: ignore[no-untyped-def]
+    """Publishing, search and the catalog use the API client: a registry that is not running
+    is named at once, with no retries slept through (a timeout still retries)."""
+    from urllib3.util import retry
+
+    from registry.client.http import ApiClient
+
+    slept: list[float] = []
+    monkeypatch.setattr(retry.time, "sleep", slept.append)
+    client = ApiClient(f"http://127.0.0.1:{_closed_port()}", config=ClientConfig(retries=3, backoff_s=0.5))
+    with pytest.raises(DownloadError) as e:
+        client.get_json("/models")
+    assert e.value.code == "connection_refused" and slept == []

@@ -271,3 +271,25 @@ def test_the_server_reads_referenced_metadata_from_the_store_once(env, monkeypat
     assert newer > version
     reads.clear()
     assert json.loads(get(f"{newer}.snapshot.json"))["signed"]["version"] == newer and reads == []
+
+
+def test_a_remote_store_is_read_once_per_pull_for_small_targets(env, monkeypatch):  # type: ignore[no-untyped-def]
+    """With a store that has no local files (S3), a pull costs the store one read of the
+    timestamp and the probe for the next root: targets are found in the snapshot the process
+    has seen, their size is the signed length, and small blobs are served from memory."""
+    env.publish(env.build())
+    registry = env.app.extensions["edzoo"]
+    store = registry.objects
+    reads: list[str] = []
+    real_open, real_size = store.open, store.size
+    monkeypatch.setattr(store, "local_path", lambda key: None)  # as S3 has none
+    monkeypatch.setattr(store, "open", lambda key: reads.append(key) or real_open(key))  # every read
+    monkeypatch.setattr(store, "size", lambda key: reads.append(f"size {key}") or real_size(key))
+    first = env.pull("acme/reader", cache="c1")
+    assert first.downloaded and any(key.startswith("blobs/") for key in reads)  # the first pull read each blob once
+    reads.clear()
+    again = env.pull("acme/reader", cache="c2")  # a new device: a cold pull
+    assert again.downloaded and Path(again.path).read_bytes() == Path(first.path).read_bytes()
+    assert sorted(reads) == ["tuf/2.root.json", "tuf/timestamp.json"], reads
+    env.publish(env.build(version="1.1.0"))  # published since: found through the store's timestamp
+    assert env.pull("acme/reader@1.1.0", cache="c2").version == "1.1.0"

@@ -143,3 +143,31 @@ def test_s3_unreachable_is_unavailable_not_a_crash(s3_env) -> None:  # type: ign
     with pytest.raises(UnavailableError, match="did not answer") as e:
         s3.size("tuf/timestamp.json")
     assert e.value.http_status == 503
+
+
+# -- the server's memory of small blobs from a remote store --------------------------------------
+def test_the_blob_cache_reads_each_small_blob_once_within_its_budget() -> None:
+    from registry.server.blobcache import BlobCache
+
+    blobs = {f"k{i}": bytes([i]) * 100 for i in range(70)}
+    reads: list[str] = []
+
+    def read(key: str) -> bytes:
+        reads.append(key)
+        return blobs[key]
+
+    cache = BlobCache(64 * 250)  # keeps blobs up to 250 bytes, 16,000 bytes in all
+    assert cache.get("k0", 100, read) == blobs["k0"] and cache.get("k0", 100, read) == blobs["k0"]
+    assert reads == ["k0"]
+    assert cache.get("big", 251, read) is None and reads == ["k0"]  # too large: the caller streams it
+    assert cache.get("k1", 99, read) == blobs["k1"] and len(cache) == 1  # not the signed size: not kept
+    full = BlobCache(64 * 100)  # 6,400 bytes: 64 blobs of 100
+    for i in range(64):
+        full.get(f"k{i}", 100, read)
+    full.get("k0", 100, read)  # k0 is now the most recently used
+    full.get("k64", 100, read)  # one too many: k1, the least recently used, goes
+    reads.clear()
+    full.get("k0", 100, read)
+    full.get("k1", 100, read)
+    assert reads == ["k1"] and full.held <= 6400
+    assert BlobCache(0).get("k0", 1, read) is None  # EDZOO_BLOB_CACHE_BYTES=0 turns it off

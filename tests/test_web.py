@@ -75,6 +75,7 @@ def _essays(doc: dict[str, Any]) -> None:
     doc["card"]["intended_use"] = HOSTILE_USE
     for v in doc["variants"]:
         v["requirements"]["min_ram_mb"] = 900  # more than a 1 GB tablet lets one model use
+    doc["variants"][1]["requirements"]["min_ram_mb"] = 1536
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +198,12 @@ def test_publisher_text_is_shown_as_text(site: Site) -> None:
         assert "&lt;script&gt;alert(" in body and "&amp; &lt;b&gt;not bold&lt;/b&gt;" in body, path
     body = _get(site, "/models/acme/essays").data.decode()
     assert "<img" not in body and "&lt;img src=" in body
+
+
+def test_memory_is_written_in_one_rule(site: Site) -> None:
+    """A requirement of 1,536 MB reads 1.5 GB, as the device boxes write 1,536 MB of RAM."""
+    body = _get(site, "/models/acme/essays").data.decode()
+    assert "1.5 GB RAM" in body and "900 MB RAM" in body and "1536 MB" not in body
 
 
 def test_missing_things_are_friendly_html_pages(site: Site) -> None:

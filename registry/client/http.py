@@ -98,6 +98,16 @@ def _fails_fast(e: BaseException) -> bool:
     return any(isinstance(c, (urllib3.exceptions.NameResolutionError, ConnectionRefusedError)) for c in _chain(e))
 
 
+class _Retry(urllib3.Retry):
+    """urllib3's retries for the API client, except after a name that does not resolve or a
+    refused connection (:func:`_fails_fast`): those fail at once instead of backing off."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def]
+        if error is not None and _fails_fast(error):
+            raise urllib3.exceptions.MaxRetryError(_pool, url, error) from error  # type: ignore[arg-type]
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 def not_a_registry(registry: str, why: str) -> NotARegistryError:
     """The URL answered, but not as an edzoo registry: ``why``, then how to find the right URL."""
     parts = urlsplit(registry)
@@ -319,7 +329,7 @@ class ApiClient:
         self._http = urllib3.PoolManager(
             headers={"User-Agent": USER_AGENT},
             timeout=urllib3.Timeout(connect=config.timeout_s, read=config.timeout_s),
-            retries=urllib3.Retry(
+            retries=_Retry(
                 total=config.retries,
                 connect=config.retries,
                 read=0,

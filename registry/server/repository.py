@@ -47,6 +47,8 @@ from registry.core.recall import Withdrawal
 from registry.storage.index import Index
 from registry.storage.objects import ObjectStore, blob_key, open_store
 
+from .blobcache import BlobCache
+
 __all__ = ["Registry", "ServerConfig"]
 
 log = logging.getLogger("edzoo.registry")
@@ -73,6 +75,9 @@ class ServerConfig:
     expiry_warning: timedelta = timedelta(days=30)
     redirect_blobs: bool = False  # answer target downloads with a 302 to a presigned store URL
     redirect_expiry_s: int = 600
+    # Small targets of a store without local files (S3) are kept in memory, read once per
+    # process: blobs are named by their sha256, so they never change. 0 turns it off.
+    blob_cache_bytes: int = 64 << 20
     env: tuple[tuple[str, str], ...] = ()  # EDZOO_* settings read at the entry point (keys, S3)
 
     @classmethod
@@ -87,6 +92,7 @@ class ServerConfig:
                 max_publish_bytes=int(env.get("EDZOO_MAX_PUBLISH_BYTES", 64 << 20)),
                 redirect_blobs=env.get("EDZOO_REDIRECT_BLOBS", "").lower() in {"1", "true", "yes"},
                 redirect_expiry_s=int(env.get("EDZOO_REDIRECT_EXPIRY", 600)),
+                blob_cache_bytes=int(env.get("EDZOO_BLOB_CACHE_BYTES", 64 << 20)),
                 expiry_warning=timedelta(days=float(env.get("EDZOO_EXPIRY_WARNING_DAYS", 30))),
                 env=tuple(sorted((k, v) for k, v in env.items() if k.startswith(("EDZOO_", "AWS_")))),
             )
@@ -147,6 +153,7 @@ class Registry:
         # or None while not read yet; rebuilt when a newer timestamp names another snapshot.
         self._immutable_lock = threading.Lock()
         self._immutable: tuple[int, dict[str, bytes | None]] = (0, {})
+        self._blobs = BlobCache(config.blob_cache_bytes)
 
     # -- online keys: reloaded after a rotation, never used once retired ----------------------
     def signer(self, role: str) -> Any:
@@ -200,8 +207,11 @@ class Registry:
         if not tufnames.is_metadata_name(name):
             raise NotFoundError(f"no metadata file {name}")
         if name == "timestamp.json":
-            self.refresh_online()
+            # One store read when nothing is due (the common case); a renewal reads it again.
             data = self.objects.get_bytes("tuf/timestamp.json")
+            if self._online_due(Metadata.from_bytes(data)):
+                self.refresh_online()
+                data = self.objects.get_bytes("tuf/timestamp.json")
             self._learn_references(data)
             return data
         with self._immutable_lock:
@@ -262,7 +272,30 @@ class Registry:
         manifest.json``): the top-level targets role's own entry, else the one in the hash bin
         of the path's namespace; None when nothing signed lists the path. Roles are parsed once
         per snapshot version (a small cache, emptied when the timestamp names a new snapshot)."""
-        version = self.timestamp().signed.snapshot_meta.version
+        return self._signed_at(self.timestamp().signed.snapshot_meta.version, path)
+
+    def served_target(self, path: str, sha256: str) -> TargetFile | None:
+        """The signed entry a request for target ``path`` with ``sha256`` may be served by: as
+        the newest snapshot this process has seen lists it (no store read), else as the
+        store's current timestamp says (:meth:`signed_target`: a target published since). A
+        target that a newer snapshot dropped may still be served until this process sees that
+        snapshot; that is harmless, as clients check every target against their own verified
+        metadata, and the rule this upholds (an upload token stores blobs but cannot publish
+        them under a name) stands: every entry comes from committed, signed metadata."""
+        with self._immutable_lock, self._signed_lock:
+            known = max(self._immutable[0], self._signed_roles[0])
+        if known:
+            found = self._signed_at(known, path)
+            if found is not None and found.hashes.get("sha256") == sha256:
+                return found
+        return self.signed_target(path)
+
+    def small_blob(self, key: str, size: int) -> bytes | None:
+        """The bytes of blob ``key`` (of the signed ``size``) from memory, read from the store
+        the first time; None when it is too large to keep (stream it instead)."""
+        return self._blobs.get(key, size, self.objects.get_bytes)
+
+    def _signed_at(self, version: int, path: str) -> TargetFile | None:
         with self._signed_lock:
             if self._signed_roles[0] != version or len(self._signed_roles[1]) > 2048:
                 self._signed_roles = (version, {})

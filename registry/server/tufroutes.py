@@ -40,7 +40,7 @@ def target(path: str) -> Any:
         raise NotFoundError(f"no target {path}: expected <folder>/<sha256>.<file name>")
     folder, sha256, name = split
     registry = registry_of(current_app)
-    signed = registry.signed_target(folder + name)
+    signed = registry.served_target(folder + name, sha256)
     if signed is None or signed.hashes.get("sha256") != sha256:
         raise NotFoundError(
             f"no target {path}: the registry's signed metadata lists no {folder}{name} with sha256 {sha256[:12]}…; "
@@ -56,18 +56,12 @@ def target(path: str) -> Any:
             return response
     local = objects.local_path(key)
     if local is None:
-        size = objects.size(key)
-        if size is None:
-            raise NotFoundError(f"no target {path}")
-        return Response(
-            _chunks(objects.open(key)),
-            mimetype="application/octet-stream",
-            headers={
-                "Content-Length": str(size),
-                "ETag": f'"{sha256}"',
-                "Cache-Control": IMMUTABLE,
-            },
-        )
+        # The signed length is the blob's (it is named by its sha256): no HEAD request to the
+        # store. A blob the store lacks is a NotFoundError from the read, before any byte is sent.
+        headers = {"Content-Length": str(signed.length), "ETag": f'"{sha256}"', "Cache-Control": IMMUTABLE}
+        data = registry.small_blob(key, signed.length)
+        body = data if data is not None else _chunks(objects.open(key))
+        return Response(body, mimetype="application/octet-stream", headers=headers)
     response = send_file(local, mimetype="application/octet-stream", conditional=True, etag=sha256)
     response.headers["Cache-Control"] = IMMUTABLE
     return response
