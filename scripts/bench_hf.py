@@ -149,17 +149,23 @@ def bench_download(tmp: Path, runs: int, size_mb: float) -> dict[str, Any]:
             check(edzoo_pull(caches / f"warmup-edzoo-{i}"), "edzoo pull")
         shutil.rmtree(caches)
         got_hf: dict[str, str] = {}
+        # os.sync() before each timed case, untimed: the file system's work for what the last
+        # case wrote is not charged to the next one (edzoo fsyncs its pinned root on first use).
         for i in range(runs):
+            os.sync()
             dt, got_hf = timed(lambda i=i: hf_pull(caches / f"hf-{i}"))
             samples["hf_cold"].append(dt)
             check(got_hf, "snapshot_download")
+            os.sync()
             dt, got = timed(lambda i=i: edzoo_pull(caches / f"edzoo-{i}"))
             samples["edzoo_cold"].append(dt)
             check(got, "edzoo pull")
         if set(got_hf) != {"manifest.json", *(f"variants/{v}.tflite" for v in variants)}:
             raise SystemExit(f"snapshot_download fetched {sorted(got_hf)}, not the manifest and the variants")
         for _ in range(runs):
+            os.sync()
             samples["hf_warm"].append(timed(lambda: hf_pull(caches / f"hf-{runs - 1}"))[0])
+            os.sync()
             samples["edzoo_warm"].append(timed(lambda: edzoo_pull(caches / f"edzoo-{runs - 1}"))[0])
     return {
         "runs": runs,

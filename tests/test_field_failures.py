@@ -461,3 +461,17 @@ def test_the_api_client_does_not_back_off_from_a_refused_connection(monkeypatch)
     with pytest.raises(DownloadError) as e:
         client.get_json("/models")
     assert e.value.code == "connection_refused" and slept == []
+
+
+def test_a_warm_pull_rewrites_neither_the_root_nor_a_fresh_refresh_record(env):  # type: ignore[no-untyped-def]
+    env.publish(env.build(variants={"fp32": BIG}))
+    env.pull("acme/reader")
+    (reg,) = (env.tmp / "cache" / "registries").iterdir()
+    root, record = reg / "metadata" / "root_history" / "1.root.json", reg / "refreshed.json"
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (root, record)}
+    env.pull("acme/reader")
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (root, record)} == before
+    old = record.stat().st_mtime - 120  # a record two minutes old is written again
+    os.utime(record, (old, old))
+    env.pull("acme/reader")
+    assert record.stat().st_mtime > old + 100 and json.loads(record.read_text())["refreshed"].endswith("Z")

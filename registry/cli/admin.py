@@ -218,7 +218,8 @@ def serve(
                     --db postgresql://edzoo@db/edzoo --blobs s3://district-models/edzoo
     Several servers may share one database and one bucket behind a load balancer; each needs
     the data folder's registry.json and the online keys (or EDZOO_SNAPSHOT_KEY and
-    EDZOO_TIMESTAMP_KEY holding the PEMs).
+    EDZOO_TIMESTAMP_KEY holding the PEMs). With S3, each process keeps blobs up to 1 MiB in
+    memory, EDZOO_BLOB_CACHE_BYTES in all (default 64 MiB; 0 turns it off).
     """
     from registry.server.wsgi import run
 

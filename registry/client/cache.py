@@ -61,9 +61,13 @@ class RegistryCache:
     def mark_refreshed(self, now: datetime | None = None) -> None:
         """Record that the metadata was just refreshed from the registry and verified (a
         read-only cache keeps its old record)."""
-        stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = now or datetime.now(UTC)
+        path = self.root / "refreshed.json"
         with contextlib.suppress(OSError):
-            (self.root / "refreshed.json").write_text(json.dumps({"refreshed": stamp}) + "\n")
+            if now is None and 0 <= when.timestamp() - path.stat().st_mtime < 60:
+                return  # recorded within the last minute: an age told is at most a minute long
+        with contextlib.suppress(OSError):
+            path.write_text(json.dumps({"refreshed": when.strftime("%Y-%m-%dT%H:%M:%SZ")}) + "\n")
 
     def refreshed(self) -> datetime | None:
         """When the metadata was last refreshed online and verified; None if never recorded."""

@@ -107,6 +107,18 @@ def _map_tuf_error(e: Exception, what: str, registry: str = "", timeout_s: float
     return DownloadError(f"{what}: {e}")
 
 
+class _Updater(Updater):
+    """python-tuf's updater, without rewriting the trusted root at every start: it persists the
+    root it was given even when ``root_history/N.root.json`` already holds those exact bytes
+    (half a millisecond of a warm pull). Verification is python-tuf's, unchanged."""
+
+    def _persist_root(self, version: int, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            if (Path(self._dir) / "root_history" / f"{version}.root.json").read_bytes() == data:
+                return
+        super()._persist_root(version, data)
+
+
 class _Online:
     def __init__(
         self, reg: RegistryCache, bootstrap: bytes, config: ClientConfig, progress: ProgressFactory | None
@@ -120,7 +132,7 @@ class _Online:
             reg.metadata_dir.mkdir(parents=True, exist_ok=True)
             faults.point("cache:metadata")
             try:
-                self.updater = Updater(
+                self.updater = _Updater(
                     metadata_dir=str(reg.metadata_dir),
                     metadata_base_url=f"{reg.url}/tuf/metadata/",
                     target_base_url=f"{reg.url}/tuf/targets/",
