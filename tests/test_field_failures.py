@@ -475,3 +475,18 @@ def test_a_warm_pull_rewrites_neither_the_root_nor_a_fresh_refresh_record(env): 
     os.utime(record, (old, old))
     env.pull("acme/reader")
     assert record.stat().st_mtime > old + 100 and json.loads(record.read_text())["refreshed"].endswith("Z")
+
+
+def test_an_emptied_registry_record_is_written_again(env):  # type: ignore[no-untyped-def]
+    """registry.json is not fsync'ed (the cache rebuilds it): after a power cut left it empty,
+    the next pull writes it again, and the registry is listed as before."""
+    from registry.client.cache import Cache
+
+    env.publish(env.build(variants={"fp32": BIG}))
+    env.pull("acme/reader")
+    cache = Cache(env.tmp / "cache")
+    (record,) = (env.tmp / "cache" / "registries").glob("*/registry.json")
+    record.write_bytes(b"")
+    assert cache.registries() == []
+    env.pull("acme/reader")
+    assert [r.url for r in cache.registries()] == [env.url]

@@ -105,6 +105,15 @@ class RegistryCache:
         return rel.as_posix()
 
 
+def _recorded_url(info: Path) -> str | None:
+    """The registry URL a cache folder's ``registry.json`` records; None if it is unreadable."""
+    try:
+        url = json.loads(info.read_text())["url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return url if isinstance(url, str) else None
+
+
 #: The second remedy of every cache write failure.
 OTHER_CACHE = "use another cache folder: --cache DIR or EDZOO_CACHE=DIR"
 
@@ -137,16 +146,17 @@ class Cache:
         digest = hashlib.sha256(url.encode()).hexdigest()[:10]
         root = self.root / "registries" / f"{host}-{digest}"
         info = root / "registry.json"
-        if not info.exists():
+        if _recorded_url(info) != url:  # new, or emptied by a power cut (it is not fsync'ed)
             root.mkdir(parents=True, exist_ok=True)
-            atomic_write(info, json.dumps({"url": url}).encode())
+            atomic_write(info, json.dumps({"url": url}).encode(), durable=False)
         return RegistryCache(self, url, root)
 
     def registries(self) -> list[RegistryCache]:
         out = []
         for info in sorted((self.root / "registries").glob("*/registry.json")):
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                out.append(RegistryCache(self, json.loads(info.read_text())["url"], info.parent))
+            url = _recorded_url(info)
+            if url is not None:
+                out.append(RegistryCache(self, url, info.parent))
         return out
 
     def registry_containing(self, path: Path) -> RegistryCache | None:
