@@ -20,7 +20,7 @@ import pytest
 import urllib3
 import yaml
 
-from registry.server.hfroutes import commit_id
+from registry.server.hf import commit_id
 
 DRIVER = r"""
 import hashlib, json, os, sys

@@ -54,11 +54,11 @@ def create_app(config: dict[str, Any]) -> Flask:
                 f"accepts ({setting} on the server sets it)"
             )
 
-    from . import api, hfroutes, openapi, tufroutes, web
+    from . import api, hf, openapi, tufroutes, web
 
     app.register_blueprint(api.bp)
     app.register_blueprint(tufroutes.bp)
-    app.register_blueprint(hfroutes.bp)  # the download side of the Hugging Face Hub protocol
+    app.register_blueprint(hf.bp)  # the download side of the Hugging Face Hub protocol
     app.register_blueprint(openapi.bp)  # /api/v1/openapi.json
     app.register_blueprint(web.bp)  # the web catalog (HTML)
 
