@@ -241,7 +241,8 @@ def catalog() -> Response:
         "grade": sorted({g for m in everything for g in m["grades"]} | ({grade} if grade else set()), key=grade_key),
         "task": sorted({m["task"] for m in everything if m["task"]} | ({task} if task else set())),
     }
-    _, found = index.search(q, subject=subject, grade=grade, task=task, limit=_ALL)
+    filtered = any((q, subject, grade, task))
+    found = index.search(q, subject=subject, grade=grade, task=task, limit=_ALL)[1] if filtered else everything
     listings = _listings(found, profile)
     pager = Pager.of(len(listings), page)
     return _render(

@@ -34,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload
 
 from registry.core import modelindex, names
 from registry.core.errors import ConflictError, NotFoundError, StorageError, UnavailableError, UsageError
@@ -566,7 +566,10 @@ class Index:
         offset: int = 0,
     ) -> tuple[int, list[dict[str, Any]]]:
         with self.session() as s:
-            stmt = select(Model).where(Model.latest.is_not(None))
+            # Each model's versions in one more query, with only the columns to_json reads (not
+            # one query per model loading every manifest: that made the catalog linear).
+            versions = selectinload(Model.versions).load_only(Version.version, Version.withdrawn)
+            stmt = select(Model).where(Model.latest.is_not(None)).options(versions)
             if q:
                 # A substring match: autoescape makes % and _ in q plain characters (SQLite
                 # and PostgreSQL alike), not LIKE wildcards that match everything.
