@@ -265,7 +265,7 @@ def bench_plan(reg: Registry, url: str, tmp: Path, sizes: list[int], runs: int) 
     catalog = catalogs.parse_catalog(json.dumps(catalog_doc).encode(), source="bench catalog")
     puller = Puller(url, root=reg.root, cache_dir=tmp / "plan-cache")
     models, unavailable = plans.resolve_catalog(catalog, puller)
-    snapshot = plans.snapshot_version(puller.reg.metadata_dir)
+    snapshot = plans.snapshot_version(puller.metadata_dir)
     rows = []
     for n in sizes:
         fleet = catalogs.parse_fleet(json.dumps(fleet_doc(n, seed=n)).encode(), source=f"fleet of {n}")

@@ -103,7 +103,7 @@ def plan(
     )
     count = len(catalog.entries)
     click.echo(
-        f"resolving {count} model{'s' if count != 1 else ''} of {catalog.id} in {puller.reg.url}"
+        f"resolving {count} model{'s' if count != 1 else ''} of {catalog.id} in {puller.registry_url}"
         + (" (offline, verified cache)" if offline else ""),
         err=True,
     )
@@ -112,8 +112,8 @@ def plan(
         catalog,
         fleet,
         models,
-        registry=puller.reg.url,
-        snapshot_version=snapshot_version(puller.reg.metadata_dir),
+        registry=puller.registry_url,
+        snapshot_version=snapshot_version(puller.metadata_dir),
         unavailable=unavailable,
     )
     write_plan(result, output)

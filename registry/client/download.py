@@ -329,6 +329,22 @@ class Puller:
         return tuple(fetcher.urls) if isinstance(fetcher, ProgressFetcher) else ()
 
     @property
+    def registry_url(self) -> str:
+        """The registry's URL as the cache records it (no trailing slash)."""
+        return self.reg.url
+
+    @property
+    def metadata_dir(self) -> Path:
+        """The folder of this registry's verified TUF metadata, as python-tuf's updater keeps it
+        (``root_history/``, ``timestamp.json``, ``snapshot.json``, one file per role)."""
+        return self.reg.metadata_dir
+
+    def cached_blob(self, sha256: str, size: int) -> Path | None:
+        """The cache's blob of ``sha256`` when it holds one of ``size`` bytes, else None. Not
+        hashed here: :meth:`fetch` verifies; a caller that reads the file checks it itself."""
+        return self.cache.blob_path(sha256) if self.cache.has_blob(sha256, size) else None
+
+    @property
     def trusted_root(self) -> bytes:
         """The newest root this cache verified for the registry (the pinned one before any
         rotation): what verifying its stored metadata offline starts from."""

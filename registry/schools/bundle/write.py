@@ -247,12 +247,13 @@ def write_bundle(
     target_of: dict[str, str] = {}
     downloaded = downloaded_bytes = 0
     wanted = [(t["target"], t["sha256"], t["size"]) for t in plan_doc["targets"]]
-    to_fetch = sum(size for _, sha, size in wanted if sha not in base_shas and not puller.cache.has_blob(sha, size))
+    to_fetch = sum(size for _, sha, size in wanted if sha not in base_shas and puller.cached_blob(sha, size) is None)
     with _bar(progress, "downloading", to_fetch) as update:
         for target, sha, size in wanted:
             in_bundle = sha not in base_shas
             try:
-                if in_bundle and not puller.cache.has_blob(sha, size):
+                blob: Path | None = puller.cached_blob(sha, size)
+                if in_bundle and blob is None:
                     blob, info, fetched = puller.fetch(target)
                     if fetched:
                         downloaded, downloaded_bytes = downloaded + 1, downloaded_bytes + info.length
@@ -260,8 +261,8 @@ def write_bundle(
                         update(size)
                 else:
                     info = puller.target_info(target)
-                    blob = puller.cache.blob_path(sha)
                 if in_bundle:
+                    assert blob is not None  # fetched, or already cached
                     sources.setdefault(sha, blob)
                     target_of.setdefault(sha, target)
             except NotFoundError as e:
@@ -278,7 +279,7 @@ def write_bundle(
     targets.sort(key=lambda t: t["target"])
 
     # 2. The metadata those downloads used, checked offline exactly as a device will check it.
-    meta_files = _metadata_files(puller.reg.metadata_dir)
+    meta_files = _metadata_files(puller.metadata_dir)
     trusted = puller.trusted_root
     try:
         verifier = OfflineVerifier(_dict_reader(meta_files), trusted, grace=timedelta(0), at=now)

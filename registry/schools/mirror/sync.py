@@ -179,7 +179,7 @@ def _sync(
         served[registry_file.path] = registry_file  # devices read it through the mirror too
     www = data_dir / "www"
     removed = remove_withdrawn(www, withdrawn.values())
-    written, timestamp = publish(puller.reg.metadata_dir, www, served, puller.trusted_root)
+    written, timestamp = publish(puller.metadata_dir, www, served, puller.trusted_root)
     new = [f for f in fetched.values() if f.downloaded]
     old = [f for f in fetched.values() if not f.downloaded]
     total_downloaded = puller.bytes_downloaded
