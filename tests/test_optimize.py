@@ -413,3 +413,19 @@ def test_the_paired_gate_tells_noise_from_a_loss() -> None:
     tokens = np.full((4, 5), -1)  # padding is never counted
     assert paired_drop_low(tokens, tokens, tokens) is None
     assert paired_drop_low(reference, loss[:10], y) is None
+
+
+def test_a_tflite_that_differs_from_keras_is_a_conversion_error() -> None:
+    """The fp32 check before any variant is made: a mismatch is exit 12 with its own code, not
+    a bare error (exit 1)."""
+    from types import SimpleNamespace
+
+    from zoo import pipeline
+
+    model = SimpleNamespace(predict=lambda x, verbose=0: np.ones((4, 2), np.float32))
+    data = SimpleNamespace(test=SimpleNamespace(x=np.zeros((4, 3), np.float32)))
+    reference = SimpleNamespace(evaluation=SimpleNamespace(outputs=np.zeros((4, 2), np.float32)))
+    with pytest.raises(pipeline.QualityGateError) as e:
+        pipeline._keras_gap(model, data, reference)  # type: ignore[arg-type]
+    assert isinstance(e.value, pipeline.ConversionError)
+    assert (e.value.code, e.value.exit_code) == ("conversion_mismatch", 12) and "differs from Keras" in e.value.message

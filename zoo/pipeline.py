@@ -78,6 +78,13 @@ class QualityGateError(EdzooError):
         self.failures = list(failures)
 
 
+class ConversionError(QualityGateError):
+    """The fp32 .tflite does not compute what the Keras model computes (beyond
+    ``KERAS_TOLERANCE``): every variant made from it would be measured on the wrong model."""
+
+    code = "conversion_mismatch"
+
+
 @dataclass(frozen=True)
 class Shift:
     """A second evaluation set, from another source than the training data."""
@@ -374,8 +381,9 @@ def _keras_gap(model: Any, data: Dataset, reference: Variant) -> float:
         keras_out = model.predict(data.test.x, verbose=0)
     gap = float(np.abs(np.asarray(keras_out, np.float32) - reference.evaluation.outputs).max())
     if gap > KERAS_TOLERANCE:
-        raise EdzooError(
-            f"the fp32 .tflite differs from Keras by {gap:.2e} (> {KERAS_TOLERANCE})", code="conversion_mismatch"
+        raise ConversionError(
+            f"the fp32 .tflite differs from Keras by {gap:.2e} (> {KERAS_TOLERANCE}); nothing was written: "
+            "check the model's layers for ops the converter changes"
         )
     return gap
 
