@@ -293,3 +293,21 @@ def test_a_remote_store_is_read_once_per_pull_for_small_targets(env, monkeypatch
     assert sorted(reads) == ["tuf/2.root.json", "tuf/timestamp.json"], reads
     env.publish(env.build(version="1.1.0"))  # published since: found through the store's timestamp
     assert env.pull("acme/reader@1.1.0", cache="c2").version == "1.1.0"
+
+
+def test_a_role_the_snapshot_does_not_list_is_named_as_data(env):  # type: ignore[no-untyped-def]
+    """Offline, a path delegated to a publisher that never published (its role is not in the
+    snapshot) is a RoleNotInSnapshotError naming the role: a NotFoundError, decided on its class."""
+    from registry.core import keys
+    from registry.core.errors import RoleNotInSnapshotError
+    from registry.server import admin
+
+    signer_path, pub_path = env.tmp / "beta.pem", env.tmp / "beta.pub.json"
+    keys.save_key_pair(keys.generate(), signer_path, pub_path)
+    admin.add_publisher(env.data, env.keys_dir, "beta", pub_path)  # delegated, nothing published yet
+    env.publish(env.build())
+    env.pull("acme/reader")
+    puller = Puller(env.url, root=env.root, cache_dir=env.tmp / "cache", offline=True)
+    with pytest.raises(RoleNotInSnapshotError) as e:
+        puller.target_info("beta/reader/1.0.0/manifest.json")
+    assert e.value.role == "beta" and isinstance(e.value, NotFoundError) and e.value.exit_code == 6

@@ -92,6 +92,16 @@ class NotFoundError(EdzooError, LookupError):
     exit_code = 6
 
 
+class RoleNotInSnapshotError(NotFoundError):
+    """Stored metadata delegates to ``role`` but the snapshot lists no version of it: nothing
+    was ever published under it (a hash bin that no file falls in yet), so nothing it would
+    sign exists. A NotFoundError, with the role as data."""
+
+    def __init__(self, message: str, *, role: str, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.role = role
+
+
 class StorageError(EdzooError, OSError):
     """The blob store or the index failed (disk full, permissions, S3 error)."""
 
@@ -216,6 +226,7 @@ __all__ = [
     "NotARegistryError",
     "NotFoundError",
     "OfflineError",
+    "RoleNotInSnapshotError",
     "SignatureError",
     "StorageError",
     "UnavailableError",

@@ -20,7 +20,14 @@ from urllib import parse
 from tuf.api import exceptions
 from tuf.api.metadata import Metadata, Root, Snapshot, TargetFile, Targets, Timestamp
 
-from .errors import ExpiredMetadataError, NotFoundError, OfflineError, SignatureError, UntrustedMetadataError
+from .errors import (
+    ExpiredMetadataError,
+    NotFoundError,
+    OfflineError,
+    RoleNotInSnapshotError,
+    SignatureError,
+    UntrustedMetadataError,
+)
 from .trust import now as _now
 
 __all__ = ["OfflineVerifier", "cached_metadata_reader"]
@@ -134,7 +141,7 @@ class OfflineVerifier:
     def _delegated(self, delegator: Root | Targets, role: str) -> Metadata[Targets]:
         meta = self.snapshot.signed.meta.get(f"{role}.json")
         if meta is None:
-            raise NotFoundError(f"the snapshot lists no role {role!r}")
+            raise RoleNotInSnapshotError(f"the snapshot lists no role {role!r}", role=role)
         md = self._verified(delegator, role, self._require(f"{parse.quote(role, '')}.json"))
         if md.signed.version != meta.version:
             raise SignatureError(f"stored {role} is version {md.signed.version}, the snapshot lists {meta.version}")
