@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -240,60 +240,11 @@ def write_bundle(
     existing = _inspect_out(out, {plan_sha, given_sha}, force)
 
     # 1. The signed length and sha256 of every file (TUF); download into the cache what is not there.
-    # A file already cached is not re-hashed here: its copy in the bundle is hashed below, and a
-    # mismatch is repaired from a verified source then.
-    targets: list[dict[str, Any]] = []
-    sources: dict[str, Path] = {}
-    target_of: dict[str, str] = {}
-    downloaded = downloaded_bytes = 0
-    wanted = [(t["target"], t["sha256"], t["size"]) for t in plan_doc["targets"]]
-    to_fetch = sum(size for _, sha, size in wanted if sha not in base_shas and puller.cached_blob(sha, size) is None)
-    with _bar(progress, "downloading", to_fetch) as update:
-        for target, sha, size in wanted:
-            in_bundle = sha not in base_shas
-            try:
-                blob: Path | None = puller.cached_blob(sha, size)
-                if in_bundle and blob is None:
-                    blob, info, fetched = puller.fetch(target)
-                    if fetched:
-                        downloaded, downloaded_bytes = downloaded + 1, downloaded_bytes + info.length
-                    if update is not None:
-                        update(size)
-                else:
-                    info = puller.target_info(target)
-                if in_bundle:
-                    assert blob is not None  # fetched, or already cached
-                    sources.setdefault(sha, blob)
-                    target_of.setdefault(sha, target)
-            except NotFoundError as e:
-                raise NotFoundError(
-                    f"{target} is in the plan but not published in {url}: re-run `edzoo plan` against this registry"
-                ) from e
-            if info.hashes.get("sha256") != sha or info.length != size:
-                raise SignatureError(
-                    f"{target}: the plan lists sha256 {sha[:12]}… ({size} bytes), {url} signs "
-                    f"{info.hashes.get('sha256', '?')[:12]}… ({info.length} bytes): the plan was made for another "
-                    "registry or edited; re-run `edzoo plan` against this registry"
-                )
-            targets.append({"target": target, "sha256": sha, "size": size, "in_bundle": in_bundle})
-    targets.sort(key=lambda t: t["target"])
+    got = _gather(puller, plan_doc, base_shas, url, progress)
+    targets = got.targets
 
     # 2. The metadata those downloads used, checked offline exactly as a device will check it.
-    meta_files = _metadata_files(puller.metadata_dir)
-    trusted = puller.trusted_root
-    try:
-        verifier = OfflineVerifier(_dict_reader(meta_files), trusted, grace=timedelta(0), at=now)
-        for t in [*targets, *(i.to_json() for i in lists)]:
-            info = verifier.target_info(t["target"])
-            if info.hashes.get("sha256") != t["sha256"] or info.length != t["size"]:
-                raise SignatureError(f"{t['target']}: the stored metadata signs other bytes than the registry did")
-    except OfflineError as e:
-        raise SignatureError(f"the metadata in the cache is incomplete ({e.message}); run the command again") from e
-    except SignatureError as e:
-        raise SignatureError(
-            f"the registry's metadata does not verify offline ({e.message}); run the command again, or ask the "
-            "registry admin (it may have expired)"
-        ) from e
+    meta_files, verifier = _verify_offline(puller, targets, lists, now)
     metadata = {
         rel: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for rel, data in sorted(meta_files.items())
     }
@@ -306,81 +257,35 @@ def write_bundle(
 
     # 3. Write: plan, metadata, blobs (temp name, fsync, rename), bundle.json; re-hash; COMPLETE.
     then = "free some space (or use a larger stick), then run the same command again to resume"
+    doc = {
+        "schema_version": 1,
+        "kind": "edzoo-bundle",
+        "id": bundle_id,
+        "registry": url,
+        "plan_sha256": plan_sha,
+        "created": (now or _now()).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "policy": {"max_staleness_days": _days(max_staleness)},
+        "base": {"id": base_id} if base_id else None,
+        "metadata": metadata,
+        "targets": targets,
+        "indexes": [i.to_json() for i in lists],
+        "dropped": [d.to_json() for d in dropped],
+    }
     try:
         out.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             (out / "COMPLETE").unlink()  # COMPLETE only ever stands for a finished, verified folder
         _fsync_dir(out)
-        if not (out / "plan.json").exists() or sha256_file(out / "plan.json")[0] != plan_sha:
-            atomic_write(out / "plan.json", plan_bytes)
-        for rel, data in meta_files.items():
-            dest = out / "metadata" / rel
-            if not dest.is_file() or dest.read_bytes() != data:
-                atomic_write(dest, data)
-        _prune(out / "metadata", {f"metadata/{rel}" for rel in meta_files}, out)
-        for index in lists:
-            dest = out / _index_rel(index.target)
-            if not dest.is_file() or dest.read_bytes() != index.data:
-                atomic_write(dest, index.data)
-        _prune(out / "indexes", {_index_rel(i.target) for i in lists}, out)
-
+        _write_lists(out, plan_bytes, plan_sha, meta_files, lists)
         unique = {t["sha256"]: t["size"] for t in targets if t["in_bundle"]}
-        kept: set[str] = set()  # blobs an earlier run left, of the right size (their sha256 is checked below)
-        written = written_bytes = 0
-        with _bar(progress, "writing bundle", sum(unique.values())) as update:
-            for sha, size in unique.items():
-                dest = out / _blob_rel(sha)
-                if dest.is_file() and dest.stat().st_size == size:
-                    kept.add(sha)
-                    if update is not None:
-                        update(size)
-                    continue
-                _place(sources[sha], dest, hardlink=hardlink, update=update)
-                written, written_bytes = written + 1, written_bytes + size
-        _prune(out / "blobs", {_blob_rel(sha) for sha in unique}, out)
-
-        doc = {
-            "schema_version": 1,
-            "kind": "edzoo-bundle",
-            "id": bundle_id,
-            "registry": url,
-            "plan_sha256": plan_sha,
-            "created": (now or _now()).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "policy": {"max_staleness_days": _days(max_staleness)},
-            "base": {"id": base_id} if base_id else None,
-            "metadata": metadata,
-            "targets": targets,
-            "indexes": [i.to_json() for i in lists],
-            "dropped": [d.to_json() for d in dropped],
-        }
+        blobs = _write_blobs(out, unique, got.sources, hardlink, progress)
         bundle_bytes = _pretty(doc)
         atomic_write(out / "bundle.json", bundle_bytes)
-
-        # Read back every file the bundle lists: what is on the stick, not what was meant to be.
         listed: dict[str, str] = {"plan.json": plan_sha}
         listed |= {f"metadata/{k}": str(v["sha256"]) for k, v in metadata.items()}
         listed |= {_index_rel(i.target): i.sha256 for i in lists}
         listed |= {_blob_rel(sha): sha for sha in unique}
-        with _bar(progress, "re-hashing", sum(unique.values())) as update:
-            for rel, sha in listed.items():
-                got, size = sha256_file(out / rel)
-                if got != sha and sha in unique:
-                    # A damaged file left by an earlier run, or a cached blob damaged since it was
-                    # verified: copy it again from a source the Puller verifies (or downloads again).
-                    blob, _, _ = puller.fetch(target_of[sha])
-                    _place(blob, out / rel, hardlink=hardlink, update=None)
-                    got, size = sha256_file(out / rel)
-                    if sha in kept:
-                        kept.discard(sha)
-                        written, written_bytes = written + 1, written_bytes + size
-                if got != sha:
-                    raise StorageError(
-                        f"{out / rel} reads back with another sha256 than was written: the disk or stick may be "
-                        "failing; run the same command again, or use another stick"
-                    )
-                if update is not None and rel.startswith("blobs/"):
-                    update(size)
-        present, present_bytes = len(kept), sum(unique[sha] for sha in kept)
+        _read_back(out, listed, unique, blobs, puller, got.target_of, hardlink, progress)
         atomic_write(out / "COMPLETE", _pretty({"bundle_sha256": hashlib.sha256(bundle_bytes).hexdigest()}))
         _fsync_dir(out)
     except StorageError:
@@ -388,22 +293,21 @@ def write_bundle(
     except OSError as e:
         raise _storage_error(e, out, "writing the bundle", then) from e
 
-    size_total = sum(t["size"] for t in targets)
     return BundleResult(
         path=out,
         id=bundle_id,
         registry=url,
         base=base_id,
         files=len(targets),
-        bytes=size_total,
-        written=written,
-        written_bytes=written_bytes,
-        present=present,
-        present_bytes=present_bytes,
+        bytes=sum(t["size"] for t in targets),
+        written=blobs.written,
+        written_bytes=blobs.written_bytes,
+        present=len(blobs.kept),
+        present_bytes=sum(unique[sha] for sha in blobs.kept),
         in_base=sum(1 for t in targets if not t["in_bundle"]),
         in_base_bytes=sum(t["size"] for t in targets if not t["in_bundle"]),
-        downloaded=downloaded,
-        downloaded_bytes=downloaded_bytes,
+        downloaded=got.downloaded,
+        downloaded_bytes=got.downloaded_bytes,
         metadata_files=len(metadata),
         timestamp_version=verifier.timestamp.signed.version,
         snapshot_version=verifier.snapshot.signed.version,
@@ -413,6 +317,159 @@ def write_bundle(
         dropped=tuple(dropped),
         indexes=len(lists),
     )
+
+
+@dataclass
+class _Gathered:
+    """Step 1 of a bundle: every planned target with its signed size and hash, and where the
+    cache holds each file the bundle carries."""
+
+    targets: list[dict[str, Any]]  # {"target", "sha256", "size", "in_bundle"}, sorted by target
+    sources: dict[str, Path]  # sha256 -> the verified blob in the cache
+    target_of: dict[str, str]  # sha256 -> a target path that names it (to fetch it again)
+    downloaded: int = 0
+    downloaded_bytes: int = 0
+
+
+def _gather(
+    puller: Puller, plan_doc: dict[str, Any], base_shas: set[str], url: str, progress: ProgressFactory | None
+) -> _Gathered:
+    """A file already cached is not re-hashed here: its copy in the bundle is hashed when it is
+    read back, and a mismatch is repaired from a verified source then."""
+    got = _Gathered([], {}, {})
+    wanted = [(t["target"], t["sha256"], t["size"]) for t in plan_doc["targets"]]
+    to_fetch = sum(size for _, sha, size in wanted if sha not in base_shas and puller.cached_blob(sha, size) is None)
+    with _bar(progress, "downloading", to_fetch) as update:
+        for target, sha, size in wanted:
+            in_bundle = sha not in base_shas
+            try:
+                blob: Path | None = puller.cached_blob(sha, size)
+                if in_bundle and blob is None:
+                    blob, info, fetched = puller.fetch(target)
+                    if fetched:
+                        got.downloaded, got.downloaded_bytes = got.downloaded + 1, got.downloaded_bytes + info.length
+                    if update is not None:
+                        update(size)
+                else:
+                    info = puller.target_info(target)
+                if in_bundle:
+                    assert blob is not None  # fetched, or already cached
+                    got.sources.setdefault(sha, blob)
+                    got.target_of.setdefault(sha, target)
+            except NotFoundError as e:
+                raise NotFoundError(
+                    f"{target} is in the plan but not published in {url}: re-run `edzoo plan` against this registry"
+                ) from e
+            if info.hashes.get("sha256") != sha or info.length != size:
+                raise SignatureError(
+                    f"{target}: the plan lists sha256 {sha[:12]}… ({size} bytes), {url} signs "
+                    f"{info.hashes.get('sha256', '?')[:12]}… ({info.length} bytes): the plan was made for another "
+                    "registry or edited; re-run `edzoo plan` against this registry"
+                )
+            got.targets.append({"target": target, "sha256": sha, "size": size, "in_bundle": in_bundle})
+    got.targets.sort(key=lambda t: t["target"])
+    return got
+
+
+def _verify_offline(
+    puller: Puller, targets: list[dict[str, Any]], lists: list[_Index], now: datetime | None
+) -> tuple[dict[str, bytes], OfflineVerifier]:
+    """Step 2: the metadata files the downloads used, and their verifier, having checked every
+    target and list against them as a device will, offline."""
+    meta_files = _metadata_files(puller.metadata_dir)
+    try:
+        verifier = OfflineVerifier(_dict_reader(meta_files), puller.trusted_root, grace=timedelta(0), at=now)
+        for t in [*targets, *(i.to_json() for i in lists)]:
+            info = verifier.target_info(t["target"])
+            if info.hashes.get("sha256") != t["sha256"] or info.length != t["size"]:
+                raise SignatureError(f"{t['target']}: the stored metadata signs other bytes than the registry did")
+    except OfflineError as e:
+        raise SignatureError(f"the metadata in the cache is incomplete ({e.message}); run the command again") from e
+    except SignatureError as e:
+        raise SignatureError(
+            f"the registry's metadata does not verify offline ({e.message}); run the command again, or ask the "
+            "registry admin (it may have expired)"
+        ) from e
+    return meta_files, verifier
+
+
+def _write_lists(
+    out: Path, plan_bytes: bytes, plan_sha: str, meta_files: dict[str, bytes], lists: list[_Index]
+) -> None:
+    """Step 3a: plan.json, the metadata and the signed lists, each written only when it differs
+    (a resumed run keeps what is right); files no longer listed are removed."""
+    if not (out / "plan.json").exists() or sha256_file(out / "plan.json")[0] != plan_sha:
+        atomic_write(out / "plan.json", plan_bytes)
+    for rel, data in meta_files.items():
+        dest = out / "metadata" / rel
+        if not dest.is_file() or dest.read_bytes() != data:
+            atomic_write(dest, data)
+    _prune(out / "metadata", {f"metadata/{rel}" for rel in meta_files}, out)
+    for index in lists:
+        dest = out / _index_rel(index.target)
+        if not dest.is_file() or dest.read_bytes() != index.data:
+            atomic_write(dest, index.data)
+    _prune(out / "indexes", {_index_rel(i.target) for i in lists}, out)
+
+
+@dataclass
+class _Blobs:
+    """What step 3b did: blobs written (or linked), and those an earlier run left in place."""
+
+    written: int = 0
+    written_bytes: int = 0
+    kept: set[str] = field(default_factory=set)  # of the right size; their sha256 is checked on read-back
+
+
+def _write_blobs(
+    out: Path, unique: dict[str, int], sources: dict[str, Path], hardlink: bool, progress: ProgressFactory | None
+) -> _Blobs:
+    """Step 3b: every blob the bundle carries (temp name, fsync, rename)."""
+    done = _Blobs()
+    with _bar(progress, "writing bundle", sum(unique.values())) as update:
+        for sha, size in unique.items():
+            dest = out / _blob_rel(sha)
+            if dest.is_file() and dest.stat().st_size == size:
+                done.kept.add(sha)
+                if update is not None:
+                    update(size)
+                continue
+            _place(sources[sha], dest, hardlink=hardlink, update=update)
+            done.written, done.written_bytes = done.written + 1, done.written_bytes + size
+    _prune(out / "blobs", {_blob_rel(sha) for sha in unique}, out)
+    return done
+
+
+def _read_back(
+    out: Path,
+    listed: dict[str, str],
+    unique: dict[str, int],
+    blobs: _Blobs,
+    puller: Puller,
+    target_of: dict[str, str],
+    hardlink: bool,
+    progress: ProgressFactory | None,
+) -> None:
+    """Step 3c: read back every file the bundle lists, what is on the stick, not what was meant
+    to be. A damaged blob (left by an earlier run, or a cached blob damaged since it was
+    verified) is copied again from a source the Puller verifies, or downloads again."""
+    with _bar(progress, "re-hashing", sum(unique.values())) as update:
+        for rel, sha in listed.items():
+            got, size = sha256_file(out / rel)
+            if got != sha and sha in unique:
+                blob, _, _ = puller.fetch(target_of[sha])
+                _place(blob, out / rel, hardlink=hardlink, update=None)
+                got, size = sha256_file(out / rel)
+                if sha in blobs.kept:
+                    blobs.kept.discard(sha)
+                    blobs.written, blobs.written_bytes = blobs.written + 1, blobs.written_bytes + size
+            if got != sha:
+                raise StorageError(
+                    f"{out / rel} reads back with another sha256 than was written: the disk or stick may be "
+                    "failing; run the same command again, or use another stick"
+                )
+            if update is not None and rel.startswith("blobs/"):
+                update(size)
 
 
 def _days(grace: timedelta) -> int | float:
