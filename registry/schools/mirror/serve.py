@@ -22,9 +22,10 @@ from registry.core.tufnames import (
     metadata_cache_control,
     split_target_path,
 )
+from registry.core.units import format_age
 
 from ..catalog import Catalog
-from .common import DEFAULT_INTERVAL, DEFAULT_PORT, STATUS_FILE, Log, duration, stderr
+from .common import DEFAULT_INTERVAL, DEFAULT_PORT, STATUS_FILE, Log, stderr
 from .loop import SyncLoop
 from .results import SyncResult, describe_sync
 from .status import describe_failure, has_copy, with_freshness
@@ -218,7 +219,7 @@ def run_mirror(
     )
     log(
         f"edzoo mirror of {upstream.rstrip('/')} serving {data_dir / 'www'} on {where}; "
-        f"re-sync every {duration(interval)}; status at /mirror/status"
+        f"re-sync every {format_age(interval)}; status at /mirror/status"
     )
     try:
         server.serve_forever()

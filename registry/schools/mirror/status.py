@@ -14,9 +14,10 @@ from registry.core.errors import (
     StorageError,
     UsageError,
 )
+from registry.core.units import format_age
 
 from ..catalog import Catalog
-from .common import DEFAULT_INTERVAL, STALE_AFTER_INTERVALS, STATUS_FILE, duration, iso, now, parse_iso
+from .common import DEFAULT_INTERVAL, STALE_AFTER_INTERVALS, STATUS_FILE, iso, now, parse_iso
 from .results import SyncResult
 
 
@@ -60,8 +61,8 @@ def with_freshness(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
         age = int(elapsed)
         if elapsed > STALE_AFTER_INTERVALS * interval:
             reasons.append(
-                f"the last successful sync was {duration(age)} ago, more than {STALE_AFTER_INTERVALS} "
-                f"sync intervals ({duration(interval)} each)"
+                f"the last successful sync was {format_age(age)} ago, more than {STALE_AFTER_INTERVALS} "
+                f"sync intervals ({format_age(interval)} each)"
             )
     else:
         reasons.append("the mirror has never synced successfully")
