@@ -341,19 +341,7 @@ def _install(
     base_dir: Path | None,
     progress: ProgressFactory | None,
 ) -> InstallResult:
-    sources: dict[str, tuple[Path, bool]] = {}
-    for f in files:
-        if f.sha256 in sources:
-            continue
-        src, own = _source_for(opened, app_dir, base_dir, f)
-        if src is None:
-            base = (opened.doc.get("base") or {}).get("id", "?")
-            raise NotFoundError(
-                f"this bundle is a delta on top of bundle {str(base)[:12]}, and this device lacks {f.target} from "
-                "it: install that bundle first (or pass --base-dir with its folder)"
-            )
-        sources[f.sha256] = (src, own)
-
+    sources = _sources(opened, app_dir, base_dir, files)
     installed = [f.to_json() for f in files]
     previous_release = _current_release(app_dir)
     previous = state.get("bundle") if state else None
@@ -393,31 +381,8 @@ def _install(
     new_blobs: list[Path] = []
     partial = app_dir / "releases" / f".{release.name}.partial-{os.getpid()}"
     switched = False
-    copied = copied_bytes = reused = 0
     try:
-        to_copy = sum(f.size for f in files if not sources[f.sha256][1])
-        with _bar(progress, "installing", to_copy) as update:
-            by_sha = {f.sha256: f for f in files}
-            for sha, (src, own) in sources.items():
-                f = by_sha[sha]
-                if own:
-                    opened.verify_file(f.target, src)
-                    reused += 1
-                    continue
-                dest = app_dir / _blob_rel(sha)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{sha}.", suffix=TEMP_SUFFIX)
-                os.close(fd)
-                tmp = Path(tmp_name)
-                try:
-                    _files._copy_file(src, tmp, update)
-                    opened.verify_file(f.target, tmp, src)  # the bytes on the device, not the ones on the stick
-                    os.replace(tmp, dest)
-                finally:
-                    with contextlib.suppress(FileNotFoundError):
-                        tmp.unlink()
-                new_blobs.append(dest)
-                copied, copied_bytes = copied + 1, copied_bytes + f.size
+        copied, copied_bytes, reused = _copy_blobs(opened, app_dir, files, sources, new_blobs, progress)
         if partial.exists():
             shutil.rmtree(partial)
         partial.mkdir(parents=True)  # a release may hold no file (every model withdrawn)
@@ -452,6 +417,64 @@ def _install(
 
     _finish(app_dir, opened, chosen, release, installed, state, None, previous_release)
     return InstallResult(release=release, copied=copied, copied_bytes=copied_bytes, reused=reused, **common)
+
+
+def _sources(
+    opened: OpenedBundle, app_dir: Path, base_dir: Path | None, files: list[InstalledFile]
+) -> dict[str, tuple[Path, bool]]:
+    """Where each distinct file comes from: sha256 -> (path, already on the device)."""
+    sources: dict[str, tuple[Path, bool]] = {}
+    for f in files:
+        if f.sha256 in sources:
+            continue
+        src, own = _source_for(opened, app_dir, base_dir, f)
+        if src is None:
+            base = (opened.doc.get("base") or {}).get("id", "?")
+            raise NotFoundError(
+                f"this bundle is a delta on top of bundle {str(base)[:12]}, and this device lacks {f.target} from "
+                "it: install that bundle first (or pass --base-dir with its folder)"
+            )
+        sources[f.sha256] = (src, own)
+    return sources
+
+
+def _copy_blobs(
+    opened: OpenedBundle,
+    app_dir: Path,
+    files: list[InstalledFile],
+    sources: dict[str, tuple[Path, bool]],
+    new_blobs: list[Path],
+    progress: ProgressFactory | None,
+) -> tuple[int, int, int]:
+    """Copy each blob the device lacks under a temp name, verify the copy (the bytes on the
+    device, not the ones on the stick), rename it into place; verify those it holds. Each new
+    blob is appended to ``new_blobs`` as it lands, so a failure can take them back. Returns
+    (copied, copied bytes, reused)."""
+    copied = copied_bytes = reused = 0
+    to_copy = sum(f.size for f in files if not sources[f.sha256][1])
+    with _bar(progress, "installing", to_copy) as update:
+        by_sha = {f.sha256: f for f in files}
+        for sha, (src, own) in sources.items():
+            f = by_sha[sha]
+            if own:
+                opened.verify_file(f.target, src)
+                reused += 1
+                continue
+            dest = app_dir / _blob_rel(sha)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{sha}.", suffix=TEMP_SUFFIX)
+            os.close(fd)
+            tmp = Path(tmp_name)
+            try:
+                _files._copy_file(src, tmp, update)
+                opened.verify_file(f.target, tmp, src)
+                os.replace(tmp, dest)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+            new_blobs.append(dest)
+            copied, copied_bytes = copied + 1, copied_bytes + f.size
+    return copied, copied_bytes, reused
 
 
 def _finish(
