@@ -215,16 +215,29 @@ def render_readme(
         "## Learners and privacy",
         "",
     ]
-    if education:
-        lines.append(f"- Age band: {education.get('age_band', 'not stated')} years")
-        lines.append(f"- Privacy class: {education.get('privacy_class', 'not stated')}")
-        if education.get("student_data"):
-            lines.append(f"- Student data: {education['student_data']}")
-        if education.get("runs_on"):
-            lines.append(f"- Runs on: {education['runs_on']}")
-    else:
-        lines.append("The card states no age band and no privacy class: ask the publisher before students use it.")
-    lines += [
+    lines += _learners(education)
+    lines += _variants_table(m, ref, metric_name)
+    lines += _data_and_provenance(m, card)
+    lines += _files_and_get(m, files, repo)
+    return "\n".join(lines)
+
+
+def _learners(education: dict[str, Any]) -> list[str]:
+    if not education:
+        return ["The card states no age band and no privacy class: ask the publisher before students use it."]
+    lines = [
+        f"- Age band: {education.get('age_band', 'not stated')} years",
+        f"- Privacy class: {education.get('privacy_class', 'not stated')}",
+    ]
+    if education.get("student_data"):
+        lines.append(f"- Student data: {education['student_data']}")
+    if education.get("runs_on"):
+        lines.append(f"- Runs on: {education['runs_on']}")
+    return lines
+
+
+def _variants_table(m: dict[str, Any], ref: dict[str, Any], metric_name: str) -> list[str]:
+    lines = [
         "",
         "## Variants",
         "",
@@ -238,8 +251,12 @@ def render_readme(
             f"{v.get('size', 0):,} | {_cell(met.get('value', ''))} | {_cell(met.get('delta_vs_reference', ''))} | "
             f"{_cell(bench.get('latency_us_p50', ''))} | {_cell(req.get('min_ram_mb', ''))} |"
         )
+    return lines
+
+
+def _data_and_provenance(m: dict[str, Any], card: dict[str, Any]) -> list[str]:
     training, evaluation = card.get("training_data") or {}, card.get("evaluation_data") or {}
-    lines += [
+    lines = [
         "",
         "## Data",
         "",
@@ -251,12 +268,18 @@ def render_readme(
     if card.get("ethical_considerations"):
         lines += ["## Ethical considerations", "", card["ethical_considerations"], ""]
     provenance = m.get("provenance") or {}
-    lines += [
+    return [
+        *lines,
         "## Provenance",
         "",
         f"- Built at {provenance.get('built_at', '?')} with `{provenance.get('build_command', '?')}`",
         f"- Source commit: {provenance.get('source_commit') or 'none'}",
         "",
+    ]
+
+
+def _files_and_get(m: dict[str, Any], files: dict[str, dict[str, Any]], repo: str) -> list[str]:
+    lines = [
         "## Files and how to verify them",
         "",
         "Every file but this README is a TUF target signed by the publisher: its sha256 below is the",
@@ -270,7 +293,8 @@ def render_readme(
     if "card.md" in files:
         lines += ["", "The card as the build rendered it, with every measurement, is `card.md`."]
     first = (m.get("variants") or [{}])[0]
-    lines += [
+    return [
+        *lines,
         "",
         "## Get it",
         "",
@@ -286,7 +310,6 @@ def render_readme(
         "```",
         "",
     ]
-    return "\n".join(lines)
 
 
 def withdrawn_notice(repo: str, version: str, withdrawn: dict[str, Any] | None) -> list[str]:
