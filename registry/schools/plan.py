@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -244,36 +244,11 @@ def make_plan(
     ]
     required = [e.model for e in entries if e.required]
 
-    profile_keys: dict[int, str] = {}  # fleets share one dict per profile source: canonicalise once
     planned: dict[tuple[str, float, float | None], dict[str, Any]] = {}
-    groups: list[dict[str, Any]] = []
-    for group in fleet.groups:
-        pid = id(group.profile)
-        if pid not in profile_keys:
-            profile_keys[pid] = json.dumps(group.profile, sort_keys=True)
-        key = (profile_keys[pid], group.free_storage_mb, group.memory_mb)
-        if key not in planned:
-            planned[key] = _plan_group(group, items, weights, versions, required, missing_required)
-        shared = planned[key]
-        per_device = shared["bytes_per_device"]
-        groups.append(
-            {
-                "id": group.id,
-                "profile": str(group.profile.get("id", group.profile_source)),
-                "count": group.count,
-                "labels": dict(sorted(group.labels.items())),
-                **shared,
-                "bytes_total": per_device * group.count,
-            }
-        )
-
-    targets: dict[str, dict[str, Any]] = {}
-    for m in models.values():
-        targets[m.manifest_target] = {"target": m.manifest_target, "sha256": m.manifest_sha256, "size": m.manifest_size}
-    for shared in planned.values():
-        for item in shared["install"]:
-            targets[item["target"]] = {"target": item["target"], "sha256": item["sha256"], "size": item["size"]}
-    target_list = [targets[t] for t in sorted(targets)]
+    groups = _plan_groups(
+        fleet, planned, lambda g: _plan_group(g, items, weights, versions, required, missing_required)
+    )
+    target_list = _targets(models, planned)
 
     return {
         "schema_version": PLAN_SCHEMA_VERSION,
@@ -304,6 +279,49 @@ def make_plan(
             "devices": fleet.devices,
         },
     }
+
+
+def _plan_groups(
+    fleet: Fleet,
+    planned: dict[tuple[str, float, float | None], dict[str, Any]],
+    plan_one: Callable[[DeviceGroup], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Each group of the fleet with its plan; groups of the same profile and budgets are
+    planned once (``planned`` keeps the distinct plans)."""
+    profile_keys: dict[int, str] = {}  # fleets share one dict per profile source: canonicalise once
+    groups: list[dict[str, Any]] = []
+    for group in fleet.groups:
+        pid = id(group.profile)
+        if pid not in profile_keys:
+            profile_keys[pid] = json.dumps(group.profile, sort_keys=True)
+        key = (profile_keys[pid], group.free_storage_mb, group.memory_mb)
+        if key not in planned:
+            planned[key] = plan_one(group)
+        shared = planned[key]
+        groups.append(
+            {
+                "id": group.id,
+                "profile": str(group.profile.get("id", group.profile_source)),
+                "count": group.count,
+                "labels": dict(sorted(group.labels.items())),
+                **shared,
+                "bytes_total": shared["bytes_per_device"] * group.count,
+            }
+        )
+    return groups
+
+
+def _targets(
+    models: Mapping[str, ResolvedModel], planned: dict[tuple[str, float, float | None], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every file some group installs, and every model's manifest, once each, by target path."""
+    targets: dict[str, dict[str, Any]] = {}
+    for m in models.values():
+        targets[m.manifest_target] = {"target": m.manifest_target, "sha256": m.manifest_sha256, "size": m.manifest_size}
+    for shared in planned.values():
+        for item in shared["install"]:
+            targets[item["target"]] = {"target": item["target"], "sha256": item["sha256"], "size": item["size"]}
+    return [targets[t] for t in sorted(targets)]
 
 
 def _plan_group(
