@@ -190,18 +190,7 @@ def select_many(
     that are not positive, and for a lower-is-better metric that is not a fraction (its value
     cannot be added up).
     """
-    ids = [model_id for model_id, _ in items]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        raise UsageError(f"models listed more than once: {', '.join(repeated)}")
-    weights = dict(weights or {})
-    unknown = sorted(set(weights) - set(ids))
-    if unknown:
-        raise UsageError(f"weights given for models not in the plan: {', '.join(unknown)}")
-    for model_id, weight in weights.items():
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < math.inf:
-            raise UsageError(f"weight of {model_id} must be a number > 0, got {weight!r}")
-
+    weights = _checked_weights([model_id for model_id, _ in items], weights)
     # The budget is bytes on the device: sizes are file sizes here, whatever the policy ranks by.
     device = _Device.of(profile, replace(policy, size_measure="file"))
     storage_cap = budget.storage_mb * MB
@@ -209,28 +198,10 @@ def select_many(
     storage_text = f"the plan's {format_bytes(storage_cap)} storage budget"
     memory_text = f"the plan's {format_mb(memory_cap or 0.0)} memory budget"
 
-    models: list[_Model] = []
-    for model_id, manifest in items:
-        candidates = []
-        for variant in manifest["variants"]:
-            c = _evaluate(variant, device, check_storage=False)
-            extra = []
-            if c.size > storage_cap:
-                extra.append(f"the file is {format_bytes(c.size)}, more than {storage_text}")
-            if memory_cap is not None and c.estimate.memory_mb > memory_cap + _EPSILON:
-                extra.append(f"needs {format_mb(c.estimate.memory_mb)} of RAM at run time, more than {memory_text}")
-            candidates.append(replace(c, problems=c.problems + tuple(extra)) if extra else c)
-        candidates = _anchor(candidates)
-        ranking = _Ranking.of(candidates, policy) if candidates else None
-        if ranking and ranking.scale != 100.0 and not all(c.higher for c in candidates):
-            raise UsageError(f"{model_id}: a lower-is-better metric that is not a fraction cannot be added up")
-        runnable = [c for c in candidates if not c.problems]
-        eligible: list[_Candidate] = []
-        if ranking and runnable:
-            best_tier = min(ranking.tier(c) for c in runnable)
-            eligible = sorted((c for c in runnable if ranking.tier(c) == best_tier), key=ranking.key)
-        models.append(_Model(model_id, candidates, ranking, eligible, float(weights.get(model_id, 1.0))))
-
+    models = [
+        _model(model_id, manifest, device, policy, float(weights.get(model_id, 1.0)), storage_cap, memory_cap)
+        for model_id, manifest in items
+    ]
     best = _search(models, storage_cap, memory_cap)
 
     files = sum(1 for p in best.picks if p >= 0)
@@ -266,6 +237,54 @@ def select_many(
             ]
             choices[m.id] = _choice(chosen, m.candidates, m.ranking, headline, objective="best-accuracy", beaten=beaten)
     return Plan(choices, left_out, best.size, best.memory, best.value, budget)
+
+
+def _checked_weights(ids: list[str], weights: Mapping[str, float] | None) -> dict[str, float]:
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise UsageError(f"models listed more than once: {', '.join(repeated)}")
+    checked = dict(weights or {})
+    unknown = sorted(set(checked) - set(ids))
+    if unknown:
+        raise UsageError(f"weights given for models not in the plan: {', '.join(unknown)}")
+    for model_id, weight in checked.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < math.inf:
+            raise UsageError(f"weight of {model_id} must be a number > 0, got {weight!r}")
+    return checked
+
+
+def _model(
+    model_id: str,
+    manifest: Mapping[str, Any],
+    device: _Device,
+    policy: Policy,
+    weight: float,
+    storage_cap: float,
+    memory_cap: float | None,
+) -> _Model:
+    """One model's variants, each judged against the device and the plan's budgets; those in
+    the policy's best tier that run are the ones that compete."""
+    storage_text = f"the plan's {format_bytes(storage_cap)} storage budget"
+    memory_text = f"the plan's {format_mb(memory_cap or 0.0)} memory budget"
+    candidates = []
+    for variant in manifest["variants"]:
+        c = _evaluate(variant, device, check_storage=False)
+        extra = []
+        if c.size > storage_cap:
+            extra.append(f"the file is {format_bytes(c.size)}, more than {storage_text}")
+        if memory_cap is not None and c.estimate.memory_mb > memory_cap + _EPSILON:
+            extra.append(f"needs {format_mb(c.estimate.memory_mb)} of RAM at run time, more than {memory_text}")
+        candidates.append(replace(c, problems=c.problems + tuple(extra)) if extra else c)
+    candidates = _anchor(candidates)
+    ranking = _Ranking.of(candidates, policy) if candidates else None
+    if ranking and ranking.scale != 100.0 and not all(c.higher for c in candidates):
+        raise UsageError(f"{model_id}: a lower-is-better metric that is not a fraction cannot be added up")
+    runnable = [c for c in candidates if not c.problems]
+    eligible: list[_Candidate] = []
+    if ranking and runnable:
+        best_tier = min(ranking.tier(c) for c in runnable)
+        eligible = sorted((c for c in runnable if ranking.tier(c) == best_tier), key=ranking.key)
+    return _Model(model_id, candidates, ranking, eligible, weight)
 
 
 def _left_out(m: _Model, plan: _Totals, storage_cap: float, memory_cap: float | None) -> str:
