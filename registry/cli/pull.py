@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +17,9 @@ from registry.cli.options import (
     root_option,
 )
 from registry.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from registry.client.download import PullResult
 
 
 @click.command()
@@ -110,29 +114,13 @@ def pull(
     if result.withdrawn is not None:
         click.echo(f"warning: {result.withdrawn.message(result.model)} (taken with --allow-withdrawn)", err=True)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "model": result.model,
-                    "version": result.version,
-                    "variant": result.variant,
-                    "path": str(result.path),
-                    "blob": str(result.blob),
-                    "sha256": result.sha256,
-                    "size": result.size,
-                    "downloaded": result.downloaded,
-                    "offline": result.offline,
-                    "expired_roles": list(result.expired_roles),
-                    "policy": result.policy,
-                    "choice": result.choice.to_json() if result.choice else None,
-                    "server_agreed": result.server_agreed,
-                    "withdrawn": result.withdrawn.to_json() if result.withdrawn else None,
-                    "fallback": result.fallback,
-                },
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(result.to_json(), indent=2))
         return
+    _say_pulled(result, profile)
+
+
+def _say_pulled(result: PullResult, profile: dict[str, Any] | None) -> None:
+    """The human report of a pull on stderr, then the verified file's path on stdout."""
     source = "downloaded" if result.downloaded else ("cache, verified offline" if result.offline else "cache")
     click.echo(
         f"{result.model}@{result.version} variant {result.variant} "

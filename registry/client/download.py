@@ -71,6 +71,26 @@ class PullResult:
     withdrawn: Withdrawal | None = None  # set when allow_withdrawn handed out a withdrawn version
     fallback: str | None = None  # why the registry was not used and how old the cached copy is
 
+    def to_json(self) -> dict[str, Any]:
+        """What ``edzoo pull --json`` prints (the manifest left out: it is in the cache)."""
+        return {
+            "model": self.model,
+            "version": self.version,
+            "variant": self.variant,
+            "path": str(self.path),
+            "blob": str(self.blob),
+            "sha256": self.sha256,
+            "size": self.size,
+            "downloaded": self.downloaded,
+            "offline": self.offline,
+            "expired_roles": list(self.expired_roles),
+            "policy": self.policy,
+            "choice": self.choice.to_json() if self.choice else None,
+            "server_agreed": self.server_agreed,
+            "withdrawn": self.withdrawn.to_json() if self.withdrawn else None,
+            "fallback": self.fallback,
+        }
+
 
 class _Source(Protocol):
     def info(self, path: str) -> TargetFile: ...
