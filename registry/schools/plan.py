@@ -490,37 +490,7 @@ def render_plan(plan: Mapping[str, Any]) -> str:
             out.append(f"{g['id']}: {count}, same plan as {seen[same]}: {totals}")
             continue
         seen[same] = g["id"]
-        out.append("")
-        out.append(f"{g['id']}: {count}, budget {_budget_text(g['budget'])}, policy {g['policy']}")
-        differ = [i for i in g["install"] if i.get("pull_would_take") not in (None, i["variant"])]
-        if differ:
-            out += _indent(
-                _wrap(
-                    f"the plan takes the most accurate set within the budget, so it differs from a pull by "
-                    f"policy {g['policy']}: "
-                    + "; ".join(
-                        f"{i['model']} gets {i['variant']}, a pull would take {i['pull_would_take']}" for i in differ
-                    ),
-                    _WIDTH - 4,
-                ),
-                "  ",
-                "  ",
-            )
-        if g["labels"]:
-            out.append("  labels: " + ", ".join(f"{k}={v}" for k, v in g["labels"].items()))
-        out += _install_table(g["install"])
-        if g["not_installed"]:
-            out.append("  not installed:")
-            for n in g["not_installed"]:
-                out += _indent(_wrap(f"{n['model']}: {n['reason']}", _WIDTH - 6), "    - ", "      ")
-        if g["problems"]:
-            out.append("  problems:")
-            for p in g["problems"]:
-                out += _indent(_wrap(p, _WIDTH - 6), "    ! ", "      ")
-        out.append(
-            f"  {format_bytes_exact(g['bytes_per_device'])} per device × {g['count']:,} = "
-            f"{format_bytes_exact(g['bytes_total'])} for the group"
-        )
+        out += _group_text(g, count)
 
     totals = plan["totals"]
     out.append("")
@@ -542,6 +512,44 @@ def render_plan(plan: Mapping[str, Any]) -> str:
         out.append(f"  withdrawn: {n:,} catalog pin{'' if n == 1 else 's'} to a withdrawn version dropped (see above)")
     out.append("  the full reasons are in the plan's JSON")
     return "\n".join(out) + "\n"
+
+
+def _group_text(g: Mapping[str, Any], count: str) -> list[str]:
+    """One device group's part of :func:`render_plan`: its budget and policy, where the plan
+    differs from a pull, its install table, what it leaves out and why, its bytes."""
+    out: list[str] = []
+    out.append("")
+    out.append(f"{g['id']}: {count}, budget {_budget_text(g['budget'])}, policy {g['policy']}")
+    differ = [i for i in g["install"] if i.get("pull_would_take") not in (None, i["variant"])]
+    if differ:
+        out += _indent(
+            _wrap(
+                f"the plan takes the most accurate set within the budget, so it differs from a pull by "
+                f"policy {g['policy']}: "
+                + "; ".join(
+                    f"{i['model']} gets {i['variant']}, a pull would take {i['pull_would_take']}" for i in differ
+                ),
+                _WIDTH - 4,
+            ),
+            "  ",
+            "  ",
+        )
+    if g["labels"]:
+        out.append("  labels: " + ", ".join(f"{k}={v}" for k, v in g["labels"].items()))
+    out += _install_table(g["install"])
+    if g["not_installed"]:
+        out.append("  not installed:")
+        for n in g["not_installed"]:
+            out += _indent(_wrap(f"{n['model']}: {n['reason']}", _WIDTH - 6), "    - ", "      ")
+    if g["problems"]:
+        out.append("  problems:")
+        for p in g["problems"]:
+            out += _indent(_wrap(p, _WIDTH - 6), "    ! ", "      ")
+    out.append(
+        f"  {format_bytes_exact(g['bytes_per_device'])} per device × {g['count']:,} = "
+        f"{format_bytes_exact(g['bytes_total'])} for the group"
+    )
+    return out
 
 
 def _indent(lines: list[str], first: str, rest: str) -> list[str]:
