@@ -9,9 +9,11 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 from registry.core.manifest import describe_recipe
+from registry.core.model import Manifest, Variant
 
 __all__ = ["PIPELINE_TAGS", "card_metadata", "readme_bytes", "render_readme", "to_yaml"]
 
@@ -57,31 +59,36 @@ def _hf_license(spdx: str) -> dict[str, str]:
     return {"license": "other", "license_name": slug}
 
 
-def _reference_variant(m: dict[str, Any]) -> dict[str, Any]:
-    variants = m.get("variants") or [{}]
-    ref_id = (variants[0].get("metrics") or {}).get("reference_variant")
-    return next((v for v in variants if v.get("id") == ref_id), variants[0])
+def _typed(m: Mapping[str, Any] | Manifest) -> Manifest:
+    return m if isinstance(m, Manifest) else Manifest.from_dict(m)
 
 
-def card_metadata(m: dict[str, Any], manifest_sha256: str, withdrawn: dict[str, Any] | None = None) -> dict[str, Any]:
+def _reference_variant(m: Manifest) -> Variant:
+    ref_id = m.variants[0].metrics.reference_variant
+    return next((v for v in m.variants if v.id == ref_id), m.variants[0])
+
+
+def card_metadata(
+    manifest: Mapping[str, Any] | Manifest, manifest_sha256: str, withdrawn: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """README.md's YAML front matter: Hugging Face's fields, then the ``edzoo`` block (which
     carries ``withdrawn``, the reason, replacement, time and signer, for a withdrawn version)."""
-    card = m.get("card") or {}
+    m = _typed(manifest)
+    card = m.card or {}
     education = card.get("education") or {}
     ref = _reference_variant(m)
-    metric = ref.get("metrics") or {}
-    task = m.get("task", "other")
-    tags = list(dict.fromkeys([task, *m.get("subjects", []), "edzoo", "tflite"]))
-    meta: dict[str, Any] = {**_hf_license(m.get("license", "")), "language": list(m.get("languages", [])), "tags": tags}
-    datasets = list((m.get("provenance") or {}).get("dataset_digests") or {})
+    metric = ref.metrics
+    tags = list(dict.fromkeys([m.task, *m.subjects, "edzoo", "tflite"]))
+    meta: dict[str, Any] = {**_hf_license(m.license), "language": list(m.languages), "tags": tags}
+    datasets = list((m.provenance or {}).get("dataset_digests") or {})
     if datasets:
         meta["datasets"] = datasets
-    if metric.get("name"):
-        meta["metrics"] = [metric["name"]]
-    if task in PIPELINE_TAGS:
-        meta["pipeline_tag"] = PIPELINE_TAGS[task]
+    if metric.name:
+        meta["metrics"] = [metric.name]
+    if m.task in PIPELINE_TAGS:
+        meta["pipeline_tag"] = PIPELINE_TAGS[m.task]
     evaluation = card.get("evaluation_data") or {}
-    if metric.get("name") and metric.get("value") is not None:
+    if metric.name and metric.value is not None:
         dataset: dict[str, Any] = {
             "name": f"held-out evaluation data ({evaluation.get('size', '?')} examples)",
             "type": "heldout",
@@ -91,16 +98,16 @@ def card_metadata(m: dict[str, Any], manifest_sha256: str, withdrawn: dict[str, 
             dataset["revision"] = evaluation["sha256"]
         meta["model-index"] = [
             {
-                "name": f"{m['namespace']}/{m['name']}",
+                "name": m.id,
                 "results": [
                     {
-                        "task": {"type": task},
+                        "task": {"type": m.task},
                         "dataset": dataset,
                         "metrics": [
                             {
-                                "type": metric["name"],
-                                "value": metric["value"],
-                                "name": f"{metric['name']} of {ref.get('id')} (reference variant)",
+                                "type": metric.name,
+                                "value": metric.value,
+                                "name": f"{metric.name} of {ref.id} (reference variant)",
                                 "verified": False,
                             }
                         ],
@@ -109,22 +116,19 @@ def card_metadata(m: dict[str, Any], manifest_sha256: str, withdrawn: dict[str, 
             }
         ]
     edzoo: dict[str, Any] = {
-        "model": f"{m['namespace']}/{m['name']}",
-        "version": m["version"],
+        "model": m.id,
+        "version": m.version,
         "manifest_sha256": manifest_sha256,
-        "task": task,
-        "subjects": list(m.get("subjects", [])),
-        "grades": list(m.get("grades", [])),
+        "task": m.task,
+        "subjects": list(m.subjects),
+        "grades": list(m.grades),
     }
     for key in ("age_band", "privacy_class", "student_data", "runs_on"):
         if education.get(key):
             edzoo[key] = education[key]
-    if metric.get("name"):
-        edzoo["reference_metric"] = {"variant": ref.get("id"), "name": metric["name"], "value": metric.get("value")}
-    edzoo["variants"] = [
-        {"id": v.get("id"), "file": v.get("file"), "sha256": v.get("sha256"), "size": v.get("size")}
-        for v in m.get("variants", [])
-    ]
+    if metric.name:
+        edzoo["reference_metric"] = {"variant": ref.id, "name": metric.name, "value": metric.value}
+    edzoo["variants"] = [{"id": v.id, "file": v.file, "sha256": v.sha256, "size": v.size} for v in m.variants]
     if withdrawn:
         edzoo["withdrawn"] = dict(withdrawn)
         meta["tags"] = [*tags, "withdrawn"]
@@ -179,30 +183,31 @@ def _cell(value: Any) -> str:
 
 
 def render_readme(
-    m: dict[str, Any], files: dict[str, dict[str, Any]], manifest_sha256: str, withdrawn: dict[str, Any] | None = None
+    manifest: Mapping[str, Any] | Manifest,
+    files: dict[str, dict[str, Any]],
+    manifest_sha256: str,
+    withdrawn: dict[str, Any] | None = None,
 ) -> str:
     """README.md of a version: front matter, then the card as Markdown. Depends on the manifest,
     the signed file list and the signed withdrawal only, so it is the same for every request and
     every server."""
-    card = m.get("card") or {}
-    education = card.get("education") or {}
-    repo = f"{m['namespace']}/{m['name']}"
+    m = _typed(manifest)
+    card = m.card or {}
     ref = _reference_variant(m)
-    metric_name = (ref.get("metrics") or {}).get("name", "metric")
     lines = [
         "---",
         to_yaml(card_metadata(m, manifest_sha256, withdrawn)).rstrip("\n"),
         "---",
         "",
-        f"# {repo} {m['version']}",
+        f"# {m.id} {m.version}",
         "",
-        *withdrawn_notice(repo, m["version"], withdrawn),
-        m.get("summary", ""),
+        *withdrawn_notice(m.id, m.version, withdrawn),
+        m.summary,
         "",
-        f"- Task: {m.get('task', '')}",
-        f"- Subjects: {', '.join(m.get('subjects', []))}; grades: {', '.join(m.get('grades', []))}",
-        f"- Languages: {', '.join(m.get('languages', []))}",
-        f"- License: {m.get('license', '')}",
+        f"- Task: {m.task}",
+        f"- Subjects: {', '.join(m.subjects)}; grades: {', '.join(m.grades)}",
+        f"- Languages: {', '.join(m.languages)}",
+        f"- License: {m.license}",
         "",
         "## Intended use",
         "",
@@ -215,10 +220,10 @@ def render_readme(
         "## Learners and privacy",
         "",
     ]
-    lines += _learners(education)
-    lines += _variants_table(m, ref, metric_name)
+    lines += _learners(card.get("education") or {})
+    lines += _variants_table(m, ref)
     lines += _data_and_provenance(m, card)
-    lines += _files_and_get(m, files, repo)
+    lines += _files_and_get(m, files)
     return "\n".join(lines)
 
 
@@ -236,25 +241,24 @@ def _learners(education: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _variants_table(m: dict[str, Any], ref: dict[str, Any], metric_name: str) -> list[str]:
+def _variants_table(m: Manifest, ref: Variant) -> list[str]:
     lines = [
         "",
         "## Variants",
         "",
-        f"| variant | file | recipe | bytes | {metric_name} | Δ vs {ref.get('id')} | p50 µs | min RAM MB |",
+        f"| variant | file | recipe | bytes | {ref.metrics.name} | Δ vs {ref.id} | p50 µs | min RAM MB |",
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
-    for v in m.get("variants", []):
-        met, bench, req = v.get("metrics") or {}, v.get("benchmarks") or {}, v.get("requirements") or {}
+    for v in m.variants:
         lines.append(
-            f"| {_cell(v.get('id'))} | `{_cell(v.get('file'))}` | {_cell(describe_recipe(v.get('recipe') or {}))} | "
-            f"{v.get('size', 0):,} | {_cell(met.get('value', ''))} | {_cell(met.get('delta_vs_reference', ''))} | "
-            f"{_cell(bench.get('latency_us_p50', ''))} | {_cell(req.get('min_ram_mb', ''))} |"
+            f"| {_cell(v.id)} | `{_cell(v.file)}` | {_cell(describe_recipe(v.recipe.to_dict()))} | "
+            f"{v.size:,} | {_cell(v.metrics.value)} | {_cell(v.metrics.delta_vs_reference)} | "
+            f"{_cell(v.benchmarks.latency_us_p50)} | {_cell(v.requirements.min_ram_mb)} |"
         )
     return lines
 
 
-def _data_and_provenance(m: dict[str, Any], card: dict[str, Any]) -> list[str]:
+def _data_and_provenance(m: Manifest, card: dict[str, Any]) -> list[str]:
     training, evaluation = card.get("training_data") or {}, card.get("evaluation_data") or {}
     lines = [
         "",
@@ -267,7 +271,7 @@ def _data_and_provenance(m: dict[str, Any], card: dict[str, Any]) -> list[str]:
     ]
     if card.get("ethical_considerations"):
         lines += ["## Ethical considerations", "", card["ethical_considerations"], ""]
-    provenance = m.get("provenance") or {}
+    provenance = m.provenance or {}
     return [
         *lines,
         "## Provenance",
@@ -278,7 +282,7 @@ def _data_and_provenance(m: dict[str, Any], card: dict[str, Any]) -> list[str]:
     ]
 
 
-def _files_and_get(m: dict[str, Any], files: dict[str, dict[str, Any]], repo: str) -> list[str]:
+def _files_and_get(m: Manifest, files: dict[str, dict[str, Any]]) -> list[str]:
     lines = [
         "## Files and how to verify them",
         "",
@@ -292,21 +296,21 @@ def _files_and_get(m: dict[str, Any], files: dict[str, dict[str, Any]], repo: st
         lines.append(f"| `{_cell(path)}` | {info['size']:,} | `{info['sha256']}` |")
     if "card.md" in files:
         lines += ["", "The card as the build rendered it, with every measurement, is `card.md`."]
-    first = (m.get("variants") or [{}])[0]
+    first, repo = m.variants[0], m.id
     return [
         *lines,
         "",
         "## Get it",
         "",
         "```sh",
-        f"edzoo pull {repo}@{m['version']} --variant {first.get('id')} --registry <this registry's URL>",
+        f"edzoo pull {repo}@{m.version} --variant {first.id} --registry <this registry's URL>",
         "```",
         "",
         "or, with `HF_ENDPOINT` set to this registry's URL:",
         "",
         "```python",
         "from huggingface_hub import hf_hub_download",
-        f'path = hf_hub_download("{repo}", "{first.get("file")}", revision="{m["version"]}")',
+        f'path = hf_hub_download("{repo}", "{first.file}", revision="{m.version}")',
         "```",
         "",
     ]
