@@ -24,6 +24,7 @@ from registry.core.errors import (
     UsageError,
     WithdrawnError,
 )
+from registry.core.model import Manifest
 from registry.core.recall import Withdrawal
 
 from ..catalog import Catalog, CatalogEntry, load_catalog
@@ -236,11 +237,11 @@ def _mirror_model(
         manifest_file = get(manifest_target)
     except NotFoundError as e:
         raise NotFoundError(f"version {version} is in the signed index but its manifest is not published") from e
-    manifest = manifests.parse_manifest(manifest_file.blob.read_bytes(), source=manifest_target)
-    if (manifest["namespace"], manifest["name"], manifest["version"]) != (ref.namespace, ref.model, version):
+    manifest = Manifest.from_dict(manifests.parse_manifest(manifest_file.blob.read_bytes(), source=manifest_target))
+    if (manifest.namespace, manifest.name, manifest.version) != (ref.namespace, ref.model, version):
         raise SignatureError(f"the manifest at {manifest_target} describes another model")
-    wanted = [(v["file"], v["sha256"], v["size"]) for v in manifest["variants"]]
-    wanted += [(f["path"], f["sha256"], f["size"]) for f in manifest.get("files", [])]
+    wanted = [(v.file, v.sha256, v.size) for v in manifest.variants]
+    wanted += [(f["path"], f["sha256"], f["size"]) for f in manifest.files or []]
     targets = [index_target, manifest_target]
     for file, sha256, size in wanted:
         path = names.target_path(ref.namespace, ref.model, version, file)
@@ -253,7 +254,7 @@ def _mirror_model(
         model=ref.id,
         requested=entry.version or "latest",
         version=version,
-        variants=tuple(v["id"] for v in manifest["variants"]),
+        variants=manifest.ids,
         targets=tuple(targets),
         bytes=sum(get(p).info.length for p in targets),
     )
