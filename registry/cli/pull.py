@@ -186,6 +186,7 @@ def explain(
     """
     from registry.client.download import Puller, policy_json
     from registry.core import names as refs
+    from registry.core.model import Manifest
 
     profile = device_profile(device, cache_dir)
     puller = Puller(registry_url, root=root, cache_dir=cache_dir, offline=offline)
@@ -217,14 +218,14 @@ def explain(
     head = f"{'variant':15s} {'':8s} {'bytes':>9s} {'accuracy':>8s} {'est. µs':>9s} {'RAM MB':>7s}  why"
     click.echo(head)
     click.echo("-" * len(head))
-    by_id = {v["id"]: v for v in doc["variants"]}
+    manifest = Manifest.from_dict(doc)
     rows = [(choice.variant_id, "CHOSEN", "; ".join(choice.reasons[:1]))]
     rows += [(vid, r.kind, r.reason) for vid, r in choice.others.items()]
     for vid, kind, why in rows:
-        v, e = by_id[vid], choice.estimates.get(vid)
+        v, e = manifest.variant(vid), choice.estimates.get(vid)
         latency = f"{e.latency_us:9.1f}" if e else f"{'':9s}"
         memory = f"{e.memory_mb:7.1f}" if e else f"{'':7s}"
-        click.echo(f"{vid:15s} {kind:8s} {v['size']:9,d} {v['metrics']['value']:8.4f} {latency} {memory}  {why}")
+        click.echo(f"{vid:15s} {kind:8s} {v.size:9,d} {v.metrics.value:8.4f} {latency} {memory}  {why}")
     click.echo("")
     click.echo(f"why {choice.variant_id}:")
     for reason in choice.reasons:
