@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry.core import select
+from registry.core.model import Manifest
 from registry.core.units import format_mb
 
 GRADE_ORDER = ["K", *(str(g) for g in range(1, 13))]
@@ -42,14 +43,14 @@ class MetricFormat:
     higher_is_better: bool
 
     @classmethod
-    def of(cls, manifest: Mapping[str, Any]) -> MetricFormat:
-        variants = manifest.get("variants", [])
-        values = [float(v["metrics"]["value"]) for v in variants]
-        first = variants[0]["metrics"] if variants else {}
+    def of(cls, manifest: Mapping[str, Any] | Manifest) -> MetricFormat:
+        m = manifest if isinstance(manifest, Manifest) else Manifest.from_dict(manifest)
+        values = [float(v.metrics.value) for v in m.variants]
+        first = m.variants[0].metrics  # a valid manifest has a variant
         return cls(
-            name=str(first.get("name", "accuracy")),
-            fraction=bool(values) and all(0.0 <= x <= 1.0 for x in values),
-            higher_is_better=bool(first.get("higher_is_better", True)),
+            name=first.name,
+            fraction=all(0.0 <= x <= 1.0 for x in values),
+            higher_is_better=first.better_when_higher,
         )
 
     def value(self, x: float) -> str:
