@@ -590,11 +590,11 @@ def test_plots_of_awkward_data() -> None:
 
     from registry.server import web
 
-    def variants(*rows: tuple[int, float, float]) -> list[dict[str, Any]]:
+    def variants(*rows: tuple[int, float, float]) -> dict[str, Any]:
         doc = manifest_for("acme", "x", "1.0.0", {f"v{i}": b"x" * size for i, (size, _, _) in enumerate(rows)})
         for v, (_, p50, value) in zip(doc["variants"], rows, strict=True):
             v["benchmarks"]["latency_us_p50"], v["metrics"]["value"] = p50, value
-        return doc["variants"]
+        return doc
 
     cases = [
         variants((1000, 12.0, 0.8)),
@@ -604,8 +604,8 @@ def test_plots_of_awkward_data() -> None:
         variants((50, 5.0, 0.9806), (60, 6.0, 0.9991), (70, 7.0, 1.0)),  # accuracy near 100%
         variants((50, 5.0, 0.99)),  # one variant: the axis is padded, but not past 100%
     ]
-    for vs in cases:
-        metric = web.MetricFormat.of({"variants": vs})
+    for doc in cases:
+        metric, vs = web.MetricFormat.of(doc), doc["variants"]
         for kind, x_of in (("size", lambda v: v["size"]), ("latency", lambda v: v["benchmarks"]["latency_us_p50"])):
             plot = web.scatter("p", vs, x_of=x_of, x_kind=kind, metric=metric, chosen=vs[0]["id"], subject="acme/x")
             assert len(plot.points) == len(vs)
