@@ -665,8 +665,11 @@ def test_fast_validator_never_accepts_what_the_schema_refuses(hello_doc: dict[st
     for _ in range(data.draw(st.integers(1, 3))):
         *parents, last = data.draw(st.sampled_from(paths))
         node: Any = doc
-        for part in parents:
-            node = node[part]
+        try:
+            for part in parents:
+                node = node[part]
+        except (IndexError, KeyError, TypeError):
+            continue  # an earlier change replaced what this path went through
         if isinstance(node, dict) and data.draw(st.booleans()):
             last = data.draw(st.sampled_from(["extra", "id", "name", "sha256", "version", "size"]))
         value = data.draw(
