@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,6 +43,7 @@ from registry.core.errors import (
     UnavailableError,
     UsageError,
 )
+from registry.core.model import Manifest
 from registry.core.recall import Withdrawal
 from registry.storage.index import Index
 from registry.storage.objects import ObjectStore, blob_key, open_store
@@ -481,13 +482,7 @@ class Registry:
         consistent. Returns (versions to index, model → new versions index)."""
         succinct = ns_md.signed.delegations.succinct_roles  # type: ignore[union-attr]
         assert succinct is not None
-        for path, info in new_targets.items():
-            size = self.objects.size(blob_key(info.hashes["sha256"]))
-            if size is None:
-                raise UsageError(f"{path}: its blob {info.hashes['sha256']} was not uploaded", code="blob_missing")
-            if size != info.length:
-                raise UsageError(f"{path}: signed length {info.length} differs from the uploaded blob ({size})")
-
+        self._check_uploaded(new_targets)
         by_version: dict[tuple[str, str], dict[str, TargetFile]] = defaultdict(dict)
         index_files: dict[str, TargetFile] = {}
         for path, info in new_targets.items():
@@ -502,71 +497,104 @@ class Registry:
             found = self.role(succinct.get_role_for_target(path), snapshot)
             return found[0].signed.targets.get(path) if found else None
 
-        versions = []
-        for (model, version), files in sorted(by_version.items()):
-            ref = f"{namespace}/{model}@{version}"
-            if stored_target(names.target_path(namespace, model, version, names.MANIFEST_FILE)) is not None:
-                raise ConflictError(f"{ref} is already published; its files cannot change")
-            if names.MANIFEST_FILE not in files:
-                raise UsageError(f"{ref}: {names.MANIFEST_FILE} is missing from the publish")
-            info = files[names.MANIFEST_FILE]
-            doc = manifest.parse_manifest(self.objects.get_bytes(blob_key(info.hashes["sha256"])))
-            if (doc["namespace"], doc["name"], doc["version"]) != (namespace, model, version):
-                raise UsageError(f"{ref}: the manifest describes {doc['namespace']}/{doc['name']}@{doc['version']}")
-            declared = [(v["file"], v["sha256"], v["size"]) for v in doc["variants"]]
-            declared += [(f["path"], f["sha256"], f["size"]) for f in doc.get("files", [])]
-            for file, sha, size in declared:
-                got = files.get(file)
-                if got is None or got.hashes.get("sha256") != sha or got.length != size:
-                    raise UsageError(f"{ref}: {file} is not signed with the sha256 and size its manifest declares")
-            versions.append(
-                {
-                    "manifest": doc,
-                    "sha256": info.hashes["sha256"],
-                    "size": info.length,
-                    "files": {f: {"sha256": i.hashes["sha256"], "size": i.length} for f, i in sorted(files.items())},
-                }
-            )
-
+        versions = [
+            self._checked_version(namespace, model, version, files, stored_target)
+            for (model, version), files in sorted(by_version.items())
+        ]
         new_versions_by_model: dict[str, set[str]] = defaultdict(set)
         for model, version in by_version:
             new_versions_by_model[model].add(version)
-        indexes = {}
-        for model in sorted(set(index_files) | set(new_versions_by_model)):
-            path = names.index_path(namespace, model)
-            if model not in index_files:
-                raise UsageError(f"{path} must be updated to list the new versions of {namespace}/{model}")
-            info = index_files[model]
-            doc = modelindex.parse_index(self.objects.get_bytes(blob_key(info.hashes["sha256"])), namespace, model)
-            old_info = stored_target(path)
-            old_versions: set[str] = set()
-            old_withdrawn: set[str] = set()
-            if old_info is not None:
-                old_doc = modelindex.parse_index(
-                    self.objects.get_bytes(blob_key(old_info.hashes["sha256"])), namespace, model
-                )
-                old_versions = set(old_doc["versions"])
-                old_withdrawn = set(old_doc.get("withdrawn", {}))
-            listed = set(doc["versions"])
-            if not old_versions <= listed:
-                raise ConflictError(f"{path} drops published versions: {', '.join(sorted(old_versions - listed))}")
-            unknown = listed - old_versions - new_versions_by_model[model]
-            if unknown:
-                raise UsageError(f"{path} lists versions that are not published: {', '.join(sorted(unknown))}")
-            missing = new_versions_by_model[model] - listed
-            if missing:
-                raise UsageError(f"{path} does not list the new versions {', '.join(sorted(missing))}")
-            restored = old_withdrawn - set(doc.get("withdrawn", {}))
-            if restored and new_versions_by_model[model]:
-                # An index written by a client that does not know withdrawals would restore them
-                # silently; a restore is a change of its own (`edzoo unyank`).
-                raise ConflictError(
-                    f"{path} would restore the withdrawn versions {', '.join(sorted(restored))} while publishing "
-                    f"{', '.join(sorted(new_versions_by_model[model]))}: publish with an edzoo that keeps "
-                    "withdrawals, and restore a version with `edzoo unyank`"
-                )
-            indexes[model] = doc
+        indexes = {
+            model: self._checked_index(namespace, model, index_files, new_versions_by_model[model], stored_target)
+            for model in sorted(set(index_files) | set(new_versions_by_model))
+        }
         return versions, indexes
+
+    def _check_uploaded(self, new_targets: dict[str, TargetFile]) -> None:
+        """Every new target's blob is in the store, with the signed length."""
+        for path, info in new_targets.items():
+            size = self.objects.size(blob_key(info.hashes["sha256"]))
+            if size is None:
+                raise UsageError(f"{path}: its blob {info.hashes['sha256']} was not uploaded", code="blob_missing")
+            if size != info.length:
+                raise UsageError(f"{path}: signed length {info.length} differs from the uploaded blob ({size})")
+
+    def _checked_version(
+        self,
+        namespace: str,
+        model: str,
+        version: str,
+        files: dict[str, TargetFile],
+        stored_target: Callable[[str], TargetFile | None],
+    ) -> dict[str, Any]:
+        """A new version: not published before, its manifest valid and about it, every file the
+        manifest declares signed with the declared sha256 and size. Returns what the index records."""
+        ref = f"{namespace}/{model}@{version}"
+        if stored_target(names.target_path(namespace, model, version, names.MANIFEST_FILE)) is not None:
+            raise ConflictError(f"{ref} is already published; its files cannot change")
+        if names.MANIFEST_FILE not in files:
+            raise UsageError(f"{ref}: {names.MANIFEST_FILE} is missing from the publish")
+        info = files[names.MANIFEST_FILE]
+        doc = manifest.parse_manifest(self.objects.get_bytes(blob_key(info.hashes["sha256"])))
+        typed = Manifest.from_dict(doc)
+        if (typed.namespace, typed.name, typed.version) != (namespace, model, version):
+            raise UsageError(f"{ref}: the manifest describes {typed.id}@{typed.version}")
+        declared = [(v.file, v.sha256, v.size) for v in typed.variants]
+        declared += [(f["path"], f["sha256"], f["size"]) for f in typed.files or []]
+        for file, sha, size in declared:
+            got = files.get(file)
+            if got is None or got.hashes.get("sha256") != sha or got.length != size:
+                raise UsageError(f"{ref}: {file} is not signed with the sha256 and size its manifest declares")
+        return {
+            "manifest": doc,
+            "sha256": info.hashes["sha256"],
+            "size": info.length,
+            "files": {f: {"sha256": i.hashes["sha256"], "size": i.length} for f, i in sorted(files.items())},
+        }
+
+    def _checked_index(
+        self,
+        namespace: str,
+        model: str,
+        index_files: dict[str, TargetFile],
+        new_versions: set[str],
+        stored_target: Callable[[str], TargetFile | None],
+    ) -> dict[str, Any]:
+        """A model's new versions index: it lists every version published before and every new
+        one, nothing else, and restores no withdrawn version while publishing."""
+        path = names.index_path(namespace, model)
+        if model not in index_files:
+            raise UsageError(f"{path} must be updated to list the new versions of {namespace}/{model}")
+        info = index_files[model]
+        doc = modelindex.parse_index(self.objects.get_bytes(blob_key(info.hashes["sha256"])), namespace, model)
+        old_info = stored_target(path)
+        old_versions: set[str] = set()
+        old_withdrawn: set[str] = set()
+        if old_info is not None:
+            old_doc = modelindex.parse_index(
+                self.objects.get_bytes(blob_key(old_info.hashes["sha256"])), namespace, model
+            )
+            old_versions = set(old_doc["versions"])
+            old_withdrawn = set(old_doc.get("withdrawn", {}))
+        listed = set(doc["versions"])
+        if not old_versions <= listed:
+            raise ConflictError(f"{path} drops published versions: {', '.join(sorted(old_versions - listed))}")
+        unknown = listed - old_versions - new_versions
+        if unknown:
+            raise UsageError(f"{path} lists versions that are not published: {', '.join(sorted(unknown))}")
+        missing = new_versions - listed
+        if missing:
+            raise UsageError(f"{path} does not list the new versions {', '.join(sorted(missing))}")
+        restored = old_withdrawn - set(doc.get("withdrawn", {}))
+        if restored and new_versions:
+            # An index written by a client that does not know withdrawals would restore them
+            # silently; a restore is a change of its own (`edzoo unyank`).
+            raise ConflictError(
+                f"{path} would restore the withdrawn versions {', '.join(sorted(restored))} while publishing "
+                f"{', '.join(sorted(new_versions))}: publish with an edzoo that keeps "
+                "withdrawals, and restore a version with `edzoo unyank`"
+            )
+        return doc
 
     # -- withdrawals --------------------------------------------------------------------------------
     def registry_withdrawals(self, snapshot: Metadata[Snapshot] | None = None) -> dict[str, dict[str, Withdrawal]]:
