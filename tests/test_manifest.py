@@ -687,3 +687,24 @@ def test_fast_validator_never_accepts_what_the_schema_refuses(hello_doc: dict[st
 def test_fast_validator_accepts_the_valid_manifests(hello_doc: dict[str, Any]) -> None:
     # otherwise every pull would pay for the slow validator again
     assert _fast_validator().is_valid(hello_doc)
+
+
+def test_a_cards_learners_are_written_once_for_every_renderer(hello_doc: dict[str, Any]) -> None:
+    """The build's card.md and the Hugging Face README say a card's learners and privacy in the
+    same words (registry.core.card)."""
+    from registry.core.card import education_lines
+    from registry.server.hf.readme import render_readme
+    from zoo.card import render_card
+
+    education = {"age_band": "6-9", "privacy_class": "student-input-on-device", "runs_on": "tablets"}
+    lines = education_lines(education)
+    assert lines == [
+        "- Age band: 6-9 years",
+        "- Privacy class: student-input-on-device",
+        "- Runs on: tablets",
+    ]
+    doc = copy.deepcopy(hello_doc)
+    doc["card"]["education"] = education
+    block = "\n".join(lines)
+    metrics = {"reference": doc["variants"][0]["id"], "test_set": {"size": 3}}  # what a build's metrics.json holds
+    assert block in render_readme(doc, {}, "0" * 64) and block in render_card(doc, metrics)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from registry.core.card import education_lines
 from registry.core.manifest import describe_recipe
 
 
@@ -143,17 +144,7 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
 def _education(e: dict[str, Any] | None) -> list[str]:
     if not e:
         return []
-    lines = [
-        "## Learners and privacy",
-        "",
-        f"- Age band: {e['age_band']} years",
-        f"- Privacy class: {e['privacy_class']}",
-    ]
-    if e.get("student_data"):
-        lines.append(f"- Student data: {e['student_data']}")
-    if e.get("runs_on"):
-        lines.append(f"- Runs on: {e['runs_on']}")
-    return [*lines, ""]
+    return ["## Learners and privacy", "", *education_lines(e), ""]
 
 
 def _shift(m: dict[str, Any], metrics: dict[str, Any], metric: str) -> list[str]:

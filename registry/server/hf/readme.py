@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+from registry.core.card import education_lines
 from registry.core.manifest import describe_recipe
 from registry.core.model import Manifest, Variant
 
@@ -230,15 +231,7 @@ def render_readme(
 def _learners(education: dict[str, Any]) -> list[str]:
     if not education:
         return ["The card states no age band and no privacy class: ask the publisher before students use it."]
-    lines = [
-        f"- Age band: {education.get('age_band', 'not stated')} years",
-        f"- Privacy class: {education.get('privacy_class', 'not stated')}",
-    ]
-    if education.get("student_data"):
-        lines.append(f"- Student data: {education['student_data']}")
-    if education.get("runs_on"):
-        lines.append(f"- Runs on: {education['runs_on']}")
-    return lines
+    return education_lines(education)
 
 
 def _variants_table(m: Manifest, ref: Variant) -> list[str]:
