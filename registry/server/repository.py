@@ -210,10 +210,12 @@ class Registry:
         if name == "timestamp.json":
             # One store read when nothing is due (the common case); a renewal reads it again.
             data = self.objects.get_bytes("tuf/timestamp.json")
-            if self._online_due(Metadata.from_bytes(data)):
+            timestamp: Metadata[Timestamp] = Metadata.from_bytes(data)
+            if self._online_due(timestamp):
                 self.refresh_online()
                 data = self.objects.get_bytes("tuf/timestamp.json")
-            self._learn_references(data)
+                timestamp = Metadata.from_bytes(data)
+            self._learn_references(timestamp.signed.snapshot_meta.version)
             return data
         with self._immutable_lock:
             cached = self._immutable[1].get(name)
@@ -225,14 +227,11 @@ class Registry:
                 self._immutable[1][name] = data
         return data
 
-    def _learn_references(self, timestamp: bytes) -> None:
-        """After serving ``timestamp``: the versioned files it references become cacheable (one
-        store read of the snapshot when it names a new one). A file a dying publish wrote but
-        never referenced is never cached, so a retry that rewrites it is served as written."""
-        try:
-            version = int(json.loads(timestamp)["signed"]["meta"]["snapshot.json"]["version"])
-        except (ValueError, KeyError, TypeError):
-            return
+    def _learn_references(self, version: int) -> None:
+        """After serving a timestamp that names snapshot ``version``: the versioned files it
+        references become cacheable (one store read of the snapshot when it names a new one). A
+        file a dying publish wrote but never referenced is never cached, so a retry that
+        rewrites it is served as written."""
         with self._immutable_lock:
             if self._immutable[0] >= version:
                 return

@@ -195,8 +195,7 @@ def select_many(
     device = _Device.of(profile, replace(policy, size_measure="file"))
     storage_cap = budget.storage_mb * MB
     memory_cap = budget.memory_mb
-    storage_text = f"the plan's {format_bytes(storage_cap)} storage budget"
-    memory_text = f"the plan's {format_mb(memory_cap or 0.0)} memory budget"
+    storage_text, memory_text = _budget_texts(storage_cap, memory_cap)
 
     models = [
         _model(model_id, manifest, device, policy, float(weights.get(model_id, 1.0)), storage_cap, memory_cap)
@@ -239,6 +238,14 @@ def select_many(
     return Plan(choices, left_out, best.size, best.memory, best.value, budget)
 
 
+def _budget_texts(storage_cap: float, memory_cap: float | None) -> tuple[str, str]:
+    """How the plan's storage and memory budgets are named in its reasons."""
+    return (
+        f"the plan's {format_bytes(storage_cap)} storage budget",
+        f"the plan's {format_mb(memory_cap or 0.0)} memory budget",
+    )
+
+
 def _checked_weights(ids: list[str], weights: Mapping[str, float] | None) -> dict[str, float]:
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
@@ -264,8 +271,7 @@ def _model(
 ) -> _Model:
     """One model's variants, each judged against the device and the plan's budgets; those in
     the policy's best tier that run are the ones that compete."""
-    storage_text = f"the plan's {format_bytes(storage_cap)} storage budget"
-    memory_text = f"the plan's {format_mb(memory_cap or 0.0)} memory budget"
+    storage_text, memory_text = _budget_texts(storage_cap, memory_cap)
     candidates = []
     for variant in manifest["variants"]:
         c = _evaluate(variant, device, check_storage=False)
