@@ -383,11 +383,12 @@ class CountingFetcher(ProgressFetcher):
         super().count(n)
         self.requests[-1][2] += n
 
-    def _counted(self, chunks: Iterator[bytes], url: str) -> Iterator[bytes]:
-        record = self.requests[-1]
-        for chunk in super()._counted(chunks, url):
-            record[2] += len(chunk)
-            yield chunk
+    def download_bytes(self, url: str, max_length: int) -> bytes:
+        before = self.bytes_downloaded
+        try:
+            return super().download_bytes(url, max_length)
+        finally:
+            self.requests[-1][2] += self.bytes_downloaded - before
 
 
 @contextlib.contextmanager

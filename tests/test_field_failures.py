@@ -281,6 +281,62 @@ def test_a_silent_registry_is_tried_once_per_retry(env, silent, retries):  # typ
     assert len(silent.held) == 1 + retries  # no hidden retries below ours
 
 
+class KeepAlive:
+    """An HTTP/1.1 server that keeps connections alive and counts them: ``/small-404`` and
+    ``/big-404`` answer 404 with a small and a 100 kB body, anything else a JSON object."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        owner = self
+        self.connections = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                owner.connections += 1
+                super().setup()
+
+            def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+                answers = {"/small-404": (404, b"{}"), "/big-404": (404, b"x" * 100_000)}
+                status, body = answers.get(self.path, (200, b"{}"))
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize(("missing", "connections"), [("small-404", 1), ("big-404", 2)])
+def test_a_small_error_answer_keeps_its_connection(missing, connections):  # type: ignore[no-untyped-def]
+    """Every refresh probes for the next root and gets a 404: its connection serves the
+    timestamp request that follows, rather than a new one being opened. An error answer with a
+    large body closes its connection instead of being read through."""
+    from tuf.api.exceptions import DownloadHTTPError
+
+    from registry.client.http import ProgressFetcher
+
+    server = KeepAlive()
+    fetcher = ProgressFetcher(ClientConfig(timeout_s=5))
+    try:
+        with pytest.raises(DownloadHTTPError):
+            fetcher.download_bytes(f"{server.url}/{missing}", 1 << 20)
+        assert fetcher.download_bytes(f"{server.url}/timestamp.json", 1 << 20) == b"{}"
+        assert server.connections == connections
+    finally:
+        for pools in fetcher._proxy_env._pool_managers.values():  # the process's pools: close what this test left
+            pools.clear()
+        server.server.shutdown()
+        server.server.server_close()
+
+
 # -- resumable downloads ---------------------------------------------------------------------------
 
 

@@ -112,6 +112,22 @@ def test_offline_grace_window(env):  # type: ignore[no-untyped-def]
         offline.OfflineVerifier(read, json.dumps(doc).encode(), grace=timedelta(14))
 
 
+def test_an_emptied_pin_pins_nothing(env):  # type: ignore[no-untyped-def]
+    """The pin is written without fsync; a power cut just after first use can leave it empty.
+    Such a pin trusts no root: the next use needs a root given by hand again, which is pinned."""
+    from registry.core.errors import UsageError
+
+    env.publish(env.build())
+    cache = env.tmp / "pinned"
+    pin = Puller(env.url, root=env.root, cache_dir=cache).reg.root / "pinned-root.json"
+    assert pin.read_bytes() == env.root.read_bytes()
+    pin.write_bytes(b"")
+    with pytest.raises(UsageError, match="no trusted root"):
+        Puller(env.url, cache_dir=cache)
+    Puller(env.url, root=env.root, cache_dir=cache).pull("acme/reader")
+    assert pin.read_bytes() == env.root.read_bytes()
+
+
 def test_pull_metadata_does_not_grow_with_models(env):  # type: ignore[no-untyped-def]
     for i in range(6):
         env.publish(env.build(name=f"model{i}"))

@@ -62,3 +62,26 @@ def test_the_server_answers_with_the_rules(env) -> None:  # type: ignore[no-unty
     ]:
         r = http.request("GET", f"{env.url}/tuf/metadata/{name}")
         assert (r.status, r.headers["Cache-Control"]) == (status, cache), name
+
+
+def test_metadata_answered_ahead_of_flask_is_the_routes_answer(env) -> None:  # type: ignore[no-untyped-def]
+    """The fast path in front of the app gives every metadata file the body and headers the
+    route gives it; what it cannot answer (a missing file, another method) reaches the route."""
+    from werkzeug.test import Client
+
+    from registry.server.tufroutes import MetadataFastPath
+
+    env.publish(env.build())
+    app = env.app
+    assert isinstance(app.wsgi_app, MetadataFastPath)
+    fast, route = Client(app.wsgi_app), Client(app.wsgi_app._app)  # with and without the fast path
+    served = app.extensions["edzoo"]
+    names = ["timestamp.json", "1.root.json", "root.json", "2.root.json", "1.acme.json", "timestamp.json%0A"]
+    names += [f"{v}.snapshot.json" for v in range(1, 4)]
+    for name in names:
+        a, b = fast.get(f"/tuf/metadata/{name}"), route.get(f"/tuf/metadata/{name}")
+        assert (a.status_code, a.data) == (b.status_code, b.data), name
+        assert sorted(a.headers.items()) == sorted(b.headers.items()), name
+    assert fast.get("/tuf/metadata/2.root.json").json["error"] == "not_found"  # the app's error answer
+    assert fast.head("/tuf/metadata/timestamp.json").status_code == 200
+    assert served.metadata_file("1.acme.json") == fast.get("/tuf/metadata/1.acme.json").data

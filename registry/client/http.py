@@ -93,6 +93,22 @@ def _chain(e: BaseException) -> Iterator[BaseException]:
         todo += [x for x in (getattr(c, "reason", None), c.__cause__, c.__context__) if isinstance(x, BaseException)]
 
 
+#: An error answer up to this size is read to its end, so its connection serves the next request
+#: (the updater's probe for the next root is a 404 on every pull); a larger one, or one of
+#: unknown size, closes its connection instead.
+DRAIN_ERROR_BYTES = 64 << 10
+
+
+def _let_go(response: urllib3.BaseHTTPResponse) -> None:
+    """Done with an error answer: back to the pool when its body is small, else closed."""
+    size = response.headers.get("Content-Length", "")
+    if size.isdigit() and int(size) <= DRAIN_ERROR_BYTES:
+        response.drain_conn()
+        response.release_conn()
+    else:
+        response.close()
+
+
 def _fails_fast(e: BaseException) -> bool:
     """A name that does not resolve or a refused connection: retrying in a second changes nothing."""
     return any(isinstance(c, (urllib3.exceptions.NameResolutionError, ConnectionRefusedError)) for c in _chain(e))
@@ -218,7 +234,7 @@ class ProgressFetcher(Urllib3Fetcher):
                         raise tuf_exceptions.SlowRetrievalError from e
                     raise
                 if response.status >= 400:
-                    response.close()
+                    _let_go(response)
                     raise tuf_exceptions.DownloadHTTPError(f"HTTP error {response.status}", response.status)
                 break
             except tuf_exceptions.DownloadHTTPError as e:
@@ -233,22 +249,38 @@ class ProgressFetcher(Urllib3Fetcher):
         return response
 
     def count(self, n: int) -> None:
-        """Add ``n`` bytes received outside :meth:`_fetch` (a target streamed by the cache)."""
+        """Add ``n`` bytes received outside :meth:`download_bytes` (a target streamed by the cache)."""
         self.bytes_downloaded += n
 
-    def _fetch(self, url: str) -> Iterator[bytes]:
-        return self._counted(self._chunks(self.open(url)), url)
-
-    def _counted(self, chunks: Iterator[bytes], url: str) -> Iterator[bytes]:
-        sniff = "/tuf/metadata/" in url
-        for chunk in chunks:
-            if sniff and chunk.strip():
-                first = chunk.lstrip()[:1]
-                if first != b"{":
-                    raise NotMetadataError(url, html=first == b"<")
-                sniff = False
+    def download_bytes(self, url: str, max_length: int) -> bytes:
+        """A metadata file, received in memory (python-tuf's default spools each one through a
+        temporary file first: a file created, written and read back per role). Raises as
+        python-tuf's does, DownloadLengthMismatchError past ``max_length`` (the updater's cap
+        for that role, at most a few MB)."""
+        received = bytearray()
+        for chunk in self.fetch(url):
+            received += chunk
             self.bytes_downloaded += len(chunk)
-            yield chunk
+            if len(received) > max_length:
+                raise tuf_exceptions.DownloadLengthMismatchError(
+                    f"Downloaded {len(received)} bytes exceeding the maximum allowed length of {max_length}"
+                )
+        return bytes(received)
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        return _sniffed(self._chunks(self.open(url)), url)
+
+
+def _sniffed(chunks: Iterator[bytes], url: str) -> Iterator[bytes]:
+    """``chunks``, after checking that a metadata answer starts as a JSON object does."""
+    sniff = "/tuf/metadata/" in url
+    for chunk in chunks:
+        if sniff and chunk.strip():
+            first = chunk.lstrip()[:1]
+            if first != b"{":
+                raise NotMetadataError(url, html=first == b"<")
+            sniff = False
+        yield chunk
 
 
 # The API's error codes (the ErrorCode enum of registry/server/openapi.json) -> the exception a

@@ -10,6 +10,9 @@ The rules, the same for every caller:
   as python-tuf's updater writes ``root_history``); any other is refused.
 - Verification starts from the newest root of that chain, never from an older one: a bundle or
   a mirror cannot take a device back to keys the registry rotated out.
+- The pin is written without fsync (a first pull pays for no disk flush). A power cut just
+  after first use can leave it empty; an empty pin pins nothing, so the next use needs a root
+  given by hand again, as the first did. It never makes another root trusted.
 """
 
 from __future__ import annotations
@@ -50,7 +53,14 @@ class TrustStore:
     other_root: str
 
     def is_pinned(self) -> bool:
-        return self.pinned.exists()
+        return self._pin() is not None
+
+    def _pin(self) -> bytes | None:
+        """The pinned root's bytes; None when there is no pin, or an empty one (see above)."""
+        try:
+            return self.pinned.read_bytes() or None
+        except FileNotFoundError:
+            return None
 
     def trusted(self, root: bytes | Path | None) -> bytes:
         """The root to verify from: the newest root of the verified chain (the pin itself before
@@ -62,8 +72,8 @@ class TrustStore:
                 given = root if isinstance(root, bytes) else Path(root).read_bytes()
             except OSError as e:
                 raise UsageError(f"cannot read trusted root {root!s}: {e.strerror or e}") from e
-        if self.pinned.exists():
-            stored = self.pinned.read_bytes()
+        stored = self._pin()
+        if stored is not None:
             if given is not None and given != stored and not self._reached(given):
                 raise SignatureError(self.other_root)
             return self.newest() or stored
@@ -74,8 +84,8 @@ class TrustStore:
 
     def pin(self, data: bytes) -> None:
         """Pin ``data`` on first use (never over an existing pin)."""
-        if not self.pinned.exists():
-            atomic_write(self.pinned, data)
+        if self._pin() is None:
+            atomic_write(self.pinned, data, durable=False)
 
     def record(self, roots: Iterable[bytes]) -> None:
         """Keep roots a verification chained to (each checked by that verification), by version."""

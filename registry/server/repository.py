@@ -227,6 +227,14 @@ class Registry:
                 self._immutable[1][name] = data
         return data
 
+    def references(self, name: str) -> bool:
+        """Is ``name`` timestamp.json or a versioned file that the snapshot of the newest
+        timestamp served lists (so :meth:`metadata_file` holds it)? Never true of a root file."""
+        if name == "timestamp.json":
+            return True
+        with self._immutable_lock:
+            return name in self._immutable[1]
+
     def _learn_references(self, version: int) -> None:
         """After serving a timestamp that names snapshot ``version``: the versioned files it
         references become cacheable (one store read of the snapshot when it names a new one). A
