@@ -3,6 +3,8 @@ registry server and the school mirror."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from registry.core import tufnames
@@ -64,24 +66,46 @@ def test_the_server_answers_with_the_rules(env) -> None:  # type: ignore[no-unty
         assert (r.status, r.headers["Cache-Control"]) == (status, cache), name
 
 
-def test_metadata_answered_ahead_of_flask_is_the_routes_answer(env) -> None:  # type: ignore[no-untyped-def]
-    """The fast path in front of the app gives every metadata file the body and headers the
-    route gives it; what it cannot answer (a missing file, another method) reaches the route."""
+def pulled_urls(env) -> list[str]:  # type: ignore[no-untyped-def]
+    """The paths a cold pull of acme/reader asks for."""
+    from registry.client import Puller
+
+    puller = Puller(env.url, root=env.root, cache_dir=env.tmp / "urls")
+    puller.pull("acme/reader")
+    return [u[len(env.url) :] for u in puller.urls_fetched]
+
+
+def test_answers_ahead_of_flask_are_the_routes_answers(env) -> None:  # type: ignore[no-untyped-def]
+    """The fast path in front of the app gives every metadata file and target the body and
+    headers the routes give them; what it does not answer (a missing file, a range, a
+    conditional request, another method) reaches the routes."""
     from werkzeug.test import Client
 
-    from registry.server.tufroutes import MetadataFastPath
+    from registry.server.tufroutes import FastPath
 
     env.publish(env.build())
     app = env.app
-    assert isinstance(app.wsgi_app, MetadataFastPath)
+    assert isinstance(app.wsgi_app, FastPath)
     fast, route = Client(app.wsgi_app), Client(app.wsgi_app._app)  # with and without the fast path
     served = app.extensions["edzoo"]
     names = ["timestamp.json", "1.root.json", "root.json", "2.root.json", "1.acme.json", "timestamp.json%0A"]
     names += [f"{v}.snapshot.json" for v in range(1, 4)]
     for name in names:
-        a, b = fast.get(f"/tuf/metadata/{name}"), route.get(f"/tuf/metadata/{name}")
-        assert (a.status_code, a.data) == (b.status_code, b.data), name
-        assert sorted(a.headers.items()) == sorted(b.headers.items()), name
-    assert fast.get("/tuf/metadata/2.root.json").json["error"] == "not_found"  # the app's error answer
-    assert fast.head("/tuf/metadata/timestamp.json").status_code == 200
-    assert served.metadata_file("1.acme.json") == fast.get("/tuf/metadata/1.acme.json").data
+        assert answer(fast, f"/tuf/metadata/{name}") == answer(route, f"/tuf/metadata/{name}"), name
+    pulled = env.pull("acme/reader")
+    variant = next(u for u in pulled_urls(env) if u.endswith(".tflite"))
+    for url in [variant, variant.replace(pulled.sha256, "0" * 64), variant.replace(".tflite", ".tflite/x")]:
+        assert answer(fast, url) == answer(route, url), url
+    assert answer(fast, variant)[1] == pulled.path.read_bytes()
+    resumed = answer(fast, variant, headers={"Range": "bytes=5-"})  # a range goes to the route
+    assert resumed[:2] == (206, pulled.path.read_bytes()[5:])
+    assert answer(fast, variant, headers={"If-None-Match": f'"{pulled.sha256}"'})[0] == 304
+    assert json.loads(answer(fast, "/tuf/metadata/2.root.json")[1])["error"] == "not_found"  # the app's answer
+    assert answer(fast, "/tuf/metadata/timestamp.json", method="HEAD")[0] == 200
+    assert served.metadata_file("1.acme.json") == answer(fast, "/tuf/metadata/1.acme.json")[1]
+
+
+def answer(client, url: str, method: str = "GET", **kwargs) -> tuple[int, bytes, list[tuple[str, str]]]:  # type: ignore[no-untyped-def]
+    """Status, body and sorted headers of one request, its response closed (a file it served too)."""
+    with client.open(url, method=method, **kwargs) as response:
+        return response.status_code, response.get_data(), sorted(response.headers.items())

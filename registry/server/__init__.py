@@ -61,7 +61,7 @@ def create_app(config: dict[str, Any]) -> Flask:
     app.register_blueprint(hf.bp)  # the download side of the Hugging Face Hub protocol
     app.register_blueprint(openapi.bp)  # /api/v1/openapi.json
     app.register_blueprint(web.bp)  # the web catalog (HTML)
-    app.wsgi_app = tufroutes.MetadataFastPath(app.wsgi_app, registry)  # type: ignore[method-assign]
+    app.wsgi_app = tufroutes.FastPath(app.wsgi_app, registry)  # type: ignore[method-assign]
 
     @app.errorhandler(EdzooError)
     def _edzoo_error(e: EdzooError):  # type: ignore[no-untyped-def]
