@@ -75,7 +75,7 @@ def pulled_urls(env) -> list[str]:  # type: ignore[no-untyped-def]
     return [u[len(env.url) :] for u in puller.urls_fetched]
 
 
-def test_answers_ahead_of_flask_are_the_routes_answers(env) -> None:  # type: ignore[no-untyped-def]
+def test_answers_ahead_of_flask_are_the_routes_answers(env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The fast path in front of the app gives every metadata file and target the body and
     headers the routes give them; what it does not answer (a missing file, a range, a
     conditional request, another method) reaches the routes."""
@@ -97,6 +97,11 @@ def test_answers_ahead_of_flask_are_the_routes_answers(env) -> None:  # type: ig
     for url in [variant, variant.replace(pulled.sha256, "0" * 64), variant.replace(".tflite", ".tflite/x")]:
         assert answer(fast, url) == answer(route, url), url
     assert answer(fast, variant)[1] == pulled.path.read_bytes()
+    with monkeypatch.context() as m:
+        m.setattr(served.objects, "local_path", lambda key: None)  # a store without local files (S3)
+        for url in [variant, variant.replace(pulled.sha256, "0" * 64)]:
+            assert answer(fast, url) == answer(route, url), url
+        assert answer(fast, variant)[1] == pulled.path.read_bytes()
     resumed = answer(fast, variant, headers={"Range": "bytes=5-"})  # a range goes to the route
     assert resumed[:2] == (206, pulled.path.read_bytes()[5:])
     assert answer(fast, variant, headers={"If-None-Match": f'"{pulled.sha256}"'})[0] == 304

@@ -78,10 +78,9 @@ def target(path: str) -> Any:
     if local is None:
         # The signed length is the blob's (it is named by its sha256): no HEAD request to the
         # store. A blob the store lacks is a NotFoundError from the read, before any byte is sent.
-        headers = {"Content-Length": str(signed.length), "ETag": f'"{sha256}"', "Cache-Control": IMMUTABLE}
         data = registry.small_blob(key, signed.length)
-        body = data if data is not None else _chunks(objects.open(key))
-        return Response(body, mimetype="application/octet-stream", headers=headers)
+        body = [data] if data is not None else _chunks(objects.open(key))
+        return Response(body, headers=remote_target_headers(sha256, signed.length))
     if _plain(request.environ):
         plain_headers, file_body = local_target_answer(local, sha256, request.environ)
         return Response(file_body, headers=plain_headers, direct_passthrough=True)
@@ -147,18 +146,28 @@ def local_target_answer(
     return headers, wrap_file(environ, f, _SEND_CHUNK)
 
 
+def remote_target_headers(sha256: str, length: int) -> list[tuple[str, str]]:
+    """The headers of a plain 200 for a blob of a store without local files (S3)."""
+    return [
+        ("Content-Type", "application/octet-stream"),
+        ("Content-Length", str(length)),
+        ("ETag", f'"{sha256}"'),
+        ("Cache-Control", IMMUTABLE),
+    ]
+
+
 Answer = tuple[list[tuple[str, str]], Iterable[bytes]]
 
 
 class FastPath:
     """WSGI middleware around the app for the requests a pull makes most: a GET of the
     timestamp or of a metadata file its snapshot references gets :func:`metadata_answer`, and a
-    plain GET of a signed target held on local disk gets :func:`local_target_answer`, without
-    Flask building a request context. Any other request (a root file, among them the updater's
-    probe for the next root; a range; a redirecting or remote store) and any failure go to the
-    app, so every answer that is not a plain 200 stays the routes' and their error handlers'.
-    Installed by ``create_app`` as ``app.wsgi_app``, so every server and test client goes
-    through it."""
+    plain GET of a signed target held on local disk or in memory (a small blob of a remote
+    store) gets its plain answer, without Flask building a request context. Any other request
+    (a root file, among them the updater's probe for the next root; a range; a large blob of a
+    remote store; a redirecting store) and any failure go to the app, so every answer that is
+    not a plain 200 stays the routes' and their error handlers'. Installed by ``create_app`` as
+    ``app.wsgi_app``, so every server and test client goes through it."""
 
     def __init__(self, app: WSGIApplication, registry: Registry) -> None:
         self._app = app
@@ -192,9 +201,13 @@ class FastPath:
         if registry.config.redirect_blobs:
             return None
         try:
-            sha256, _ = _signed_target(registry, path)
-            local = registry.objects.local_path(blob_key(sha256))
-            return None if local is None else local_target_answer(local, sha256, environ)
+            sha256, signed = _signed_target(registry, path)
+            key = blob_key(sha256)
+            local = registry.objects.local_path(key)
+            if local is not None:
+                return local_target_answer(local, sha256, environ)
+            data = registry.small_blob(key, signed.length)  # a large one streams through the route
+            return None if data is None else (remote_target_headers(sha256, signed.length), [data])
         except (EdzooError, OSError):
             return None  # the route answers it again, through the app's error handlers
 
