@@ -368,76 +368,120 @@ def check_publish(
     ns_md = current.get(namespace)
     if namespace in parsed:
         new_ns = parsed[namespace]
-        _verify(targets_md.signed, namespace, new_ns, namespace)
-        _check_version(namespace, ns_md, new_ns)
-        _check_fresh(namespace, new_ns, at)
-        if new_ns.signed.targets:
-            raise UsageError(f"role {namespace!r} must not list files itself; bins list them")
-        new_succ = _succinct(new_ns)
-        if new_succ.name_prefix != bin_prefix(namespace):
-            raise UsageError(f"bins of {namespace!r} must be named {bin_prefix(namespace)}-…")
-        delegated = set(targets_md.signed.get_delegated_role(namespace).keyids)
-        if not set(new_succ.keyids) <= delegated:
-            raise SignatureError(
-                f"role {namespace!r} delegates its bins to a key that is not the publisher's registered key"
-            )
-        if ns_md is not None and _succinct(ns_md).bit_length != new_succ.bit_length:
-            raise ConflictError(f"the number of bins of {namespace!r} cannot change once published")
-        if ns_md is not None and set(_succinct(ns_md).keyids) != set(new_succ.keyids):
-            # Re-keyed: a bin left out would stay signed by a key the namespace role no longer
-            # trusts, and every file in it would fail verification.
-            missing = [b for b in new_succ.get_roles() if b not in submitted]
-            if missing:
-                raise UsageError(
-                    f"role {namespace!r} moves its bins to another key, so every bin must be re-signed in the same "
-                    f"publish ({len(missing)} missing, e.g. {missing[0]}): use `edzoo publisher renew`"
-                )
+        _check_namespace_role(namespace, targets_md, ns_md, new_ns, submitted, at)
         result.roles[namespace] = new_ns
         ns_md = new_ns
     if ns_md is None:
         raise UsageError(f"the first publish to {namespace!r} must include role {namespace!r}")
     if namespace not in result.roles:
-        # The stored role must still verify under the current delegation: after the admin
-        # re-keys a namespace, bins signed by the old key are refused until the publisher
-        # re-signs the namespace role with the new key.
-        try:
-            targets_md.signed.verify_delegate(namespace, ns_md.signed_bytes, ns_md.signatures)
-        except UnsignedMetadataError as e:
-            raise SignatureError(
-                f"role {namespace!r} on the registry is signed by a key no longer registered for it; re-sign it "
-                f"with the new key: edzoo publisher renew {namespace} --key NEW.pem --previous-key OLD.pub.json"
-            ) from e
+        _check_stored_namespace_role(namespace, targets_md, ns_md)
     succinct = _succinct(ns_md)
 
     for name, md in parsed.items():
         if name == namespace:
             continue
-        if not succinct.is_delegated_role(name):
-            raise SignatureError(
-                f"role {name!r} is not delegated to namespace {namespace!r}; a publisher may "
-                f"only sign {namespace!r} and its bins"
-            )
-        _verify(ns_md.signed, name, md, namespace)
         old = current.get(name)
-        _check_version(name, old, md)
-        _check_fresh(name, md, at)
-        if md.signed.delegations is not None:
-            raise UsageError(f"bin {name!r} must not delegate further")
-        for path, info in md.signed.targets.items():
-            _check_target(namespace, succinct, name, path, info)
-        if old is not None:
-            for path, info in old.signed.targets.items():
-                new = md.signed.targets.get(path)
-                if new is None:
-                    raise ConflictError(f"{path} is published; removing it is not allowed")
-                if (new.length, new.hashes) != (info.length, info.hashes) and not names.TargetName.parse(path).is_index:
-                    raise ConflictError(f"{path} is already published with other bytes; publish a new version")
-        for path, info in md.signed.targets.items():
-            old_info = old.signed.targets.get(path) if old is not None else None
-            if old_info is None or (old_info.length, old_info.hashes) != (info.length, info.hashes):
-                result.new_targets[path] = info
+        _check_bin(namespace, ns_md, succinct, name, md, old, at)
+        result.new_targets.update(_new_targets(old, md))
         result.roles[name] = md
     return result
+
+
+def _check_namespace_role(
+    namespace: str,
+    targets_md: Metadata[Targets],
+    ns_md: Metadata[Targets] | None,
+    new_ns: Metadata[Targets],
+    submitted: Mapping[str, bytes],
+    at: datetime,
+) -> None:
+    """Check a submitted namespace role ``new_ns`` against the stored one (``ns_md``, None
+    before the first publish). Raises SignatureError, ConflictError or UsageError."""
+    _verify(targets_md.signed, namespace, new_ns, namespace)
+    _check_version(namespace, ns_md, new_ns)
+    _check_fresh(namespace, new_ns, at)
+    if new_ns.signed.targets:
+        raise UsageError(f"role {namespace!r} must not list files itself; bins list them")
+    new_succ = _succinct(new_ns)
+    if new_succ.name_prefix != bin_prefix(namespace):
+        raise UsageError(f"bins of {namespace!r} must be named {bin_prefix(namespace)}-…")
+    delegated = set(targets_md.signed.get_delegated_role(namespace).keyids)
+    if not set(new_succ.keyids) <= delegated:
+        raise SignatureError(
+            f"role {namespace!r} delegates its bins to a key that is not the publisher's registered key"
+        )
+    if ns_md is not None and _succinct(ns_md).bit_length != new_succ.bit_length:
+        raise ConflictError(f"the number of bins of {namespace!r} cannot change once published")
+    if ns_md is not None and set(_succinct(ns_md).keyids) != set(new_succ.keyids):
+        # Re-keyed: a bin left out would stay signed by a key the namespace role no longer
+        # trusts, and every file in it would fail verification.
+        missing = [b for b in new_succ.get_roles() if b not in submitted]
+        if missing:
+            raise UsageError(
+                f"role {namespace!r} moves its bins to another key, so every bin must be re-signed in the same "
+                f"publish ({len(missing)} missing, e.g. {missing[0]}): use `edzoo publisher renew`"
+            )
+
+
+def _check_stored_namespace_role(namespace: str, targets_md: Metadata[Targets], ns_md: Metadata[Targets]) -> None:
+    """The stored role must still verify under the current delegation: after the admin
+    re-keys a namespace, bins signed by the old key are refused until the publisher
+    re-signs the namespace role with the new key. Raises SignatureError."""
+    try:
+        targets_md.signed.verify_delegate(namespace, ns_md.signed_bytes, ns_md.signatures)
+    except UnsignedMetadataError as e:
+        raise SignatureError(
+            f"role {namespace!r} on the registry is signed by a key no longer registered for it; re-sign it "
+            f"with the new key: edzoo publisher renew {namespace} --key NEW.pem --previous-key OLD.pub.json"
+        ) from e
+
+
+def _check_bin(
+    namespace: str,
+    ns_md: Metadata[Targets],
+    succinct: SuccinctRoles,
+    name: str,
+    md: Metadata[Targets],
+    old: Metadata[Targets] | None,
+    at: datetime,
+) -> None:
+    """Check a submitted bin ``md`` against the namespace role and the stored bin (``old``,
+    None if never published). Raises SignatureError, ConflictError or UsageError."""
+    if not succinct.is_delegated_role(name):
+        raise SignatureError(
+            f"role {name!r} is not delegated to namespace {namespace!r}; a publisher may "
+            f"only sign {namespace!r} and its bins"
+        )
+    _verify(ns_md.signed, name, md, namespace)
+    _check_version(name, old, md)
+    _check_fresh(name, md, at)
+    if md.signed.delegations is not None:
+        raise UsageError(f"bin {name!r} must not delegate further")
+    for path, info in md.signed.targets.items():
+        _check_target(namespace, succinct, name, path, info)
+    if old is not None:
+        _check_published_kept(old, md)
+
+
+def _check_published_kept(old: Metadata[Targets], md: Metadata[Targets]) -> None:
+    """Every file ``old`` lists stays in ``md`` with the same bytes (the versions index may
+    change). Raises ConflictError."""
+    for path, info in old.signed.targets.items():
+        new = md.signed.targets.get(path)
+        if new is None:
+            raise ConflictError(f"{path} is published; removing it is not allowed")
+        if (new.length, new.hashes) != (info.length, info.hashes) and not names.TargetName.parse(path).is_index:
+            raise ConflictError(f"{path} is already published with other bytes; publish a new version")
+
+
+def _new_targets(old: Metadata[Targets] | None, md: Metadata[Targets]) -> dict[str, TargetFile]:
+    """The files ``md`` lists that ``old`` does not, or lists with other bytes."""
+    new_targets = {}
+    for path, info in md.signed.targets.items():
+        old_info = old.signed.targets.get(path) if old is not None else None
+        if old_info is None or (old_info.length, old_info.hashes) != (info.length, info.hashes):
+            new_targets[path] = info
+    return new_targets
 
 
 def _verify(delegator: Targets, role: str, md: Metadata, namespace: str) -> None:
