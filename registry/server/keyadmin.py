@@ -161,55 +161,70 @@ def rotate_keys(
         trust.sign_root(new_root, root_md, [*root_signers, *(new_signers if role == "root" else [])])
 
         # 1. the new private keys, where their signers will look for them
-        if role in ONLINE_ROLES:
-            online_dir = registry.config.data_dir / "keys"
-            staged = online_dir / f"{role}.pem.new"
-            staged.unlink(missing_ok=True)  # a rotation that crashed before its root landed
-            keys.save_key_pair(new_signers[0], staged)
-            files = [online_dir / f"{role}.pem"]
-        else:
-            files = _next_key_paths(keys_dir, role, count)
-            for signer, path in zip(new_signers, files, strict=True):
-                keys.save_key_pair(signer, path)
+        files = _save_new_keys(registry, keys_dir, role, new_signers)
         # 2. the root that trusts them: clients walk to it from any older root
         registry.store_root(new_root)
         # 3. retire the old files; the online key moves into place
-        if role in ONLINE_ROLES:
-            live = online_dir / f"{role}.pem"
-            if live.exists():
-                old = keys.load_signer(live)
-                _retire(live, online_dir / "retired", old.public_key.keyid)
-            os.replace(staged, live)
-        else:
-            for path in sorted(keys_dir.glob(f"{role}-*.pem")):
-                keyid = keys.load_signer(path).public_key.keyid
-                if keyid in retired:
-                    _retire(path, keys_dir / "retired", keyid)
+        _retire_old_keys(registry, keys_dir, role, retired)
         # 4. what the new keys sign, then the snapshot and the timestamp
-        snapshot, _ = registry.snapshot()
-        changed: dict[str, Metadata[Targets]] = {}
-        if role == "targets":
-            found = registry.role("targets", snapshot)
-            assert found is not None
-            changed["targets"] = trust.sign(trust.next_targets(found[0], registry.config.expiry), new_signers)
-        registry.commit_roles(changed, snapshot)
+        _commit_after_rotation(registry, role, new_signers)
+        added = [s.public_key.keyid for s in new_signers]
         registry.index.log_event(
             session,
             "rotate-keys",
             role,
-            {
-                "root_version": new_root.signed.version,
-                "retired": retired,
-                "added": [s.public_key.keyid for s in new_signers],
-            },
+            {"root_version": new_root.signed.version, "retired": retired, "added": added},
         )
-        return RotationResult(
-            role,
-            new_root.signed.version,
-            tuple(retired),
-            tuple(s.public_key.keyid for s in new_signers),
-            tuple(files),
-        )
+        return RotationResult(role, new_root.signed.version, tuple(retired), tuple(added), tuple(files))
+
+
+def _online_key_paths(registry: Registry, role: str) -> tuple[Path, Path]:
+    """Where the online key of ``role`` lives, and where a rotation stages its successor."""
+    online_dir = registry.config.data_dir / "keys"
+    return online_dir / f"{role}.pem", online_dir / f"{role}.pem.new"
+
+
+def _save_new_keys(registry: Registry, keys_dir: Path, role: str, new_signers: list[CryptoSigner]) -> list[Path]:
+    """Write the new keys of ``role``: an online key is staged beside the live one (it moves in
+    once the new root is stored), offline keys go to ``keys_dir`` under the next free numbers.
+    Returns the paths the keys will be used from."""
+    if role in ONLINE_ROLES:
+        live, staged = _online_key_paths(registry, role)
+        staged.unlink(missing_ok=True)  # a rotation that crashed before its root landed
+        keys.save_key_pair(new_signers[0], staged)
+        return [live]
+    files = _next_key_paths(keys_dir, role, len(new_signers))
+    for signer, path in zip(new_signers, files, strict=True):
+        keys.save_key_pair(signer, path)
+    return files
+
+
+def _retire_old_keys(registry: Registry, keys_dir: Path, role: str, retired: list[str]) -> None:
+    """Move the key files the new root no longer trusts to ``retired/``; the staged online
+    key takes the live one's place."""
+    if role in ONLINE_ROLES:
+        live, staged = _online_key_paths(registry, role)
+        if live.exists():
+            old = keys.load_signer(live)
+            _retire(live, live.parent / "retired", old.public_key.keyid)
+        os.replace(staged, live)
+        return
+    for path in sorted(keys_dir.glob(f"{role}-*.pem")):
+        keyid = keys.load_signer(path).public_key.keyid
+        if keyid in retired:
+            _retire(path, keys_dir / "retired", keyid)
+
+
+def _commit_after_rotation(registry: Registry, role: str, new_signers: list[CryptoSigner]) -> None:
+    """Re-sign the top-level targets role with its new keys (a targets rotation), then write a
+    new snapshot and timestamp."""
+    snapshot, _ = registry.snapshot()
+    changed: dict[str, Metadata[Targets]] = {}
+    if role == "targets":
+        found = registry.role("targets", snapshot)
+        assert found is not None
+        changed["targets"] = trust.sign(trust.next_targets(found[0], registry.config.expiry), new_signers)
+    registry.commit_roles(changed, snapshot)
 
 
 def _next_key_paths(keys_dir: Path, role: str, count: int) -> list[Path]:
