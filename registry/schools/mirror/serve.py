@@ -79,19 +79,26 @@ def create_mirror_app(data_dir: Path) -> Any:
     ``fresh``; any other ``/api/v1/...`` is 404 JSON (a device then makes its own choice).
     Every response carries ``X-Edzoo-Mirror-Synced: <last success>``.
     """
-    from flask import Flask, Response, jsonify, request, send_file
-    from werkzeug.exceptions import HTTPException
+    from flask import Flask
 
     data_dir = Path(data_dir)
-    metadata_dir = data_dir / "www" / "tuf" / "metadata"
-    targets_dir = data_dir / "www" / "tuf" / "targets"
     status = _StatusFile(data_dir / STATUS_FILE)
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.merge_slashes = False  # "//x" is a bad name (404), not a redirect to another one
+    _add_tuf_routes(app, data_dir / "www" / "tuf", status)
+    _add_status_routes(app, status)
+    _add_error_handlers(app, status)
+    return app
 
-    def upstream() -> str:
-        return (status.get() or {}).get("upstream") or "a registry"
+
+def _add_tuf_routes(app: Any, tuf_dir: Path, status: _StatusFile) -> None:
+    """``/tuf/metadata/<name>`` and ``/tuf/targets/<path>``, served from ``tuf_dir`` as a
+    registry serves them; no file of a version mirror.json lists as withdrawn."""
+    from flask import Response, send_file
+
+    metadata_dir = tuf_dir / "metadata"
+    targets_dir = tuf_dir / "targets"
 
     @app.get("/tuf/metadata/<name>")
     def metadata(name: str) -> Any:
@@ -118,6 +125,12 @@ def create_mirror_app(data_dir: Path) -> Any:
         response.headers["Cache-Control"] = IMMUTABLE
         return response
 
+
+def _add_status_routes(app: Any, status: _StatusFile) -> None:
+    """``/mirror/status`` and ``/api/v1/health`` (the status with its freshness); any other
+    ``/api/v1/...`` is a 404 saying this is a mirror."""
+    from flask import jsonify
+
     @app.get("/mirror/status")
     @app.get("/api/v1/health")
     def mirror_status() -> Any:
@@ -128,10 +141,17 @@ def create_mirror_app(data_dir: Path) -> Any:
 
     @app.route("/api/v1/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def api(rest: str) -> Any:
+        upstream = (status.get() or {}).get("upstream") or "a registry"
         raise NotFoundError(
-            f"this is a mirror of {upstream()}: it serves the signed files under /tuf/ and /mirror/status, "
+            f"this is a mirror of {upstream}: it serves the signed files under /tuf/ and /mirror/status, "
             f"not /api/v1/{rest}"
         )
+
+
+def _add_error_handlers(app: Any, status: _StatusFile) -> None:
+    """Errors as JSON, and on every response the last successful sync (``X-Edzoo-Mirror-Synced``)."""
+    from flask import jsonify, request
+    from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(EdzooError)
     def _edzoo_error(e: EdzooError) -> Any:
@@ -148,8 +168,6 @@ def create_mirror_app(data_dir: Path) -> Any:
         if response.status_code == 404:
             response.headers["Cache-Control"] = REVALIDATE
         return response
-
-    return app
 
 
 def run_mirror(
