@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -86,9 +87,37 @@ def plan(
                  --registry https://models.example.org --root root.json -o plan.json
       edzoo plan CATALOG FLEET --offline      # from what the cache holds, verified
     """
+    result = _make_plan(
+        catalog_path,
+        fleet_path,
+        registry_url,
+        root=root,
+        cache_dir=cache_dir,
+        offline=offline,
+        grace_days=grace_days,
+        progress=not as_json,
+    )
+    _write_and_show(result, output, as_json)
+    if strict:
+        _check_strict(result, output)
+
+
+def _make_plan(
+    catalog_path: Path,
+    fleet_path: Path,
+    registry_url: str,
+    *,
+    root: Path | None,
+    cache_dir: Path | None,
+    offline: bool,
+    grace_days: int,
+    progress: bool,
+) -> dict[str, Any]:
+    """Read the catalog and the fleet, resolve the catalog's models from the registry (or its
+    verified cache, ``offline``) and plan them for every group of the fleet."""
     from registry.client.download import Puller
     from registry.schools.catalog import load_catalog, load_fleet
-    from registry.schools.plan import make_plan, plan_bytes, render_plan, resolve_catalog, snapshot_version, write_plan
+    from registry.schools.plan import make_plan, resolve_catalog, snapshot_version
 
     # Read and check the inputs before anything goes over the network.
     catalog = load_catalog(catalog_path)
@@ -99,7 +128,7 @@ def plan(
         cache_dir=cache_dir,
         offline=offline,
         grace=timedelta(days=grace_days),
-        progress=progress_bars(not as_json),
+        progress=progress_bars(progress),
     )
     count = len(catalog.entries)
     click.echo(
@@ -108,7 +137,7 @@ def plan(
         err=True,
     )
     models, unavailable = resolve_catalog(catalog, puller)
-    result = make_plan(
+    return make_plan(
         catalog,
         fleet,
         models,
@@ -116,6 +145,12 @@ def plan(
         snapshot_version=snapshot_version(puller.metadata_dir),
         unavailable=unavailable,
     )
+
+
+def _write_and_show(result: dict[str, Any], output: Path, as_json: bool) -> None:
+    """Write the plan to ``output``, then print its JSON or its tables."""
+    from registry.schools.plan import plan_bytes, render_plan, write_plan
+
     write_plan(result, output)
     if as_json:
         sys.stdout.buffer.write(plan_bytes(result))
@@ -123,7 +158,12 @@ def plan(
     else:
         click.echo(render_plan(result), nl=False)
     click.echo(f"wrote {output}", err=True)
-    if strict and result["withdrawn"]:
+
+
+def _check_strict(result: dict[str, Any], output: Path) -> None:
+    """--strict: raise WithdrawnError (exit 13) when the catalog pins a withdrawn version, else
+    UsageError (exit 2) when a group lacks a required model."""
+    if result["withdrawn"]:
         first, n = result["withdrawn"][0], len(result["withdrawn"])
         raise WithdrawnError(
             f"the catalog pins {n} withdrawn version{'' if n == 1 else 's'} "
@@ -135,7 +175,7 @@ def plan(
             use=first["use"] or first["latest"],
         )
     lacking = [g["id"] for g in result["groups"] if g["problems"]]
-    if strict and lacking:
+    if lacking:
         shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
         raise UsageError(
             f"{len(lacking)} group{' lacks' if len(lacking) == 1 else 's lack'} a required model ({shown}); "
