@@ -28,8 +28,9 @@ Everything runs on 127.0.0.1, in a temporary folder that is removed at the end; 
    medians over ``--rounds``. Scaling efficiency = pulls/s at N workers / (N x pulls/s at 1).
    The load generator, gunicorn, moto and PostgreSQL share the machine's cores: the "client
    CPU" column is the load generator's own share, "machine busy" the whole machine's (any other
-   job included) during the window. Serving a pull reads the object store only (TUF metadata
-   and blobs); the index database is not on that path, so the db rows differ by noise alone.
+   job included) during the window. Serving a pull reads one index row for the timestamp and
+   one for the probe for the next root (the served head); versioned metadata and small blobs
+   come from the server's memory after their first read from the object store.
 4. Blob throughput. A random ``--blob-mb`` variant is published to the folder and the S3
    registry; one stream downloads its consistent-snapshot target URL
    (/tuf/targets/bench/big/1.0.0/<sha256>.fp32.tflite; a new connection each time, bytes
@@ -548,8 +549,8 @@ def report(setups: list[Setup], blobs: list[dict[str, Any]], args: argparse.Name
             headers += [f"pulls/s @{n}", f"p50 @{n}"]
         out.append(table(headers, rows))
         out.append(
-            "A pull reads the object store only (TUF metadata and blobs); the index database is not on "
-            "that path, so the postgresql / sqlite ratios are expected near 1."
+            "A pull reads two index rows (the served head: the timestamp and the probe for the next root) "
+            "and, once the server has read them, nothing from the object store."
         )
 
     if blobs:

@@ -202,3 +202,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     tf = {item.path for item in items if item.get_closest_marker("tf")}
     # A stable sort on per-file keys keeps each file's tests together and in their order.
     items.sort(key=lambda item: (-cost[item.path], item.path not in tf))
+
+
+def serve_timestamp(data_dir: Path, data: bytes) -> None:
+    """Make a registry serve timestamp ``data`` as its own, as someone holding its online key
+    and write access to its storage would: in the object store and in the index's served head."""
+    from tuf.api.metadata import Metadata
+
+    from registry.storage.index import Index, ServedHead
+
+    (data_dir / "objects" / "tuf" / "timestamp.json").write_bytes(data)
+    index = Index(ServerConfig.from_env(data_dir, {}).db_url)
+    try:
+        head = index.head()
+        assert head is not None
+        with index.writer() as session:
+            index.set_head(session, ServedHead(data, Metadata.from_bytes(data).signed.version, head.root_version))
+    finally:
+        index.dispose()

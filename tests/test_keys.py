@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import urllib3
+from conftest import serve_timestamp
 from tuf.api.metadata import Metadata, Root, Timestamp
 
 from registry.core import keys, trust
@@ -128,9 +129,9 @@ def test_fast_forward_attack_is_recovered_by_rotating_the_timestamp_key(env) -> 
     leaked = keys.load_signer(env.data / "keys" / "timestamp.pem")
     forged: Metadata[Timestamp] = Metadata.from_bytes(real)
     forged.signed.version = 2**30
-    store.write_bytes(trust.to_bytes(trust.sign(forged, [leaked])))
+    serve_timestamp(env.data, trust.to_bytes(trust.sign(forged, [leaked])))
     env.pull("acme/reader@1.0.0")
-    store.write_bytes(real)  # the registry's own timestamp is now a "rollback" to that device
+    serve_timestamp(env.data, real)  # the registry's own timestamp is now a "rollback" to that device
     with pytest.raises(SignatureError, match="rollback"):
         env.pull("acme/reader@1.0.0")
     # The playbook: rotate the timestamp key (and the snapshot key if it leaked too).

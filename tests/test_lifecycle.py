@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import serve_timestamp
 from lifecycle import Lifecycle, Published, check_faketime
 from tuf.api.metadata import Metadata
 
@@ -144,11 +145,10 @@ def forge_timestamp(life: Lifecycle) -> None:
     real = stored.read_bytes()
     forged = Metadata.from_bytes(real)
     forged.signed.version = 2**30
-    stored.write_bytes(
-        trust.to_bytes(trust.sign(forged, [keys.load_signer(life.registry.data / "keys" / "timestamp.pem")]))
-    )
+    leaked = keys.load_signer(life.registry.data / "keys" / "timestamp.pem")
+    serve_timestamp(life.registry.data, trust.to_bytes(trust.sign(forged, [leaked])))
     pull_works(life)
-    stored.write_bytes(real)  # the registry's own timestamp again: a "rollback" to that device
+    serve_timestamp(life.registry.data, real)  # the registry's own timestamp again: a "rollback" to that device
 
 
 def yank(life: Lifecycle) -> None:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 import urllib3
 from conftest import HELLO, REPO
 
@@ -289,10 +290,11 @@ def test_the_server_reads_referenced_metadata_from_the_store_once(env, monkeypat
     assert json.loads(get(f"{newer}.snapshot.json"))["signed"]["version"] == newer and reads == []
 
 
-def test_a_remote_store_is_read_once_per_pull_for_small_targets(env, monkeypatch):  # type: ignore[no-untyped-def]
-    """With a store that has no local files (S3), a pull costs the store one read of the
-    timestamp and the probe for the next root: targets are found in the snapshot the process
-    has seen, their size is the signed length, and small blobs are served from memory."""
+def test_a_remote_store_is_not_read_by_a_cold_pull_of_small_targets(env, monkeypatch):  # type: ignore[no-untyped-def]
+    """With a store that has no local files (S3), a cold pull reads nothing from the store: the
+    timestamp and the probe for the next root come from the index's served head, versioned
+    files and targets from the snapshot the process has seen (their size is the signed length),
+    and small blobs from memory."""
     env.publish(env.build())
     registry = env.app.extensions["edzoo"]
     store = registry.objects
@@ -306,9 +308,64 @@ def test_a_remote_store_is_read_once_per_pull_for_small_targets(env, monkeypatch
     reads.clear()
     again = env.pull("acme/reader", cache="c2")  # a new device: a cold pull
     assert again.downloaded and Path(again.path).read_bytes() == Path(first.path).read_bytes()
-    assert sorted(reads) == ["tuf/2.root.json", "tuf/timestamp.json"], reads
-    env.publish(env.build(version="1.1.0"))  # published since: found through the store's timestamp
+    assert reads == []
+    env.publish(env.build(version="1.1.0"))  # published since: served from the commit on
+    reads.clear()
     assert env.pull("acme/reader@1.1.0", cache="c2").version == "1.1.0"
+    assert "tuf/timestamp.json" not in reads and "tuf/2.root.json" not in reads, reads
+
+
+def test_a_publish_that_fails_after_the_store_moved_is_served_with_its_index(env, monkeypatch):  # type: ignore[no-untyped-def]
+    """The store's timestamp is written, then the index transaction fails. The writer catches
+    up at once (indexes and serves what the store publishes); when it cannot (the database is
+    down at that moment), clients keep the previous timestamp, with the index, and the
+    publisher's retry of the same build makes the version pullable and searchable together."""
+
+    def versions() -> list[str]:
+        return urllib3.request("GET", f"{env.url}/api/v1/models/acme/reader").json()["versions"]
+
+    env.publish(env.build(version="1.0.0"))
+    registry = env.app.extensions["edzoo"]
+    monkeypatch.setenv("EDZOO_FAULT", "publish:before-commit=enospc")
+    with pytest.raises(StorageError):
+        env.publish(env.build(version="1.1.0"))
+    assert env.pull("acme/reader", cache="c1").version == "1.1.0" and versions() == ["1.0.0", "1.1.0"]
+
+    served = registry.served_head()
+    monkeypatch.setattr(registry, "_catch_up", lambda: None)  # as with the database down then
+    build = env.build(version="1.2.0")
+    with pytest.raises(StorageError):
+        env.publish(build)
+    monkeypatch.delenv("EDZOO_FAULT")
+    assert registry.timestamp().signed.version == served.timestamp_version + 1  # the store moved
+    assert registry.served_head() == served  # what clients see did not
+    assert env.pull("acme/reader", cache="c2").version == "1.1.0" and versions() == ["1.0.0", "1.1.0"]
+    assert env.publish(build).status == "unchanged"  # the store already holds these roles
+    assert registry.served_head().timestamp_version == served.timestamp_version + 1
+    assert env.pull("acme/reader", cache="c2").version == "1.2.0" and versions() == ["1.0.0", "1.1.0", "1.2.0"]
+
+
+def test_the_probe_for_the_next_root_is_answered_from_the_head(env, monkeypatch):  # type: ignore[no-untyped-def]
+    """Past the newest root the probe is a 404 without a store read; up to it, each root file
+    is read once; a registry whose index has no head yet (made before it existed) is served
+    from the store as before."""
+    registry = env.app.extensions["edzoo"]
+    reads: list[str] = []
+    real_get = registry.objects.get_bytes
+    monkeypatch.setattr(registry.objects, "get_bytes", lambda key: reads.append(key) or real_get(key))
+    for _ in range(2):
+        assert urllib3.request("GET", f"{env.url}/tuf/metadata/1.root.json").status == 200
+        probe = urllib3.request("GET", f"{env.url}/tuf/metadata/2.root.json")
+        assert probe.status == 404 and "newest root is version 1" in probe.json()["message"]
+    assert reads == ["tuf/1.root.json"]
+    with registry.index.writer() as session:  # as a registry made before the head existed
+        session.execute(sqlalchemy.text("DELETE FROM served_head"))
+    reads.clear()
+    assert urllib3.request("GET", f"{env.url}/tuf/metadata/2.root.json").status == 404
+    assert urllib3.request("GET", f"{env.url}/tuf/metadata/timestamp.json").status == 200
+    assert reads[:2] == ["tuf/2.root.json", "tuf/timestamp.json"]
+    env.publish(env.build())  # the next writer copies the head back
+    assert registry.served_head() == registry._store_head()
 
 
 def test_a_role_the_snapshot_does_not_list_is_named_as_data(env):  # type: ignore[no-untyped-def]

@@ -148,10 +148,18 @@ def test_migrations_make_the_same_schema_on_both_engines(tmp_path: Path, postgre
     try:
         for index in (pg, lite):
             current, head = schema_revision(index.engine)
-            assert current == head == "0003"
+            assert current == head == "0004"
         tables = [sorted(inspect(i.engine).get_table_names()) for i in (pg, lite)]
         assert tables[0] == tables[1]
-        assert {"publishers", "models", "versions", "publish_log", "writer_lock", "alembic_version"} <= set(tables[0])
+        assert {
+            "publishers",
+            "models",
+            "versions",
+            "publish_log",
+            "writer_lock",
+            "served_head",
+            "alembic_version",
+        } <= set(tables[0])
     finally:
         pg.dispose()
         lite.dispose()

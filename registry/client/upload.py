@@ -214,7 +214,10 @@ def _publish_once(
 
     changed, new_paths = trust.plan_publish(ns_md, bins, files, key=key, existing=existing)
     ref = f"{ns}/{model}@{version}"
-    if not changed:
+    if not changed and ns_md is not None:  # (without a namespace role, it is among the changed)
+        # The namespace role re-sent as stored (a no-op there): a retry after a publish whose
+        # commit failed completes it on the registry.
+        api.post_json("/publish", {"roles": {ns: ns_md.to_dict()}})
         return PublishResult(ref.split("@")[0], version, "unchanged", (), (), new_aliases)
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -12,6 +12,12 @@ Layout of a data folder (the server's; the offline root/targets keys live elsewh
 Any number of server processes, on one machine or several, may share one object store and one
 PostgreSQL database: every write to the registry happens inside :meth:`Index.writer`, whose
 lock the database holds, so publishes are serialized and TUF versions only ever grow.
+
+The store is the truth of the TUF metadata; what the server answers for its two mutable names
+(the timestamp, and the probe for the next root) comes from the index's served head, which every
+writer's transaction copies from the store as it commits (:meth:`Registry.lock`). So a pull
+costs one database read before its immutable files, not two store GETs (an S3 GET is tens of
+milliseconds), and a publish shows its timestamp and its index rows at the same commit.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from registry.core.errors import (
 )
 from registry.core.model import Manifest
 from registry.core.recall import Withdrawal
-from registry.storage.index import Index
+from registry.storage.index import Index, ServedHead
 from registry.storage.objects import ObjectStore, blob_key, open_store
 
 from .blobcache import BlobCache
@@ -155,6 +161,10 @@ class Registry:
         self._immutable_lock = threading.Lock()
         self._immutable: tuple[int, dict[str, bytes | None]] = (0, {})
         self._blobs = BlobCache(config.blob_cache_bytes)
+        # The last served timestamp parsed: (bytes, Metadata), parsed again when the bytes change.
+        self._parsed_timestamp: tuple[bytes, Metadata[Timestamp]] | None = None
+        # Root files up to the head's newest version: immutable once committed. version -> bytes.
+        self._roots: dict[int, bytes] = {}
 
     # -- online keys: reloaded after a rotation, never used once retired ----------------------
     def signer(self, role: str) -> Any:
@@ -198,9 +208,63 @@ class Registry:
     @contextlib.contextmanager
     def lock(self) -> Iterator[Session]:
         """The writer transaction (:meth:`Index.writer`): held by the database, released when
-        the block ends or its process dies."""
+        the block ends or its process dies. A block that ends without an error copies the
+        store's timestamp and newest root version into the served head, in the same commit as
+        the block's index rows; one that fails leaves the head as it was (a store already ahead
+        of it is caught up at once: :meth:`_catch_up`)."""
+        try:
+            with self._writer() as session:
+                yield session
+        except Exception:
+            self._catch_up()
+            raise
+
+    @contextlib.contextmanager
+    def _writer(self) -> Iterator[Session]:
         with self.index.writer() as session:
             yield session
+            self.index.set_head(session, self._store_head())
+
+    def _catch_up(self) -> None:
+        """After a writer failed: if the store's timestamp had moved (the failure came between
+        it and the index commit), index what it publishes and serve it, as a server's start
+        would. If that fails too (the database is down), the next writer does it: any publish,
+        a publisher's retry of the same roles, a renewal, or a server's start."""
+        try:
+            head = self.index.head()
+            if head is not None and head.timestamp == self.objects.get_bytes("tuf/timestamp.json"):
+                return
+            with self._writer() as session:
+                added = self._reindex_all(session)
+            log.warning("a failed write had moved the store's timestamp: now served; indexed %s", added or "nothing")
+        except (EdzooError, OSError) as e:
+            log.error("the store's timestamp is ahead of what is served until the next write succeeds: %s", e)
+
+    def _store_head(self) -> ServedHead:
+        data = self.objects.get_bytes("tuf/timestamp.json")
+        timestamp_version = Metadata.from_bytes(data).signed.version
+        return ServedHead(data, timestamp_version, self.current_root().signed.version)
+
+    # -- what clients are served ---------------------------------------------------------------
+    def served_head(self) -> ServedHead | None:
+        """The index's served head; None before a writer copied one, or while the database
+        cannot be read (then the store answers, as it did before the head existed: it is never
+        behind the head, so a client sees no version go back)."""
+        try:
+            return self.index.head()
+        except EdzooError as e:
+            log.warning("serving the timestamp from the object store: %s", e)
+            return None
+
+    def served_timestamp(self) -> tuple[bytes, Metadata[Timestamp]]:
+        """The timestamp clients are served, as bytes and parsed (parsed once per version)."""
+        head = self.served_head()
+        data = head.timestamp if head is not None else self.objects.get_bytes("tuf/timestamp.json")
+        parsed = self._parsed_timestamp
+        if parsed is None or parsed[0] != data:
+            parsed = (data, Metadata.from_bytes(data))
+            self._parsed_timestamp = parsed
+        return parsed
 
     # -- reading TUF metadata ------------------------------------------------------------------
     def metadata_file(self, name: str) -> bytes:
@@ -208,15 +272,16 @@ class Registry:
         if not tufnames.is_metadata_name(name):
             raise NotFoundError(f"no metadata file {name}")
         if name == "timestamp.json":
-            # One store read when nothing is due (the common case); a renewal reads it again.
-            data = self.objects.get_bytes("tuf/timestamp.json")
-            timestamp: Metadata[Timestamp] = Metadata.from_bytes(data)
+            # One index read when nothing is due (the common case); a renewal reads it again.
+            data, timestamp = self.served_timestamp()
             if self._online_due(timestamp):
                 self.refresh_online()
-                data = self.objects.get_bytes("tuf/timestamp.json")
-                timestamp = Metadata.from_bytes(data)
+                data, timestamp = self.served_timestamp()
             self._learn_references(timestamp.signed.snapshot_meta.version)
             return data
+        root = tufnames.ROOT_FILE_RE.match(name)
+        if root is not None:
+            return self._root_file(name, int(root.group(1)))
         with self._immutable_lock:
             cached = self._immutable[1].get(name)
         if cached is not None:
@@ -226,6 +291,20 @@ class Registry:
             if name in self._immutable[1]:  # referenced by the snapshot of the last timestamp
                 self._immutable[1][name] = data
         return data
+
+    def _root_file(self, name: str, version: int) -> bytes:
+        """``N.root.json``. Past the head's newest root it is absent (the updater's probe for
+        the next root, once per pull) without a store read; up to it, immutable, so read once."""
+        head = self.served_head()
+        if head is None:
+            return self.objects.get_bytes(f"tuf/{name}")
+        if version > head.root_version:
+            raise NotFoundError(f"no metadata file {name}: the newest root is version {head.root_version}")
+        found = self._roots.get(version)
+        if found is None:
+            found = self.objects.get_bytes(f"tuf/{name}")
+            self._roots[version] = found
+        return found
 
     def references(self, name: str) -> bool:
         """Is ``name`` timestamp.json or a versioned file that the snapshot of the newest
@@ -259,6 +338,8 @@ class Registry:
         return Metadata.from_bytes(self.objects.get_bytes(key))
 
     def timestamp(self) -> Metadata[Timestamp]:
+        """The store's timestamp, which a writer signs the next one after (clients are served
+        :meth:`served_timestamp`)."""
         return self._load("tuf/timestamp.json")
 
     def snapshot(self) -> tuple[Metadata[Snapshot], bytes]:
@@ -280,7 +361,7 @@ class Registry:
         manifest.json``): the top-level targets role's own entry, else the one in the hash bin
         of the path's namespace; None when nothing signed lists the path. Roles are parsed once
         per snapshot version (a small cache, emptied when the timestamp names a new snapshot)."""
-        return self._signed_at(self.timestamp().signed.snapshot_meta.version, path)
+        return self._signed_at(self.served_timestamp()[1].signed.snapshot_meta.version, path)
 
     def served_target(self, path: str, sha256: str) -> TargetFile | None:
         """The signed entry a request for target ``path`` with ``sha256`` may be served by: as
@@ -296,7 +377,15 @@ class Registry:
             found = self._signed_at(known, path)
             if found is not None and found.hashes.get("sha256") == sha256:
                 return found
-        return self.signed_target(path)
+        found = self.signed_target(path)
+        if found is not None and found.hashes.get("sha256") == sha256:
+            return found
+        # The store ahead of the served head (a publish whose index commit failed): its
+        # publisher reads its roles from the store (/roles/...) and the files they sign from here.
+        store_version = self.timestamp().signed.snapshot_meta.version
+        if store_version != self.served_timestamp()[1].signed.snapshot_meta.version:
+            return self._signed_at(store_version, path)
+        return found
 
     def small_blob(self, key: str, size: int) -> bytes | None:
         """The bytes of blob ``key`` (of the signed ``size``) from memory, read from the store
@@ -345,12 +434,12 @@ class Registry:
         timestamp.json and when /api/v1/health is asked, so whatever a client is served is valid
         for at least half a lifetime. Several processes may share one store: the writer lock
         lets one renew, and the others see its result when they check again inside the lock."""
-        if not force and not self._online_due(self.timestamp()):
+        if not force and not self._online_due(self.served_timestamp()[1]):
             return
         with self.lock():
             current = self.timestamp()
             if not force and not self._online_due(current):
-                return
+                return  # another process renewed it; the lock's commit serves its timestamp
             snap, _ = self.snapshot()
             snapshot_signer, timestamp_signer = self.online_signers()  # a retired key fails before any write
             if force or self._half_spent(snap.signed.expires, self.config.expiry.snapshot):
@@ -462,9 +551,9 @@ class Registry:
             }
             self.index.record_publish(session, namespace, versions, indexes, detail, withdrawn=withdrawn)
             session.flush()  # a constraint the index refuses fails here, before the timestamp moves
-            # The timestamp is the commit point for clients. If the index commit fails after it,
-            # the versions are published but not searchable until `_reindex` (on a retry of the
-            # same publish, or when a server starts) records them.
+            # The store's timestamp is the commit point of the metadata; clients and search see
+            # it when this transaction commits the served head with the index rows. If that
+            # commit fails after the write, :meth:`lock` indexes and serves it at once.
             self.objects.put_bytes("tuf/timestamp.json", trust.to_bytes(new_timestamp))
             faults.point("publish:before-commit")
         faults.point("publish:after-commit")
@@ -668,16 +757,20 @@ class Registry:
         """Index every version the TUF metadata publishes but the index lacks (a server that
         died between the timestamp and the index commit). Returns the versions it added."""
         with self.lock() as session:
-            snapshot, _ = self.snapshot()
-            found = self.role("targets", snapshot)
-            assert found is not None
-            delegations = found[0].signed.delegations
-            namespaces = sorted(delegations.roles) if delegations and delegations.roles else []
-            added: list[str] = []
-            for namespace in namespaces:
-                added += self._reindex(session, namespace, snapshot)
+            added = self._reindex_all(session)
         if added:
             log.warning("indexed %d published versions the index had missed: %s", len(added), ", ".join(added))
+        return added
+
+    def _reindex_all(self, session: Session) -> list[str]:
+        snapshot, _ = self.snapshot()
+        found = self.role("targets", snapshot)
+        assert found is not None
+        delegations = found[0].signed.delegations
+        namespaces = sorted(delegations.roles) if delegations and delegations.roles else []
+        added: list[str] = []
+        for namespace in namespaces:
+            added += self._reindex(session, namespace, snapshot)
         return added
 
     def _reindex(self, session: Session, namespace: str, snapshot: Metadata[Snapshot]) -> list[str]:
@@ -763,7 +856,7 @@ class Registry:
         except (EdzooError, OSError) as e:  # reported below: the online roles show as not renewable
             log.error("cannot renew the online metadata: %s", e)
         report = self.expiry_report()
-        ts = self.timestamp()
+        ts = self.served_timestamp()[1]
         return {
             "status": report.status,
             "expiring": report.expiring_entries(),

@@ -1,9 +1,11 @@
 """The searchable index of a registry (SQLAlchemy 2: SQLite by default, PostgreSQL at scale).
 
 Everything here except publishers is derived from publisher-signed metadata; it serves search
-and the JSON API, never trust decisions. The publish log is append-only. The schema is made and
-upgraded by Alembic migrations (``registry/storage/migrations``) on every engine; writers take
-the database's own lock (:meth:`Index.writer`), so any number of server processes can share it.
+and the JSON API, never trust decisions. The served head (:class:`ServedHead`) is a copy of the
+store's signed timestamp, which clients verify as they verify the store's. The publish log is
+append-only. The schema is made and upgraded by Alembic migrations
+(``registry/storage/migrations``) on every engine; writers take the database's own lock
+(:meth:`Index.writer`), so any number of server processes can share it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
     create_engine,
@@ -40,7 +43,7 @@ from registry.core import modelindex, names
 from registry.core.errors import ConflictError, NotFoundError, StorageError, UnavailableError, UsageError
 from registry.core.recall import Withdrawal
 
-__all__ = ["Index", "ModelRefs", "StoredVersion", "VersionRef", "migrate"]
+__all__ = ["Index", "ModelRefs", "ServedHead", "StoredVersion", "VersionRef", "migrate"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_ID = 0x6564_7A6F  # pg_advisory_xact_lock key of schema upgrades ("edzo")
@@ -197,6 +200,26 @@ class WriterLock(Base):
     __tablename__ = "writer_lock"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     writes: Mapped[int] = mapped_column(BigInteger)
+
+
+class HeadRow(Base):
+    """The one row of the served head (migration 0004)."""
+
+    __tablename__ = "served_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    timestamp: Mapped[bytes] = mapped_column(LargeBinary)
+    timestamp_version: Mapped[int] = mapped_column(BigInteger)
+    root_version: Mapped[int] = mapped_column(BigInteger)
+
+
+@dataclass(frozen=True)
+class ServedHead:
+    """What the server answers for the two mutable names a pull asks first: the timestamp's
+    bytes, and the newest root version (so the probe for the next root needs no store read)."""
+
+    timestamp: bytes
+    timestamp_version: int
+    root_version: int
 
 
 @event.listens_for(LogEntry, "before_update")
@@ -660,6 +683,36 @@ class Index:
             if namespace:
                 stmt = stmt.where(LogEntry.namespace == namespace)
             return [e.to_json() for e in s.scalars(stmt.order_by(LogEntry.id).limit(limit))]
+
+    # -- the served head -------------------------------------------------------------------
+    def head(self) -> ServedHead | None:
+        """The served head as the last writer committed it; None before any writer copied one."""
+        stmt = select(HeadRow.timestamp, HeadRow.timestamp_version, HeadRow.root_version).where(HeadRow.id == 1)
+        try:
+            with self.engine.connect() as c:
+                row = c.execute(stmt).first()
+        except SQLAlchemyError as e:
+            raise _db_error(e, "index database error") from e
+        return None if row is None else ServedHead(bytes(row[0]), int(row[1]), int(row[2]))
+
+    def set_head(self, s: Session, head: ServedHead) -> None:
+        """Inside :meth:`writer`: the head clients are served once this transaction commits."""
+        row = s.get(HeadRow, 1)
+        if row is None:
+            s.add(
+                HeadRow(
+                    id=1,
+                    timestamp=head.timestamp,
+                    timestamp_version=head.timestamp_version,
+                    root_version=head.root_version,
+                )
+            )
+        elif (row.timestamp, row.root_version) != (head.timestamp, head.root_version):
+            row.timestamp, row.timestamp_version, row.root_version = (
+                head.timestamp,
+                head.timestamp_version,
+                head.root_version,
+            )
 
     def counts(self) -> dict[str, int]:
         with self.session() as s:
