@@ -16,10 +16,10 @@ from tuf.api.metadata import Metadata, Targets
 
 from registry.core import keys, names, trust
 from registry.core.errors import ConflictError, UsageError
-from registry.storage.index import Index, ServedHead
+from registry.storage.index import Index
 
 from .keyadmin import new_token, open_registry, sign_targets
-from .repository import FORMAT, ServerConfig, token_hash
+from .repository import FORMAT, ServerConfig, store_head, token_hash
 
 __all__ = ["InitResult", "add_publisher", "init"]
 
@@ -89,12 +89,11 @@ def init(
     objects.put_bytes("tuf/root.json", root_bytes)
     objects.put_bytes("tuf/1.targets.json", trust.to_bytes(md["targets"]))
     objects.put_bytes("tuf/1.snapshot.json", trust.to_bytes(md["snapshot"]))
-    timestamp_bytes = trust.to_bytes(md["timestamp"])
-    objects.put_bytes("tuf/timestamp.json", timestamp_bytes)
+    objects.put_bytes("tuf/timestamp.json", trust.to_bytes(md["timestamp"]))
     index = Index(config.db_url)
     try:
         with index.writer() as session:  # what the server answers from its first request
-            index.set_head(session, ServedHead(timestamp_bytes, md["timestamp"].signed.version, 1))
+            index.set_head(session, store_head(objects))
     finally:
         index.dispose()
     info: dict = {"format": FORMAT, "root_threshold": root_threshold, "targets_threshold": targets_threshold}

@@ -127,6 +127,15 @@ def online_signer(config: ServerConfig, role: str) -> Any:
     return keys.load_signer(Path(value) if value else config.data_dir / "keys" / f"{role}.pem")
 
 
+def store_head(objects: ObjectStore) -> ServedHead:
+    """The served head as the store holds it now: its timestamp and its newest root version
+    (what every writer's commit copies into the index, and `registry init` writes first)."""
+    data = objects.get_bytes("tuf/timestamp.json")
+    timestamp_version = Metadata.from_bytes(data).signed.version
+    root_version = Metadata.from_bytes(objects.get_bytes("tuf/root.json")).signed.version
+    return ServedHead(data, timestamp_version, root_version)
+
+
 def token_hash(token: str) -> str:
     # Tokens are 256-bit random strings: a plain sha256 is a sound way to store them.
     return hashlib.sha256(token.encode()).hexdigest()
@@ -241,9 +250,7 @@ class Registry:
             log.error("the store's timestamp is ahead of what is served until the next write succeeds: %s", e)
 
     def _store_head(self) -> ServedHead:
-        data = self.objects.get_bytes("tuf/timestamp.json")
-        timestamp_version = Metadata.from_bytes(data).signed.version
-        return ServedHead(data, timestamp_version, self.current_root().signed.version)
+        return store_head(self.objects)
 
     # -- what clients are served ---------------------------------------------------------------
     def served_head(self) -> ServedHead | None:
@@ -377,13 +384,14 @@ class Registry:
             found = self._signed_at(known, path)
             if found is not None and found.hashes.get("sha256") == sha256:
                 return found
-        found = self.signed_target(path)
+        served_version = self.served_timestamp()[1].signed.snapshot_meta.version
+        found = self._signed_at(served_version, path)
         if found is not None and found.hashes.get("sha256") == sha256:
             return found
         # The store ahead of the served head (a publish whose index commit failed): its
         # publisher reads its roles from the store (/roles/...) and the files they sign from here.
         store_version = self.timestamp().signed.snapshot_meta.version
-        if store_version != self.served_timestamp()[1].signed.snapshot_meta.version:
+        if store_version != served_version:
             return self._signed_at(store_version, path)
         return found
 
