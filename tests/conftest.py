@@ -209,7 +209,8 @@ def serve_timestamp(data_dir: Path, data: bytes) -> None:
     and write access to its storage would: in the object store and in the index's served head."""
     from tuf.api.metadata import Metadata
 
-    from registry.storage.index import Index, ServedHead
+    from registry.storage.index import Index
+    from registry.storage.records import ServedHead
 
     (data_dir / "objects" / "tuf" / "timestamp.json").write_bytes(data)
     index = Index(ServerConfig.from_env(data_dir, {}).db_url)

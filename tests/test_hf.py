@@ -131,7 +131,7 @@ def _files(build: Path) -> dict[str, bytes]:
 
 def _commit(env, version: str) -> str:  # type: ignore[no-untyped-def]
     doc = env.app.extensions["edzoo"].index.version("acme", "reader", version)
-    return commit_id(doc["manifest"]["sha256"])
+    return commit_id(doc.manifest_sha256)
 
 
 def _sha(data: bytes) -> str:

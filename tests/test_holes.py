@@ -332,5 +332,29 @@ def search_index(request, tmp_path):  # type: ignore[no-untyped-def]
 def test_search_takes_wildcards_literally(search_index) -> None:  # type: ignore[no-untyped-def]
     for case, q, found in SEARCH_CASES:
         total, models = search_index.search(q)
-        assert [m["name"] for m in models] == found, (case, q)
+        assert [m.name for m in models] == found, (case, q)
         assert total == len(found), case
+
+
+def test_the_index_answers_in_typed_records_on_both_databases(search_index) -> None:  # type: ignore[no-untyped-def]
+    """Index queries return frozen records (registry.storage.records) that stay readable after
+    their session, and whose to_json is the JSON API's shape."""
+    import dataclasses
+
+    from registry.storage.records import ModelRecord, VersionRecord
+
+    total, models = search_index.search()
+    assert total == len(SEARCH_MODELS) and all(isinstance(m, ModelRecord) for m in models)
+    model = search_index.model("acme", "reader")
+    assert (model.id, model.latest, model.versions, model.withdrawn) == ("acme/reader", "1.0.0", ("1.0.0",), {})
+    assert model.to_json()["id"] == "acme/reader" and model.to_json()["versions"] == ["1.0.0"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.latest = "2.0.0"  # type: ignore[misc]
+    version = search_index.version("acme", "reader", "1.0.0")
+    assert isinstance(version, VersionRecord) and version.model == "acme/reader"
+    assert version.manifest["name"] == "reader" and version.manifest_size == 1
+    doc = version.to_json()
+    assert doc["manifest"] == {"sha256": version.manifest_sha256, "size": 1}
+    assert doc["manifest_document"] is version.manifest and "manifest_document" not in version.to_json(manifest=False)
+    assert [v["id"] for v in doc["variants"]] == ["fp32"]
+    assert search_index.stored_version("acme", "reader", "9.9.9") is None

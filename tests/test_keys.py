@@ -199,7 +199,7 @@ def test_tokens_are_reissued_revoked_and_expire(env) -> None:  # type: ignore[no
     assert _token_works(env, short)
     time.sleep(1.2)
     assert not _token_works(env, short)
-    states = {t["id"]: t["state"] for t in keyadmin.list_tokens(env.data, "acme")}
+    states = {t.id: t.state for t in keyadmin.list_tokens(env.data, "acme")}
     assert states == {1: "revoked", second_id: "live", second_id + 1: "expired"}
     assert keyadmin.revoke_tokens(env.data, "acme") == [second_id, second_id + 1]
     assert not _token_works(env, second)
@@ -317,4 +317,4 @@ def test_targets_changes_below_the_targets_threshold_store_nothing(tmp_path: Pat
         with pytest.raises(SignatureError, match="targets needs 2 signature"):
             change()
     assert sorted(p.name for p in (data / "objects" / "tuf").iterdir()) == before
-    assert [t["state"] for t in keyadmin.list_tokens(data)] == ["live"]  # the index did not move either
+    assert [t.state for t in keyadmin.list_tokens(data)] == ["live"]  # the index did not move either

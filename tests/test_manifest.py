@@ -142,9 +142,9 @@ def test_read_build_dir_accepts_hello() -> None:
 
 def test_hello_int8_is_smaller_and_within_a_point(hello_doc: dict[str, Any]) -> None:
     fp32, int8 = (variant_by_id(hello_doc, v) for v in ("fp32", "int8"))
-    assert int8["size"] < fp32["size"]
-    assert int8["io"]["inputs"][0]["dtype"] == "int8"
-    assert abs(int8["metrics"]["delta_vs_reference"]) <= 1.0
+    assert int8.size < fp32.size
+    assert int8.io["inputs"][0]["dtype"] == "int8"
+    assert abs(int8.metrics.delta_vs_reference) <= 1.0
 
 
 def test_hello_golden_samples_are_held_out_inputs(hello_doc: dict[str, Any]) -> None:
@@ -567,7 +567,7 @@ def test_build_dir_root_must_be_a_folder(tmp_path: Path) -> None:
 
 
 def test_variant_by_id(hello_doc: dict[str, Any]) -> None:
-    assert variant_by_id(hello_doc, "int8")["file"] == "variants/int8.tflite"
+    assert variant_by_id(hello_doc, "int8").file == "variants/int8.tflite"
     with pytest.raises(
         NotFoundError,
         match=r"no variant 'fp16' in edzoo/hello@1.0.0; "
@@ -708,3 +708,28 @@ def test_a_cards_learners_are_written_once_for_every_renderer(hello_doc: dict[st
     block = "\n".join(lines)
     metrics = {"reference": doc["variants"][0]["id"], "test_set": {"size": 3}}  # what a build's metrics.json holds
     assert block in render_readme(doc, {}, "0" * 64) and block in render_card(doc, metrics)
+
+
+def test_the_card_and_the_hf_readme_share_one_head_and_tail(hello_doc: dict[str, Any]) -> None:
+    """One renderer for what both say (registry.core.card): the title, facts, use, limitations,
+    learners, data, ethics and provenance appear word for word in card.md and in the README,
+    and a card without learners says so in both."""
+    from registry.core.card import NO_EDUCATION, card_head, card_tail
+    from registry.core.model import Manifest
+    from registry.server.hf.readme import render_readme
+    from zoo.card import render_card
+
+    metrics = {"reference": hello_doc["variants"][0]["id"], "test_set": {"size": 3}}
+    for education in ({"age_band": "6-9", "privacy_class": "student-input-on-device"}, None):
+        doc = copy.deepcopy(hello_doc)
+        doc["card"].pop("education", None)
+        if education:
+            doc["card"]["education"] = education
+        m = Manifest.from_dict(doc)
+        head, tail = "\n".join(card_head(m)), "\n".join(card_tail(m))
+        readme, card = render_readme(doc, {}, "0" * 64), render_card(doc, metrics)
+        for text in (readme, card):
+            assert head in text and tail in text
+            assert (NO_EDUCATION in text) is (education is None)
+        assert f"Test split sha256 `{doc['card']['evaluation_data']['sha256']}`" in tail
+        assert "- Tools: " in tail and "- Seeds: " in tail

@@ -59,3 +59,43 @@ def test_a_changed_object_writes_its_change() -> None:
     renamed = replace(m, summary="Says hello, typed")
     assert renamed.to_dict()["summary"] == "Says hello, typed"
     assert list(renamed.to_dict()) == list(m.to_dict())  # the key order survives a replace
+
+
+def test_every_reference_profile_round_trips_and_reads_as_attributes() -> None:
+    from registry.core.model import Cpu, DeviceProfile, Runtime
+    from registry.core.profiles import load_profile, reference_profiles
+
+    for pid in reference_profiles():
+        doc = load_profile(pid)
+        p = DeviceProfile.from_dict(doc)
+        assert json.dumps(p.to_dict(), indent=2) == json.dumps(doc, indent=2), pid
+        assert isinstance(p.cpu, Cpu) and isinstance(p.runtime, Runtime)
+        assert (p.id, p.ram_mb, p.cpu.speed_factor, p.runtime.version) == (
+            doc["id"],
+            doc["ram_mb"],
+            doc["cpu"]["speed_factor"],
+            doc["runtime"]["version"],
+        )
+        assert p.memory_share == doc.get("memory_share") and p.runtime.ops == doc["runtime"].get("ops")
+        assert DeviceProfile.of(p) is p and DeviceProfile.of(doc) == p
+
+
+def test_selection_gives_the_same_answer_for_an_object_and_its_document() -> None:
+    from registry.core.errors import NoCompatibleVariantError
+    from registry.core.model import DeviceProfile
+    from registry.core.profiles import load_profile, reference_profiles
+    from registry.core.select import policy_for_device, select
+
+    doc = json.loads(HELLO.read_text())
+    for pid in reference_profiles():
+        profile = load_profile(pid)
+        _, policy, _ = policy_for_device(profile)
+        assert policy_for_device(DeviceProfile.from_dict(profile)) == policy_for_device(profile)
+        try:
+            plain = select(doc, profile, policy)
+        except NoCompatibleVariantError:
+            with pytest.raises(NoCompatibleVariantError):
+                select(Manifest.from_dict(doc), DeviceProfile.from_dict(profile), policy)
+            continue
+        typed = select(Manifest.from_dict(doc), DeviceProfile.from_dict(profile), policy)
+        assert typed == plain and isinstance(typed.variant, Variant)

@@ -319,7 +319,7 @@ def test_identical_groups_are_planned_once(world: World, monkeypatch: pytest.Mon
     real = select.select_many
 
     def counting(*args: Any, **kwargs: Any) -> select.Plan:
-        calls.append(args[1]["id"])
+        calls.append(args[1].id)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(select, "select_many", counting)

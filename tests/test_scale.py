@@ -185,7 +185,7 @@ def test_an_index_made_before_migrations_is_upgraded_in_place(tmp_path: Path) ->
     engine.dispose()
     index = Index(url)
     try:
-        assert index.publishers()[0]["namespace"] == "old"  # the data survived
+        assert index.publishers()[0].namespace == "old"  # the data survived
         assert index.publisher_for_token("h") == "old"  # its token became a token row
         with index.writer():
             pass  # the lock row exists

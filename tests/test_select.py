@@ -682,7 +682,7 @@ def test_choice_never_breaks_a_hard_constraint_and_is_never_dominated(
             assert f"\n  {v['id']}: " in str(e.value)
         return
     choice = select(doc, device, policy)
-    assert runs(choice.variant, device, policy)
+    assert runs(choice.variant.to_dict(), device, policy)
     assert all(kind == "rejected" for vid, (kind, _) in choice.others.items() if vid not in {v["id"] for v in feasible})
 
     def measures(v: dict[str, Any]) -> tuple[float, int, float]:
@@ -690,7 +690,7 @@ def test_choice_never_breaks_a_hard_constraint_and_is_never_dominated(
         fastest = min(estimate_latency_us(w, device) for w in doc["variants"])
         return v["metrics"]["value"], v["size"], speed_class(estimate_latency_us(v, device), fastest)
 
-    acc, size, latency = measures(choice.variant)
+    acc, size, latency = measures(choice.variant.to_dict())
     for v in feasible:
         a, s, t = measures(v)
         dominates = a >= acc and s <= size and t <= latency and (a > acc or s < size or t < latency)
@@ -712,7 +712,7 @@ def test_tightening_storage_never_yields_a_larger_file(
         tight = select(doc, tight_device, policy)
     except NoCompatibleVariantError:
         return
-    assert tight.variant["size"] <= loose.variant["size"]
+    assert tight.variant.size <= loose.variant.size
 
 
 def brute_force(
@@ -744,15 +744,15 @@ def test_select_many_fits_the_budget_and_matches_brute_force(
     budget = Budget(storage_mb, memory_mb)
     policy = Policy()  # no floor, no latency budget: every runnable variant competes
     plan = select_many(items, device, budget, policy)
-    sizes = [c.variant["size"] for c in plan.choices.values()]
-    memories = [c.variant["requirements"]["min_ram_mb"] for c in plan.choices.values()]
+    sizes = [c.variant.size for c in plan.choices.values()]
+    memories = [c.variant.requirements.min_ram_mb for c in plan.choices.values()]
     assert sum(sizes) == plan.total_size <= storage_mb * MB
     if memory_mb is not None:
         assert sum(memories) <= memory_mb
     assert set(plan.choices) | set(plan.left_out) == {m for m, _ in items}
     assert not set(plan.choices) & set(plan.left_out)
     for c in plan.choices.values():
-        assert runs(c.variant, device, policy, storage=False)
+        assert runs(c.variant.to_dict(), device, policy, storage=False)
     assert plan.total_value == pytest.approx(brute_force(items, device, budget, policy), abs=1e-9)
 
 

@@ -2,39 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from registry.core.card import education_lines
+from registry.core.card import card_head, card_tail
 from registry.core.manifest import describe_recipe
+from registry.core.model import Manifest
 
 
 def _pct(x: float) -> str:
     return f"{x * 100:.2f}%"
 
 
-def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
-    card, sig = m["card"], m["signature"]
-    ref = next(v for v in m["variants"] if v["id"] == metrics["reference"])
-    metric = ref["metrics"]["name"]
+def render_card(doc: Mapping[str, Any], metrics: dict[str, Any]) -> str:
+    """``card.md``: the card's shared head and tail (:mod:`registry.core.card`) around the
+    build's measurements, from the manifest ``doc`` and the build's ``metrics.json``."""
+    m = Manifest.of(doc)
+    sig = m.signature
+    ref = m.variant(metrics["reference"])
+    metric = ref.metrics.name
     lines = [
-        f"# {m['namespace']}/{m['name']} {m['version']}",
-        "",
-        m["summary"],
-        "",
-        f"- Task: {m['task']}",
-        f"- Subjects: {', '.join(m['subjects'])}; grades (age band): {', '.join(m['grades'])}",
-        f"- Languages: {', '.join(m['languages'])}",
-        f"- License: {m['license']}",
-        "",
-        "## Intended use",
-        "",
-        card["intended_use"],
-        "",
-        "## Limitations",
-        "",
-        *[f"- {item}" for item in card["limitations"]],
-        "",
-        *_education(card.get("education")),
+        *card_head(m),
         "## Variants",
         "",
         f"Measured through the LiteRT interpreter on the held-out test set ({metrics['test_set']['size']:,} "
@@ -44,19 +32,19 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"| variant | recipe | bytes | gzip bytes | {metric} (95% CI) | Δ vs fp32 (points) | p50 µs | p90 µs |",
         "|---|---|---:|---:|---|---:|---:|---:|",
     ]
-    for v in m["variants"]:
-        b, met = v["benchmarks"], v["metrics"]
-        lo, hi = met["ci95"]
+    for v in m.variants:
+        b, met = v.benchmarks, v.metrics
+        ci = f" ({_pct(met.ci95[0])}–{_pct(met.ci95[1])})" if met.ci95 else ""
+        gzip = f"{v.gzip_size:,}" if v.gzip_size is not None else "—"
         lines.append(
-            f"| {v['id']} | {describe_recipe(v['recipe'])} | {v['size']:,} | {v['gzip_size']:,} | {_pct(met['value'])} "
-            f"({_pct(lo)}–{_pct(hi)}) | {met['delta_vs_reference']:+.2f} | {b['latency_us_p50']} | "
-            f"{b['latency_us_p90']} |"
+            f"| {v.id} | {describe_recipe(v.recipe)} | {v.size:,} | {gzip} | {_pct(met.value)}{ci} | "
+            f"{met.delta_vs_reference:+.2f} | {b.latency_us_p50} | {b.latency_us_p90} |"
         )
-    machine = ref["benchmarks"]["machine"]
+    machine = ref.benchmarks.machine
     lines += [
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['os']}, {machine['runtime']}; "
-        f"{ref['benchmarks']['runs']} timed runs after {ref['benchmarks']['warmup_runs']} warm-up runs. "
+        f"{ref.benchmarks.runs} timed runs after {ref.benchmarks.warmup_runs} warm-up runs. "
         "A difference smaller than the confidence intervals is noise.",
         "",
         *_shift(m, metrics, metric),
@@ -82,8 +70,7 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
             f"{_pct(d['plain_accuracy'])} (int8, test set, {d.get('metric', 'accuracy')}).",
             "",
         ]
-    per_class = ref["metrics"]["per_class"]
-    worst = sorted(per_class.items(), key=lambda kv: kv[1])[:8]
+    worst = sorted((ref.metrics.per_class or {}).items(), key=lambda kv: kv[1])[:8]
     lines += [
         "## Recall per class (fp32)",
         "",
@@ -99,55 +86,26 @@ def render_card(m: dict[str, Any], metrics: dict[str, Any]) -> str:
         lines.append(f"- Input `{t['name']}`: {t['dtype']} {t['shape']}")
     for t in sig["outputs"]:
         lines.append(f"- Output `{t['name']}`: {t['dtype']} {t['shape']} (probabilities)")
-    for f in m.get("files", []):
+    for f in m.files or []:
         if f["path"] not in ("card.md", "metrics.json", "golden/samples.json"):
             lines.append(f"- `{f['path']}`: {f['description']}")
-    for v in m["variants"]:
+    for v in m.variants:
         for side in ("inputs", "outputs"):
-            for t in v.get("io", {}).get(side, []):
+            for t in (v.io or {}).get(side, []):
                 q = t.get("quantization")
                 quant = f", scale {q['scale']:.8g}, zero point {q['zero_point']}" if q else ""
-                lines.append(f"- Variant {v['id']} {side[:-1]} `{t['name']}`: {t['dtype']}{quant}")
+                lines.append(f"- Variant {v.id} {side[:-1]} `{t['name']}`: {t['dtype']}{quant}")
     lines += [
         f"- Preprocessing: {sig['preprocessing'].get('notes', '')}",
         f"- Labels (output order): {' '.join(sig['labels'])}",
         "- golden/samples.json: held-out inputs with each variant's expected outputs, to smoke-test a download.",
         "",
-        "## Data",
-        "",
-        f"Training: {card['training_data']['description']} {card['training_data']['provenance']} "
-        f"Licence: {card['training_data'].get('license', 'see metrics.json')}."
-        + (f" People: {card['training_data']['people']}." if card["training_data"].get("people") else ""),
-        "",
-        f"Evaluation: {card['evaluation_data']['description']} "
-        + (f"{card['evaluation_data']['provenance']} " if card["evaluation_data"].get("provenance") else "")
-        + (f"Licence: {card['evaluation_data']['license']}. " if card["evaluation_data"].get("license") else "")
-        + (f"People: {card['evaluation_data']['people']}. " if card["evaluation_data"].get("people") else "")
-        + f"Test split sha256 `{card['evaluation_data']['sha256']}`.",
-        "",
-        "## Ethical considerations",
-        "",
-        card.get("ethical_considerations", ""),
-        "",
-        "## Provenance",
-        "",
-        f"- Built at {m['provenance']['built_at']} with `{m['provenance']['build_command']}`",
-        f"- Source commit: {m['provenance']['source_commit'] or 'none'}"
-        + (" (with uncommitted changes)" if m["provenance"].get("source_dirty") else ""),
-        "- Tools: " + ", ".join(f"{k} {v}" for k, v in m["provenance"]["tool_versions"].items()),
-        "- Seeds: " + ", ".join(f"{k} {v}" for k, v in m["provenance"]["random_seeds"].items()),
-        "",
+        *card_tail(m),
     ]
     return "\n".join(lines)
 
 
-def _education(e: dict[str, Any] | None) -> list[str]:
-    if not e:
-        return []
-    return ["## Learners and privacy", "", *education_lines(e), ""]
-
-
-def _shift(m: dict[str, Any], metrics: dict[str, Any], metric: str) -> list[str]:
+def _shift(m: Manifest, metrics: dict[str, Any], metric: str) -> list[str]:
     """Every variant on the evaluation set from another source, beside the test split."""
     shift = metrics.get("shift_set")
     if not shift:
@@ -161,11 +119,10 @@ def _shift(m: dict[str, Any], metrics: dict[str, Any], metric: str) -> list[str]
         f"| variant | {metric}, test split | {metric}, other source | Δ vs fp32 there (points) |",
         "|---|---:|---:|---:|",
     ]
-    for v in m["variants"]:
-        met = v["metrics"]
-        s = met.get("shift")
+    for v in m.variants:
+        s = v.metrics.shift
         if s:
-            lines.append(f"| {v['id']} | {_pct(met['value'])} | {_pct(s['value'])} | {s['delta_vs_reference']:+.2f} |")
+            lines.append(f"| {v.id} | {_pct(v.metrics.value)} | {_pct(s['value'])} | {s['delta_vs_reference']:+.2f} |")
     return [*lines, ""]
 
 
@@ -174,7 +131,7 @@ def _parts(breakdown: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in (breakdown or {}).items() if isinstance(v, dict) and {"accuracy", "n"} <= set(v)}
 
 
-def _by_source(m: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
+def _by_source(m: Manifest, metrics: dict[str, Any]) -> list[str]:
     """Every variant on each part of the test split and of the other source (a task's score
     breakdowns with an accuracy and a count, such as digits by writers never seen)."""
     per_variant = metrics.get("variants") or {}
@@ -192,16 +149,16 @@ def _by_source(m: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
         "| variant | " + " | ".join(title for _, _, title in columns) + " |",
         "|---|" + "---|" * len(columns),
     ]
-    for v in m["variants"]:
+    for v in m.variants:
         cells = []
         for where, key, _ in columns:
-            part = _parts(per_variant.get(v["id"], {}).get(where)).get(key)
+            part = _parts(per_variant.get(v.id, {}).get(where)).get(key)
             cells.append(
                 f"{_pct(part['accuracy'])} ({_pct(part['ci95'][0])}–{_pct(part['ci95'][1])})"
                 if part and part.get("ci95")
                 else (_pct(part["accuracy"]) if part else "—")
             )
-        lines.append(f"| {v['id']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {v.id} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 

@@ -23,12 +23,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from registry.core import manifest as manifests
 from registry.core.errors import EdzooError, UsageError
+from registry.core.model import Manifest
+from registry.core.model import Variant as ManifestVariant
 from zoo.errors import RecipeError
 
 from . import _tf, measure, provenance, recipes
@@ -296,8 +298,9 @@ def run(job: Job) -> BuildResult:
         if workdir.exists():
             shutil.rmtree(workdir)
     say(f"wrote {dest} ({sum(f.stat().st_size for f in dest.rglob('*') if f.is_file()):,} B)")
-    reports = tuple(_report(doc, v) for v in doc["variants"])
-    return BuildResult(dest, doc, _rows(doc), time.perf_counter() - started, reports, not_applied, metric=task.metric)
+    built = Manifest.from_dict(doc)  # validated by write()
+    reports = tuple(_report(v) for v in built.variants)
+    return BuildResult(dest, doc, _rows(built), time.perf_counter() - started, reports, not_applied, metric=task.metric)
 
 
 # -- stages ----------------------------------------------------------------------------------
@@ -733,47 +736,56 @@ def _golden(task: Task, data: Dataset, variants: Mapping[str, Variant], n: int) 
     }
 
 
-def _report(doc: dict[str, Any], v: dict[str, Any]) -> VariantReport:
-    m, b = v["metrics"], v["benchmarks"]
-    shift = m.get("shift")
+def _report(v: ManifestVariant) -> VariantReport:
+    m, b = v.metrics, v.benchmarks
     return VariantReport(
-        id=v["id"],
-        size=v["size"],
-        gzip_size=v["gzip_size"],
-        parameters=v["parameters"],
-        value=m["value"],
-        ci95=tuple(m["ci95"]),  # type: ignore[arg-type]
-        delta=m["delta_vs_reference"],
-        latency_us_p50=b["latency_us_p50"],
-        latency_us_p90=b["latency_us_p90"],
-        empty_invoke_us_p50=b.get("empty_invoke_us_p50"),
-        peak_memory_bytes=b["peak_memory_bytes"],
-        shift_value=shift["value"] if shift else None,
-        shift_delta=shift["delta_vs_reference"] if shift else None,
+        id=v.id,
+        size=v.size,
+        gzip_size=_written(v.gzip_size),
+        parameters=_written(v.parameters),
+        value=m.value,
+        ci95=(_written(m.ci95)[0], _written(m.ci95)[1]),
+        delta=m.delta_vs_reference,
+        latency_us_p50=b.latency_us_p50,
+        latency_us_p90=b.latency_us_p90,
+        empty_invoke_us_p50=b.empty_invoke_us_p50,
+        peak_memory_bytes=b.peak_memory_bytes,
+        shift_value=m.shift["value"] if m.shift else None,
+        shift_delta=m.shift["delta_vs_reference"] if m.shift else None,
     )
 
 
-def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    ref = next(v for v in doc["variants"] if v["id"] == REFERENCE)
+T = TypeVar("T")
+
+
+def _written(value: T | None) -> T:
+    """A field :func:`describe` always writes (optional in the schema, not in a build)."""
+    if value is None:
+        raise AssertionError("describe() writes gzip_size, parameters and ci95 for every variant")
+    return value
+
+
+def _rows(built: Manifest) -> list[dict[str, Any]]:
+    ref = built.variant(REFERENCE)
     rows = []
-    for v in doc["variants"]:
-        b, m = v["benchmarks"], v["metrics"]
+    for v in built.variants:
+        b, m = v.benchmarks, v.metrics
         rows.append(
             {
-                "variant": v["id"],
-                "size": v["size"],
-                "gzip": v["gzip_size"],
-                "size_x": v["size"] / ref["size"],
-                "gzip_x": v["gzip_size"] / ref["gzip_size"],
-                "accuracy": m["value"],
-                "ci95": m["ci95"],
-                "delta": m["delta_vs_reference"],
-                "shift": m["shift"]["value"] if "shift" in m else None,
-                "shift_delta": m["shift"]["delta_vs_reference"] if "shift" in m else None,
-                "p50": b["latency_us_p50"],
-                "p90": b["latency_us_p90"],
-                "empty": b.get("empty_invoke_us_p50"),
-                "peak": b["peak_memory_bytes"],
+                "variant": v.id,
+                "size": v.size,
+                "gzip": v.gzip_size,
+                "size_x": v.size / ref.size,
+                "gzip_x": _written(v.gzip_size) / _written(ref.gzip_size),
+                "accuracy": m.value,
+                "ci95": m.ci95,
+                "delta": m.delta_vs_reference,
+                "shift": m.shift["value"] if m.shift else None,
+                "shift_delta": m.shift["delta_vs_reference"] if m.shift else None,
+                "p50": b.latency_us_p50,
+                "p90": b.latency_us_p90,
+                "empty": b.empty_invoke_us_p50,
+                "peak": b.peak_memory_bytes,
             }
         )
     return rows

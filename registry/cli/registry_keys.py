@@ -234,11 +234,12 @@ def token_list(
 
     rows = keyadmin.list_tokens(data_dir, namespace, database_url=database_url, blobs=blobs)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps([r.to_json() for r in rows], indent=2))
         return
     click.echo(f"{'id':>4s}  {'namespace':20s} {'state':8s} {'expires':25s} label")
     for r in rows:
-        click.echo(f"{r['id']:>4d}  {r['namespace']:20s} {r['state']:8s} {r['expires_at'] or 'never':25s} {r['label']}")
+        expires = r.expires_at.isoformat() if r.expires_at else "never"
+        click.echo(f"{r.id:>4d}  {r.namespace:20s} {r.state:8s} {expires:25s} {r.label}")
 
 
 COMMANDS: tuple[click.Command, ...] = ()

@@ -32,6 +32,7 @@ from registry.core.errors import (
     UsageError,
     WithdrawnError,
 )
+from registry.core.model import Manifest
 from registry.core.offline import OfflineVerifier, cached_metadata_reader
 from registry.core.recall import Withdrawal
 from registry.core.select import POLICIES, Choice, Policy, policy_for_device, select
@@ -490,18 +491,19 @@ class Puller:
         else:
             version = self.resolve(ref, allow_withdrawn=allow_withdrawn)
             doc, _ = self.manifest(ref, version)
-            chosen = manifests.variant_by_id(doc, variant) if variant else doc["variants"][0]
-        path = names.target_path(ref.namespace, ref.model, version, chosen["file"])
+            model = Manifest.from_dict(doc)
+            chosen = manifests.variant_by_id(model, variant) if variant else model.variants[0]
+        path = names.target_path(ref.namespace, ref.model, version, chosen.file)
         blob, info, downloaded = self.source.fetch(path)
         sha = info.hashes["sha256"]
-        if sha != chosen["sha256"] or info.length != chosen["size"]:
+        if sha != chosen.sha256 or info.length != chosen.size:
             raise SignatureError(f"{path}: the signed hash differs from the one in its manifest")
         with self.cache.writing():
             link = self.reg.link(path, sha)
         return PullResult(
             model=ref.id,
             version=version,
-            variant=chosen["id"],
+            variant=chosen.id,
             path=link,
             blob=blob,
             sha256=sha,

@@ -37,6 +37,7 @@ from . import names
 from ._internal.files import sha256_file
 from .contracts import load_schema
 from .errors import ManifestError, NotFoundError, UsageError
+from .model import Manifest, Recipe, Variant
 
 __all__ = [
     "describe_recipe",
@@ -390,30 +391,30 @@ def canonical_bytes(doc: dict[str, Any]) -> bytes:
         raise ManifestError(f"document has no canonical JSON form: {e}") from e
 
 
-def describe_recipe(recipe: Mapping[str, Any]) -> str:
+def describe_recipe(recipe: Recipe | Mapping[str, Any]) -> str:
     """A variant's recipe in a few words, the one wording of the model card, the Hugging Face
     README and the web catalog: ``int8, QAT, 75% sparse, 16 clusters, distilled from fp32``."""
-    parts = [str(recipe.get("quantization", "?"))]
-    if recipe.get("qat"):
+    r = Recipe.of(recipe)
+    parts = [r.quantization]
+    if r.qat:
         parts.append("QAT")
-    pruning, clustering = recipe.get("pruning"), recipe.get("clustering")
-    if isinstance(pruning, Mapping) and "sparsity" in pruning:
-        parts.append(f"{float(pruning['sparsity']):.0%} sparse")
-    if isinstance(clustering, Mapping) and "clusters" in clustering:
-        parts.append(f"{clustering['clusters']} clusters")
-    if recipe.get("distilled_from"):
-        parts.append(f"distilled from {recipe['distilled_from']}")
+    if isinstance(r.pruning, Mapping) and "sparsity" in r.pruning:
+        parts.append(f"{float(r.pruning['sparsity']):.0%} sparse")
+    if isinstance(r.clustering, Mapping) and "clusters" in r.clustering:
+        parts.append(f"{r.clustering['clusters']} clusters")
+    if r.distilled_from:
+        parts.append(f"distilled from {r.distilled_from}")
     return ", ".join(parts)
 
 
-def variant_by_id(doc: dict[str, Any], variant_id: str) -> dict[str, Any]:
+def variant_by_id(manifest: Manifest | Mapping[str, Any], variant_id: str) -> Variant:
     """Return the variant with id ``variant_id``; raise :class:`NotFoundError` listing the ids."""
-    for variant in doc["variants"]:
-        if variant["id"] == variant_id:
+    manifest = Manifest.of(manifest)
+    for variant in manifest.variants:
+        if variant.id == variant_id:
             return variant
-    available = ", ".join(v["id"] for v in doc["variants"]) or "none"
-    ident = f"{doc.get('namespace')}/{doc.get('name')}@{doc.get('version')}"
-    raise NotFoundError(f"no variant {variant_id!r} in {ident}; available: {available}")
+    available = ", ".join(manifest.ids) or "none"
+    raise NotFoundError(f"no variant {variant_id!r} in {manifest.id}@{manifest.version}; available: {available}")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from tuf.api.metadata import Metadata, TargetFile
 from registry.core import names, select
 from registry.core._internal.files import atomic_write
 from registry.core.errors import EdzooError, NotFoundError, SignatureError, StorageError, UsageError, WithdrawnError
+from registry.core.model import DeviceProfile, Manifest, Variant
 from registry.core.recall import Withdrawal, format_at
 from registry.core.units import MB, format_bytes, format_bytes_exact, format_mb
 
@@ -234,7 +235,7 @@ def make_plan(
 
     entries = [e for e in catalog.entries if e.model in models]
     warnings += [w for e in entries if (w := models[e.model].warning)]
-    items = [(e.model, models[e.model].manifest) for e in entries]
+    items = [(e.model, Manifest.from_dict(models[e.model].manifest)) for e in entries]
     weights = {e.model: e.priority for e in entries}
     versions = {e.model: models[e.model].version for e in entries}
     missing_required = [
@@ -326,36 +327,37 @@ def _targets(
 
 def _plan_group(
     group: DeviceGroup,
-    items: Sequence[tuple[str, Mapping[str, Any]]],
+    items: Sequence[tuple[str, Manifest]],
     weights: Mapping[str, float],
     versions: Mapping[str, str],
     required: Sequence[str],
     missing_required: Sequence[str],
 ) -> dict[str, Any]:
     """The part of a group's plan entry that depends only on its profile and budgets."""
-    name, policy, _ = select.policy_for_device(group.profile)
+    profile = DeviceProfile.from_dict(group.profile)
+    name, policy, _ = select.policy_for_device(profile)
     # The budget is storage on the device, so it counts file bytes: a download-size policy
     # would count the (smaller) gzip sizes against it. Planning maximises value, so the size
     # measure only breaks ties between equally valuable plans.
     planning_policy = replace(policy, size_measure="file")
     budget = select.Budget(storage_mb=group.free_storage_mb, memory_mb=group.memory_mb)
-    result = select.select_many(items, group.profile, budget, planning_policy, weights=weights)
+    result = select.select_many(items, profile, budget, planning_policy, weights=weights)
 
     manifests = dict(items)
     install = []
     for model_id, choice in result.choices.items():
         ns, model = model_id.split("/", 1)
         variant = choice.variant
-        alone = _pulled_alone(manifests[model_id], group.profile, policy)
+        alone = _pulled_alone(manifests[model_id], profile, policy)
         install.append(
             {
                 "model": model_id,
                 "version": versions[model_id],
                 "variant": choice.variant_id,
-                "file": variant["file"],
-                "target": names.target_path(ns, model, versions[model_id], variant["file"]),
-                "sha256": variant["sha256"],
-                "size": int(variant["size"]),
+                "file": variant.file,
+                "target": names.target_path(ns, model, versions[model_id], variant.file),
+                "sha256": variant.sha256,
+                "size": variant.size,
                 "why": _why(choice, manifests[model_id]),
                 # what `edzoo pull --device` on one such device would take, by the policy alone
                 "pull_would_take": alone,
@@ -365,7 +367,7 @@ def _plan_group(
     problems = [
         f"required model {m} does not fit: {result.left_out[m]}" for m in required if m in result.left_out
     ] + list(missing_required)
-    per_device = sum(item["size"] for item in install)
+    per_device = sum(choice.variant.size for choice in result.choices.values())
     if per_device > group.free_storage_mb * MB:  # select_many guarantees it; a plan must never lie
         raise AssertionError(f"plan for {group.id} takes {per_device} bytes, over its budget")
     return {
@@ -387,7 +389,7 @@ OBJECTIVE = (
 )
 
 
-def _pulled_alone(manifest: Mapping[str, Any], profile: Mapping[str, Any], policy: select.Policy) -> str | None:
+def _pulled_alone(manifest: Manifest, profile: DeviceProfile, policy: select.Policy) -> str | None:
     """The variant ``edzoo pull --device`` would take on this device by ``policy`` alone, or
     None when none runs there on its own (a pull checks the device's storage share)."""
     try:
@@ -396,16 +398,15 @@ def _pulled_alone(manifest: Mapping[str, Any], profile: Mapping[str, Any], polic
         return None
 
 
-def _quality(variant: Mapping[str, Any]) -> float:
-    metrics = variant["metrics"]
-    value = float(metrics["value"])
-    return value if metrics.get("higher_is_better", True) else -value
+def _quality(variant: Variant) -> float:
+    value = float(variant.metrics.value)
+    return value if variant.metrics.better_when_higher else -value
 
 
-def _why(choice: select.Choice, manifest: Mapping[str, Any]) -> str:
+def _why(choice: select.Choice, manifest: Manifest) -> str:
     """Why this variant is in the plan: its value in the plan first, then why each more
     accurate variant lost (the budget, usually), then how it fits the device."""
-    by_id = {v["id"]: v for v in manifest["variants"]}
+    by_id = {v.id: v for v in manifest.variants}
     chosen = _quality(choice.variant)
     better = [
         f"not {vid}: {rejection.reason}"

@@ -13,13 +13,14 @@ from registry.core.errors import AuthError, EdzooError, ManifestError, NotFoundE
 from registry.storage.objects import blob_key, ingest
 
 from . import registry_of
+from .repository import Registry
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _registry():  # type: ignore[no-untyped-def]
+def _registry() -> Registry:
     return registry_of(current_app)
 
 
@@ -91,14 +92,14 @@ def list_models() -> Any:
         limit=limit,
         offset=offset,
     )
-    return jsonify({"total": total, "limit": limit, "offset": offset, "models": models})
+    return jsonify({"total": total, "limit": limit, "offset": offset, "models": [m.to_json() for m in models]})
 
 
 @bp.get("/models/<namespace>/<name>")
 def get_model(namespace: str, name: str) -> Any:
     names.check_namespace(namespace)
     names.check_name(name, "model name")
-    return jsonify(_registry().index.model(namespace, name))
+    return jsonify(_registry().index.model(namespace, name).to_json())
 
 
 @bp.get("/models/<namespace>/<name>/versions/<version>")
@@ -106,7 +107,7 @@ def get_version(namespace: str, name: str, version: str) -> Any:
     names.check_namespace(namespace)
     names.check_name(name, "model name")
     names.check_version(version)
-    return jsonify(_registry().index.version(namespace, name, version))
+    return jsonify(_registry().index.version(namespace, name, version).to_json())
 
 
 @bp.get("/models/<namespace>/<name>/versions/<version>/variants")
@@ -238,9 +239,9 @@ def publish_log() -> Any:
     entries = _registry().index.log(
         namespace=namespace, limit=_int_arg("limit", 100, 1, 1000), after=_int_arg("after", 0, 0, 2**62)
     )
-    return jsonify({"entries": entries})
+    return jsonify({"entries": [e.to_json() for e in entries]})
 
 
 @bp.get("/publishers")
 def publishers() -> Any:
-    return jsonify({"publishers": _registry().index.publishers()})
+    return jsonify({"publishers": [p.to_json() for p in _registry().index.publishers()]})

@@ -32,6 +32,7 @@ from tuf.api.metadata import Metadata, Root, Targets
 
 from registry.core import keys, names, trust
 from registry.core.errors import ConflictError, NotFoundError, SignatureError, UsageError
+from registry.storage.records import TokenRecord
 
 from .repository import ONLINE_ROLES, Registry, ServerConfig, token_hash
 
@@ -336,7 +337,7 @@ def revoke_tokens(
 
 def list_tokens(
     data_dir: Path, namespace: str | None = None, *, database_url: str | None = None, blobs: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[TokenRecord]:
     with open_registry(data_dir, database_url=database_url, blobs=blobs) as registry:
         return registry.index.tokens(namespace)
 

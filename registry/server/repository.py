@@ -51,8 +51,9 @@ from registry.core.errors import (
 )
 from registry.core.model import Manifest
 from registry.core.recall import Withdrawal
-from registry.storage.index import Index, ServedHead
+from registry.storage.index import Index
 from registry.storage.objects import ObjectStore, blob_key, open_store
+from registry.storage.records import ServedHead
 
 from .blobcache import BlobCache
 

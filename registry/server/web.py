@@ -32,13 +32,16 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from werkzeug.exceptions import HTTPException
 
 from registry.core import names, profiles, select
+from registry.core.card import NO_EDUCATION, education_facts
 from registry.core.errors import EdzooError, NoCompatibleVariantError, NotFoundError, StorageError, UsageError
 from registry.core.manifest import describe_recipe
 from registry.core.units import format_bytes, format_mb
+from registry.storage.records import ModelRecord
 
 from . import registry_of
 from .pagetext import MetricFormat, device_facts, grade_key, human_us, policy_text, slug_words
 from .plots import scatter
+from .repository import Registry
 
 bp = Blueprint(
     "web",
@@ -69,7 +72,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 # Request helpers
 
 
-def _registry():  # type: ignore[no-untyped-def]
+def _registry() -> Registry:
     return registry_of(current_app)
 
 
@@ -116,10 +119,6 @@ class DeviceChoice:
     problems: list[str]  # when no variant runs: one line per variant
     headline: str = ""
 
-    @property
-    def variant(self) -> dict[str, Any] | None:
-        return self.choice.variant if self.choice else None
-
     def estimate(self, variant_id: str) -> select.Estimate | None:
         return self.choice.estimates.get(variant_id) if self.choice else None
 
@@ -145,18 +144,20 @@ def choose(manifest: Mapping[str, Any], profile: Mapping[str, Any]) -> DeviceCho
 class Listing:
     """A model as the catalog lists it, with what a device would get when one is picked."""
 
-    model: dict[str, Any]
+    model: ModelRecord
     on_device: DeviceChoice | None = None
 
 
-def _listings(models: Iterable[dict[str, Any]], profile: Mapping[str, Any] | None) -> list[Listing]:
+def _listings(models: Iterable[ModelRecord], profile: Mapping[str, Any] | None) -> list[Listing]:
     """The models as listed; with a profile, only those with a variant that runs on it."""
     if profile is None:
         return [Listing(m) for m in models]
     index = _registry().index
     out = []
     for m in models:
-        manifest = index.manifest(m["namespace"], m["name"], m["latest"])
+        if m.latest is None:  # search lists only models with a release
+            continue
+        manifest = index.manifest(m.namespace, m.name, m.latest)
         on_device = choose(manifest, profile)
         if on_device.choice is not None:
             out.append(Listing(m, on_device))
@@ -202,6 +203,8 @@ _HELPERS = {
     "human_us": human_us,
     "words": slug_words,
     "describe_recipe": describe_recipe,
+    "education_facts": education_facts,
+    "NO_EDUCATION": NO_EDUCATION,
     "url_with": _url_with,
 }
 
@@ -237,9 +240,9 @@ def catalog() -> Response:
     index = _registry().index
     _, everything = index.search(limit=_ALL)
     facets = {
-        "subject": sorted({s for m in everything for s in m["subjects"]} | ({subject} if subject else set())),
-        "grade": sorted({g for m in everything for g in m["grades"]} | ({grade} if grade else set()), key=grade_key),
-        "task": sorted({m["task"] for m in everything if m["task"]} | ({task} if task else set())),
+        "subject": sorted({s for m in everything for s in m.subjects} | ({subject} if subject else set())),
+        "grade": sorted({g for m in everything for g in m.grades} | ({grade} if grade else set()), key=grade_key),
+        "task": sorted({m.task for m in everything if m.task} | ({task} if task else set())),
     }
     filtered = any((q, subject, grade, task))
     found = index.search(q, subject=subject, grade=grade, task=task, limit=_ALL)[1] if filtered else everything
@@ -266,17 +269,18 @@ def model_page(namespace: str, name: str) -> Response:
     index = _registry().index
     model = index.model(namespace, name)
     requested = _text_arg("version")
+    version: str | None
     if requested:
-        version = model["aliases"].get(requested, requested)
+        version = model.aliases.get(requested, requested)
         names.check_version(version)
     else:
-        version = model["latest"]
-        if not version and model["versions"] and set(model["withdrawn"]) == set(model["versions"]):
-            version = names.latest_of(model["versions"])  # every version is withdrawn: the newest, marked so
-        if not version:
-            raise NotFoundError(f"{namespace}/{name} has no published version")
+        version = model.latest
+        if not version and model.versions and set(model.withdrawn) == set(model.versions):
+            version = names.latest_of(list(model.versions))  # every version is withdrawn: the newest, marked so
+    if not version:
+        raise NotFoundError(f"{namespace}/{name} has no published version")
     row = index.version(namespace, name, version)
-    manifest: dict[str, Any] = row["manifest_document"]
+    manifest: dict[str, Any] = row.manifest
     device_id = _text_arg("device")
     on_device = choose(manifest, _reference_profile(device_id)) if device_id else None
     chosen = on_device.choice.variant_id if on_device and on_device.choice else None
@@ -297,7 +301,7 @@ def model_page(namespace: str, name: str) -> Response:
             subject=ref,
         ),
     ]
-    aliases_here = sorted(a for a, v in model["aliases"].items() if v == version)
+    aliases_here = sorted(a for a, v in model.aliases.items() if v == version)
     return _render(
         "model.html",
         model=model,
@@ -305,11 +309,11 @@ def model_page(namespace: str, name: str) -> Response:
         row=row,
         version=version,
         requested=requested,
-        is_latest=version == model["latest"],
+        is_latest=version == model.latest,
         aliases_here=aliases_here,
-        withdrawal=row["withdrawn"],
-        withdrawn=model["withdrawn"],
-        versions=sorted(model["versions"], key=names.version_key, reverse=True),
+        withdrawal=row.withdrawn,
+        withdrawn=model.withdrawn,
+        versions=sorted(model.versions, key=names.version_key, reverse=True),
         metric=metric,
         plots=plots,
         devices=_device_options(),
@@ -327,7 +331,7 @@ def publishers_page() -> Response:
     _, everything = index.search(limit=_ALL)
     counts: dict[str, int] = {}
     for m in everything:
-        counts[m["namespace"]] = counts.get(m["namespace"], 0) + 1
+        counts[m.namespace] = counts.get(m.namespace, 0) + 1
     return _render("publishers.html", publishers=index.publishers(), counts=counts)
 
 
@@ -335,7 +339,7 @@ def publishers_page() -> Response:
 def publisher_page(namespace: str) -> Response:
     names.check_namespace(namespace)
     index = _registry().index
-    info = next((p for p in index.publishers() if p["namespace"] == namespace), None)
+    info = next((p for p in index.publishers() if p.namespace == namespace), None)
     _, models = index.search(namespace=namespace, limit=_ALL)
     if info is None and not models:
         raise NotFoundError(f"no publisher {namespace!r} on this registry")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,18 @@ from registry.core import modelindex, names
 from registry.core.errors import ConflictError, NotFoundError, StorageError, UnavailableError, UsageError
 from registry.core.recall import Withdrawal
 
-__all__ = ["Index", "ModelRefs", "ServedHead", "StoredVersion", "VersionRef", "migrate"]
+from .records import (
+    LogRecord,
+    ModelRecord,
+    ModelRefs,
+    PublisherRecord,
+    ServedHead,
+    TokenRecord,
+    VersionRecord,
+    VersionRef,
+)
+
+__all__ = ["Index", "migrate"]  # what it returns: registry.storage.records
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_ID = 0x6564_7A6F  # pg_advisory_xact_lock key of schema upgrades ("edzo")
@@ -96,29 +106,6 @@ class Model(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
     versions: Mapped[list[Version]] = relationship(back_populates="model", cascade="all")
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": f"{self.namespace}/{self.name}",
-            "namespace": self.namespace,
-            "name": self.name,
-            "task": self.task,
-            "summary": self.summary,
-            "subjects": self.subjects,
-            "grades": self.grades,
-            "languages": self.languages,
-            "license": self.license,
-            "latest": self.latest,
-            "aliases": self.aliases,
-            "versions": sorted((v.version for v in self.versions), key=names.version_key),
-            # version -> {"reason", "use", "at", "by"}: what the signed metadata withdraws
-            "withdrawn": {
-                v.version: v.withdrawn
-                for v in sorted(self.versions, key=lambda v: names.version_key(v.version))
-                if v.withdrawn
-            },
-            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
-        }
-
 
 class Version(Base):
     __tablename__ = "versions"
@@ -135,20 +122,6 @@ class Version(Base):
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
     model: Mapped[Model] = relationship(back_populates="versions")
 
-    def to_json(self, *, manifest: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "model": f"{self.model.namespace}/{self.model.name}",
-            "version": self.version,
-            "manifest": {"sha256": self.manifest_sha256, "size": self.manifest_size},
-            "files": self.files,
-            "published_at": self.published_at.isoformat() if self.published_at else None,
-            "withdrawn": self.withdrawn or None,
-            "variants": [_variant_summary(v) for v in self.manifest.get("variants", [])],
-        }
-        if manifest:
-            out["manifest_document"] = self.manifest
-        return out
-
 
 def _describe(model: Model, doc: Mapping[str, Any]) -> None:
     """A model's searchable description, from one version's manifest."""
@@ -160,20 +133,6 @@ def _describe(model: Model, doc: Mapping[str, Any]) -> None:
     model.license = doc.get("license", "")
 
 
-def _variant_summary(v: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": v.get("id"),
-        "file": v.get("file"),
-        "sha256": v.get("sha256"),
-        "size": v.get("size"),
-        "format": v.get("format"),
-        "recipe": v.get("recipe"),
-        "metrics": v.get("metrics"),
-        "benchmarks": v.get("benchmarks"),
-        "requirements": v.get("requirements"),
-    }
-
-
 class LogEntry(Base):
     __tablename__ = "publish_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -182,16 +141,6 @@ class LogEntry(Base):
     action: Mapped[str] = mapped_column(String(32))
     subject: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "at": self.at.isoformat() if self.at else None,
-            "namespace": self.namespace,
-            "action": self.action,
-            "subject": self.subject,
-            "detail": self.detail,
-        }
 
 
 class WriterLock(Base):
@@ -212,56 +161,46 @@ class HeadRow(Base):
     root_version: Mapped[int] = mapped_column(BigInteger)
 
 
-@dataclass(frozen=True)
-class ServedHead:
-    """What the server answers for the two mutable names a pull asks first: the timestamp's
-    bytes, and the newest root version (so the probe for the next root needs no store read)."""
+def _model_record(m: Model) -> ModelRecord:
+    versions = sorted(m.versions, key=lambda v: names.version_key(v.version))
+    return ModelRecord(
+        namespace=m.namespace,
+        name=m.name,
+        task=m.task,
+        summary=m.summary,
+        subjects=m.subjects,
+        grades=m.grades,
+        languages=m.languages,
+        license=m.license,
+        latest=m.latest,
+        aliases=m.aliases,
+        versions=tuple(v.version for v in versions),
+        withdrawn={v.version: v.withdrawn for v in versions if v.withdrawn},
+        updated_at=m.updated_at,
+    )
 
-    timestamp: bytes
-    timestamp_version: int
-    root_version: int
+
+def _version_record(namespace: str, name: str, row: Version) -> VersionRecord:
+    return VersionRecord(
+        model=f"{namespace}/{name}",
+        version=row.version,
+        manifest_sha256=row.manifest_sha256,
+        manifest_size=row.manifest_size,
+        manifest=row.manifest,
+        files=dict(row.files),
+        published_at=row.published_at,
+        withdrawn=row.withdrawn or None,
+    )
+
+
+def _log_record(e: LogEntry) -> LogRecord:
+    return LogRecord(e.id, e.at, e.namespace, e.action, e.subject, e.detail)
 
 
 @event.listens_for(LogEntry, "before_update")
 @event.listens_for(LogEntry, "before_delete")
 def _append_only(mapper: Any, connection: Any, target: LogEntry) -> None:
     raise StorageError("the publish log is append-only")
-
-
-@dataclass(frozen=True)
-class VersionRef:
-    """What names a version as a commit: its manifest's sha256, and when it was published."""
-
-    version: str
-    manifest_sha256: str
-    published_at: datetime | None
-
-
-@dataclass(frozen=True)
-class ModelRefs:
-    """A model's moving names (latest, aliases) and its versions, in semver order."""
-
-    namespace: str
-    name: str
-    latest: str | None
-    aliases: dict[str, str]
-    versions: tuple[VersionRef, ...]
-
-    def commit_of(self) -> dict[str, str]:
-        """version -> manifest sha256."""
-        return {v.version: v.manifest_sha256 for v in self.versions}
-
-
-@dataclass(frozen=True)
-class StoredVersion:
-    """One published version as the index holds it."""
-
-    version: str
-    manifest_sha256: str
-    manifest: dict[str, Any]
-    files: dict[str, Any]  # path within the version -> {sha256, size}
-    published_at: datetime | None
-    withdrawn: dict[str, Any] | None  # {"reason", "use", "at", "by"} while withdrawn
 
 
 class Index:
@@ -396,7 +335,7 @@ class Index:
         s.add(LogEntry(namespace=namespace, action="revoke-token", subject=namespace, detail={"tokens": revoked}))
         return revoked
 
-    def tokens(self, namespace: str | None = None) -> list[dict[str, Any]]:
+    def tokens(self, namespace: str | None = None) -> list[TokenRecord]:
         """Every token (never its hash): id, namespace, label, dates and state."""
         now = _utcnow()
         with self.session() as s:
@@ -407,17 +346,7 @@ class Index:
             for t in s.scalars(stmt):
                 expires, created, revoked = _aware(t.expires_at), _aware(t.created_at), _aware(t.revoked_at)
                 state = "revoked" if t.revoked_at else ("expired" if expires and expires <= now else "live")
-                out.append(
-                    {
-                        "id": t.id,
-                        "namespace": t.namespace,
-                        "label": t.label,
-                        "created_at": created.isoformat() if created else None,
-                        "expires_at": expires.isoformat() if expires else None,
-                        "revoked_at": revoked.isoformat() if revoked else None,
-                        "state": state,
-                    }
-                )
+                out.append(TokenRecord(t.id, t.namespace, t.label, created, expires, revoked, state))
             return out
 
     def publisher_for_token(self, token_hash: str) -> str | None:
@@ -434,15 +363,10 @@ class Index:
             expires = _aware(row.expires_at)
             return None if expires is not None and expires <= _utcnow() else row.namespace
 
-    def publishers(self) -> list[dict[str, Any]]:
+    def publishers(self) -> list[PublisherRecord]:
         with self.session() as s:
             return [
-                {
-                    "namespace": p.namespace,
-                    "keyid": p.keyid,
-                    "created_at": p.created_at.isoformat(),
-                    "revoked": p.revoked_at is not None,
-                }
+                PublisherRecord(p.namespace, p.keyid, p.created_at, p.revoked_at is not None)
                 for p in s.scalars(select(Publisher).order_by(Publisher.namespace))
             ]
 
@@ -587,7 +511,7 @@ class Index:
         grade: str | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> tuple[int, list[dict[str, Any]]]:
+    ) -> tuple[int, list[ModelRecord]]:
         with self.session() as s:
             # Each model's versions in one more query, with only the columns to_json reads (not
             # one query per model loading every manifest: that made the catalog linear).
@@ -614,11 +538,11 @@ class Index:
                 rows = [m for m in rows if subject in (m.subjects or [])]
             if grade:
                 rows = [m for m in rows if grade in (m.grades or [])]
-            return len(rows), [m.to_json() for m in rows[offset : offset + limit]]
+            return len(rows), [_model_record(m) for m in rows[offset : offset + limit]]
 
-    def model(self, namespace: str, name: str) -> dict[str, Any]:
+    def model(self, namespace: str, name: str) -> ModelRecord:
         with self.session() as s:
-            return self._model(s, namespace, name).to_json()
+            return _model_record(self._model(s, namespace, name))
 
     def latest(self, namespace: str, name: str) -> str | None:
         """The latest release of a model (one row read; no versions loaded)."""
@@ -650,39 +574,31 @@ class Index:
             )
             return ModelRefs(namespace, name, model.latest, dict(model.aliases or {}), tuple(versions))
 
-    def stored_version(self, namespace: str, name: str, version: str) -> StoredVersion | None:
-        """One version with its manifest and files, or None."""
+    def stored_version(self, namespace: str, name: str, version: str) -> VersionRecord | None:
+        """One version with its manifest and files, or None (one row read)."""
         with self.session() as s:
             row = s.scalar(
                 select(Version)
                 .join(Model)
                 .where(Model.namespace == namespace, Model.name == name, Version.version == version)
             )
-            if row is None:
-                return None
-            return StoredVersion(
-                row.version,
-                row.manifest_sha256,
-                row.manifest,
-                dict(row.files),
-                row.published_at,
-                row.withdrawn or None,
-            )
+            return None if row is None else _version_record(namespace, name, row)
 
-    def version(self, namespace: str, name: str, version: str) -> dict[str, Any]:
+    def version(self, namespace: str, name: str, version: str) -> VersionRecord:
+        """One version; :class:`NotFoundError` naming what is missing, the model or the version."""
         with self.session() as s:
             model = self._model(s, namespace, name)
             row = s.scalar(select(Version).where(Version.model_id == model.id, Version.version == version))
             if row is None:
                 raise NotFoundError(f"no version {version} of {namespace}/{name}")
-            return row.to_json()
+            return _version_record(namespace, name, row)
 
-    def log(self, *, namespace: str | None = None, limit: int = 100, after: int = 0) -> list[dict[str, Any]]:
+    def log(self, *, namespace: str | None = None, limit: int = 100, after: int = 0) -> list[LogRecord]:
         with self.session() as s:
             stmt = select(LogEntry).where(LogEntry.id > after)
             if namespace:
                 stmt = stmt.where(LogEntry.namespace == namespace)
-            return [e.to_json() for e in s.scalars(stmt.order_by(LogEntry.id).limit(limit))]
+            return [_log_record(e) for e in s.scalars(stmt.order_by(LogEntry.id).limit(limit))]
 
     # -- the served head -------------------------------------------------------------------
     def head(self) -> ServedHead | None:

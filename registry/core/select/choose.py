@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import NoCompatibleVariantError
+from ..model import DeviceProfile, Manifest
 from .evaluate import (
     _anchor,
     _Candidate,
@@ -23,19 +24,23 @@ from .policy import Policy
 from .results import Choice, Rejection
 
 
-def select(manifest: Mapping[str, Any], profile: Mapping[str, Any], policy: Policy) -> Choice:
+def select(
+    manifest: Manifest | Mapping[str, Any], profile: DeviceProfile | Mapping[str, Any], policy: Policy
+) -> Choice:
     """Choose the variant of ``manifest`` that suits the device of ``profile`` under ``policy``.
 
-    ``manifest`` is a validated manifest (:func:`registry.core.manifest.validate_manifest`),
-    ``profile`` a validated device profile (:func:`registry.core.profiles.load_profile`).
+    ``manifest`` is a :class:`Manifest` or a validated manifest document
+    (:func:`registry.core.manifest.validate_manifest`), ``profile`` a :class:`DeviceProfile`
+    or a validated device profile (:func:`registry.core.profiles.load_profile`).
     Hard constraints come first (see the module docstring), then the policy's objective; the
     returned :class:`Choice` says why, with numbers, for the chosen variant and every other.
 
     Raises :class:`NoCompatibleVariantError`, listing every variant with its reasons, when
     no variant passes the hard constraints.
     """
-    device = _Device.of(profile, policy)
-    candidates = _anchor([_evaluate(v, device) for v in manifest["variants"]])
+    manifest = Manifest.of(manifest)
+    device = _Device.of(DeviceProfile.of(profile), policy)
+    candidates = _anchor([_evaluate(v, device) for v in manifest.variants])
     if not candidates:
         raise NoCompatibleVariantError(f"{_ident(manifest)} has no variants")
     runnable = [c for c in candidates if not c.problems]

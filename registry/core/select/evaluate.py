@@ -4,10 +4,10 @@ that explain each outcome."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
+from ..model import DeviceProfile, Manifest, Variant
 from ..units import MB, format_bytes, format_mb
 from ._words import _pct, _ratio, _us
 from .latency import Estimate, _estimate
@@ -20,7 +20,7 @@ _CPU_DELEGATES = frozenset({"cpu", "xnnpack"})
 
 @dataclass(frozen=True)
 class _Candidate:
-    variant: dict[str, Any]
+    variant: Variant
     id: str
     size: int
     value: float  # the metric as measured
@@ -67,7 +67,7 @@ def _anchor(candidates: list[_Candidate]) -> list[_Candidate]:
 class _Device:
     """A profile's limits under a policy, with the words that explain them."""
 
-    profile: Mapping[str, Any]
+    profile: DeviceProfile
     memory_mb: float
     memory_text: str
     storage_bytes: float
@@ -75,10 +75,10 @@ class _Device:
     size_measure: str = "file"
 
     @classmethod
-    def of(cls, profile: Mapping[str, Any], policy: Policy) -> _Device:
-        share = float(profile.get("memory_share", policy.memory_share))
-        ram = profile["ram_mb"]
-        free = profile["free_storage_mb"]
+    def of(cls, profile: DeviceProfile, policy: Policy) -> _Device:
+        share = float(policy.memory_share if profile.memory_share is None else profile.memory_share)
+        ram = profile.ram_mb
+        free = profile.free_storage_mb
         return cls(
             profile=profile,
             memory_mb=share * ram,
@@ -91,11 +91,11 @@ class _Device:
 
     @property
     def label(self) -> str:
-        return str(self.profile.get("id", "this device"))
+        return self.profile.id
 
     @property
     def runtime(self) -> str:
-        return str(self.profile["runtime"]["version"])
+        return self.profile.runtime.version
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -107,43 +107,41 @@ def _plural(word: str, items: Sequence[str]) -> str:
     return f"{word}{'s' if len(items) != 1 else ''} {', '.join(items)}"
 
 
-def _evaluate(variant: dict[str, Any], device: _Device, *, check_storage: bool = True) -> _Candidate:
+def _evaluate(variant: Variant, device: _Device, *, check_storage: bool = True) -> _Candidate:
     profile = device.profile
     estimate = _estimate(variant, profile)
-    requirements = variant.get("requirements", {})
-    runtime = profile["runtime"]
+    requirements = variant.requirements
+    runtime = profile.runtime
     problems: list[str] = []
 
-    needed = requirements.get("min_runtime_version", "0.0")
+    needed = requirements.min_runtime_version
     if _version(needed) > _version(device.runtime):
         problems.append(f"needs LiteRT {needed}, the device has {device.runtime}")
-    if "ops" in runtime:
-        missing = sorted(set(requirements.get("builtin_ops", [])) - set(runtime["ops"]))
+    if runtime.ops is not None:
+        missing = sorted(set(requirements.builtin_ops) - set(runtime.ops))
         if missing:
             problems.append(f"uses builtin {_plural('op', missing)}, which the device's runtime does not include")
-    custom = sorted(set(requirements.get("custom_ops", [])) - set(runtime.get("custom_ops", [])))
+    custom = sorted(set(requirements.custom_ops or ()) - set(runtime.custom_ops or ()))
     if custom:
         problems.append(f"needs custom {_plural('op', custom)}, which the device's runtime does not register")
-    delegates = list(requirements.get("delegates", ["cpu"]))
-    accelerators = set(profile.get("accelerators", []))
+    delegates = list(requirements.delegates)
+    accelerators = set(profile.accelerators)
     suits = tuple(d for d in delegates if d in accelerators)
     if not _CPU_DELEGATES & set(delegates) and not suits:
         problems.append(f"runs only with the {_plural('delegate', delegates)}, which the device lacks")
     if estimate.memory_mb > device.memory_mb + _EPSILON:
         problems.append(f"needs {format_mb(estimate.memory_mb)} of RAM at run time, more than the {device.memory_text}")
-    size = int(variant["size"])
+    size = int(variant.size)
     if check_storage and size > device.storage_bytes:
         problems.append(f"the file is {format_bytes(size)}, more than the {device.storage_text}")
 
-    metrics = variant["metrics"]
-    value = float(metrics["value"])
-    higher = bool(metrics.get("higher_is_better", True))
+    metrics = variant.metrics
+    value = float(metrics.value)
+    higher = metrics.better_when_higher
     quality = value if higher else -value
     # Ranking and dominance use the policy's size measure; the storage check above used the file.
-    ranked_size = int(variant.get("gzip_size", size)) if device.size_measure == "download" else size
-    return _Candidate(
-        variant, str(variant["id"]), ranked_size, value, higher, quality, estimate, tuple(problems), suits
-    )
+    ranked_size = int(variant.download_size) if device.size_measure == "download" else size
+    return _Candidate(variant, variant.id, ranked_size, value, higher, quality, estimate, tuple(problems), suits)
 
 
 @dataclass(frozen=True)
@@ -160,7 +158,7 @@ class _Ranking:
     def of(cls, candidates: Sequence[_Candidate], policy: Policy) -> _Ranking:
         best = max(candidates, key=lambda c: (c.quality, -c.size, -c.speed))
         fractions = all(0.0 <= c.value <= 1.0 for c in candidates)
-        metric = str(candidates[0].variant["metrics"].get("name", "accuracy"))
+        metric = candidates[0].variant.metrics.name
         return cls(policy, best, 100.0 if fractions else 1.0, metric)
 
     def points(self, a: _Candidate, b: _Candidate) -> float:
@@ -280,8 +278,8 @@ def _dominates(a: _Candidate, b: _Candidate) -> bool:
     return at_least and (a.quality > b.quality or a.size < b.size or a.speed < b.speed)
 
 
-def _io_note(variant: Mapping[str, Any]) -> str | None:
-    io = variant.get("io")
+def _io_note(variant: Variant) -> str | None:
+    io = variant.io
     if not io:
         return None
     quantized = [t for side in ("inputs", "outputs") for t in io.get(side, []) if t.get("dtype") != "float32"]
@@ -299,7 +297,7 @@ def _io_note(variant: Mapping[str, Any]) -> str | None:
 
 
 def _fit_sentence(c: _Candidate, device: _Device, *, storage: str | None = None) -> str:
-    needed = c.variant.get("requirements", {}).get("min_runtime_version", "0.0")
+    needed = c.variant.requirements.min_runtime_version
     where = storage if storage is not None else f"of the {device.storage_text}"
     return (
         f"runs on {device.label}: needs LiteRT {needed} (device has {device.runtime}), "
@@ -342,5 +340,5 @@ def _chosen_sentence(c: _Candidate, ranking: _Ranking, tied: int) -> str:
     )
 
 
-def _ident(manifest: Mapping[str, Any]) -> str:
-    return f"{manifest.get('namespace', '?')}/{manifest.get('name', '?')}@{manifest.get('version', '?')}"
+def _ident(manifest: Manifest) -> str:
+    return f"{manifest.id}@{manifest.version}"

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 from ..errors import UsageError
+from ..model import DeviceProfile, Manifest
 from ..units import MB, format_bytes, format_mb
 from .choose import _choice
 from .evaluate import _EPSILON, _anchor, _Candidate, _Device, _evaluate, _fit_sentence, _Ranking
@@ -151,8 +152,8 @@ def _greedy_value(models: Sequence[_Model], storage_cap: float, memory_cap: floa
 
 
 def select_many(
-    items: Sequence[tuple[str, Mapping[str, Any]]],
-    profile: Mapping[str, Any],
+    items: Sequence[tuple[str, Manifest | Mapping[str, Any]]],
+    profile: DeviceProfile | Mapping[str, Any],
     budget: Budget,
     policy: Policy,
     *,
@@ -161,9 +162,10 @@ def select_many(
     """Choose at most one variant per model so that the plan fits ``budget`` on the device
     and its total value is the largest possible.
 
-    ``items`` are (model id, manifest) pairs. The value of a variant is the model's weight
-    (``weights``, default 1) times its metric value (for a lower-is-better metric measured as
-    a fraction, 1 - value). Each model's variants first pass the hard constraints of
+    ``items`` are (model id, manifest) pairs, each manifest a :class:`Manifest` or a validated
+    document, as ``profile`` is a :class:`DeviceProfile` or a validated one. The value of a
+    variant is the model's weight (``weights``, default 1) times its metric value (for a
+    lower-is-better metric measured as a fraction, 1 - value). Each model's variants first pass the hard constraints of
     :func:`select` (the file size is checked against the budget instead of the device's
     storage share), then the policy's floor and latency budget: only the variants of a model
     in its best tier (see :class:`Policy`) compete. The files together must fit
@@ -192,14 +194,14 @@ def select_many(
     """
     weights = _checked_weights([model_id for model_id, _ in items], weights)
     # The budget is bytes on the device: sizes are file sizes here, whatever the policy ranks by.
-    device = _Device.of(profile, replace(policy, size_measure="file"))
+    device = _Device.of(DeviceProfile.of(profile), replace(policy, size_measure="file"))
     storage_cap = budget.storage_mb * MB
     memory_cap = budget.memory_mb
     storage_text, memory_text = _budget_texts(storage_cap, memory_cap)
 
     models = [
-        _model(model_id, manifest, device, policy, float(weights.get(model_id, 1.0)), storage_cap, memory_cap)
-        for model_id, manifest in items
+        _model(model_id, Manifest.of(doc), device, policy, float(weights.get(model_id, 1.0)), storage_cap, memory_cap)
+        for model_id, doc in items
     ]
     best = _search(models, storage_cap, memory_cap)
 
@@ -262,7 +264,7 @@ def _checked_weights(ids: list[str], weights: Mapping[str, float] | None) -> dic
 
 def _model(
     model_id: str,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     device: _Device,
     policy: Policy,
     weight: float,
@@ -273,7 +275,7 @@ def _model(
     the policy's best tier that run are the ones that compete."""
     storage_text, memory_text = _budget_texts(storage_cap, memory_cap)
     candidates = []
-    for variant in manifest["variants"]:
+    for variant in manifest.variants:
         c = _evaluate(variant, device, check_storage=False)
         extra = []
         if c.size > storage_cap:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..units import MB
+from ..model import DeviceProfile, Variant
 from ._words import _us
 
 
@@ -63,7 +63,7 @@ class Estimate:
     notes: tuple[str, ...] = ()  # how the latency was derived, one factor each
 
 
-def estimate_latency_us(variant: Mapping[str, Any], profile: Mapping[str, Any]) -> float:
+def estimate_latency_us(variant: Variant | Mapping[str, Any], profile: DeviceProfile | Mapping[str, Any]) -> float:
     """Estimate the median single-inference time of ``variant`` on the device of ``profile``.
 
     The model of scaling::
@@ -85,31 +85,31 @@ def estimate_latency_us(variant: Mapping[str, Any], profile: Mapping[str, Any]) 
       several threads on a device with enough cores is taken as is, and noted.
 
     Accelerators are not modelled: no delegate latency is measured, so the estimate is for
-    the CPU. Raises :class:`KeyError` for a variant or profile missing the fields the schemas
-    require.
+    the CPU. ``variant`` and ``profile`` are model objects or validated documents; a document
+    missing the fields the schemas require raises :class:`KeyError`.
     """
-    return _estimate(variant, profile).latency_us
+    return _estimate(Variant.of(variant), DeviceProfile.of(profile)).latency_us
 
 
-def _format_factor(scheme: str, profile: Mapping[str, Any]) -> tuple[float, str]:
-    own = profile["cpu"].get("format_factors", {})
+def _format_factor(scheme: str, profile: DeviceProfile) -> tuple[float, str]:
+    own = profile.cpu.format_factors or {}
     if scheme in own:
         return float(own[scheme]), "the device profile's figure"
-    family = _CPU_FAMILY.get(profile["abi"], "")
+    family = _CPU_FAMILY.get(profile.abi, "")
     default = DEFAULT_FORMAT_FACTORS.get(family, {}).get(scheme)
     if default is not None:
         return default.value, f"the {family} default"
     return 1.0, "no correction"
 
 
-def _estimate(variant: Mapping[str, Any], profile: Mapping[str, Any]) -> Estimate:
-    bench = variant["benchmarks"]
-    p50 = float(bench["latency_us_p50"])
-    speed = float(profile["cpu"]["speed_factor"])
-    scheme = variant["recipe"]["quantization"]
-    threads = int(bench.get("threads", 1))
-    cores = int(profile["cpu"]["cores"])
-    machine = bench.get("machine", {}).get("cpu", "the reference machine")
+def _estimate(variant: Variant, profile: DeviceProfile) -> Estimate:
+    bench = variant.benchmarks
+    p50 = float(bench.latency_us_p50)
+    speed = float(profile.cpu.speed_factor)
+    scheme = variant.recipe.quantization
+    threads = int(bench.threads)
+    cores = int(profile.cpu.cores)
+    machine = bench.machine.get("cpu", "the reference machine")
     notes = [
         f"{_us(p50)} measured (p50, {threads} thread{'s' if threads != 1 else ''}, {machine})",
         f"x {speed:g} device speed factor",
@@ -123,9 +123,6 @@ def _estimate(variant: Mapping[str, Any], profile: Mapping[str, Any]) -> Estimat
         notes.append(f"x {spread:g}: measured with {threads} threads, the device has {cores} cores")
     elif threads > 1:
         notes.append(f"measured with {threads} threads: the app must run as many to match")
-    requirements = variant.get("requirements", {})
-    if "min_ram_mb" in requirements:
-        memory = float(requirements["min_ram_mb"])
-    else:
-        memory = (variant["size"] + bench["peak_memory_bytes"]) / MB
+    # The manifest's own figure (the zoo writes the file plus the measured peak, rounded up).
+    memory = float(variant.requirements.min_ram_mb)
     return Estimate(p50 * speed * factor * spread, memory, tuple(notes))

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..errors import UsageError
+from ..model import DeviceProfile
 
 OBJECTIVES = ("best-accuracy", "smallest", "fastest")
 
@@ -132,7 +133,7 @@ POLICIES: Mapping[str, Policy] = {
 }
 
 
-def policy_for_device(profile: Mapping[str, Any]) -> tuple[str, Policy, str]:
+def policy_for_device(profile: DeviceProfile | Mapping[str, Any]) -> tuple[str, Policy, str]:
     """The preset a device gets when the app names none: ``(name, policy, why)``.
 
     Offline or metered devices and devices with under 1 GB free storage get
@@ -140,10 +141,11 @@ def policy_for_device(profile: Mapping[str, Any]) -> tuple[str, Policy, str]:
     hold many subjects' models, and at these sizes every variant answers far inside any
     latency budget); the others get ``best-accuracy``. An app overrides it with its own policy.
     """
-    network, power = profile.get("network"), profile.get("power")
-    if network in ("offline", "metered") or profile["free_storage_mb"] < 1024:
+    profile = DeviceProfile.of(profile)
+    network, power = profile.network, profile.power
+    if network in ("offline", "metered") or profile.free_storage_mb < 1024:
         why = f"{network} network" if network in ("offline", "metered") else "under 1 GB free storage"
         return "smallest-download", POLICIES["smallest-download"], f"default for a device with {why}"
-    if power == "battery" and profile["ram_mb"] <= 4096:
+    if power == "battery" and profile.ram_mb <= 4096:
         return "smallest", POLICIES["smallest"], "default for a battery device with at most 4 GB of RAM"
     return "best-accuracy", POLICIES["best-accuracy"], "default for a device with room to spare"

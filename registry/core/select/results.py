@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 from ..errors import UsageError
+from ..model import DeviceProfile, Variant
 from .latency import Estimate
 from .policy import Policy
 
@@ -28,22 +29,22 @@ class Choice:
     """The chosen variant, the sentences that justify it, and why every other variant lost or
     was rejected (by variant id). ``estimates`` holds latency and memory for every variant."""
 
-    variant: dict[str, Any]
+    variant: Variant
     reasons: list[str]
     others: dict[str, Rejection]
     estimates: dict[str, Estimate] = field(default_factory=dict)
 
     @property
     def variant_id(self) -> str:
-        return str(self.variant["id"])
+        return self.variant.id
 
     def to_json(self) -> dict[str, Any]:
         """The choice as JSON: what the registry's resolve endpoint and ``--json`` print."""
         return {
             "variant": self.variant_id,
-            "file": self.variant["file"],
-            "sha256": self.variant["sha256"],
-            "size": self.variant["size"],
+            "file": self.variant.file,
+            "sha256": self.variant.sha256,
+            "size": self.variant.size,
             "reasons": list(self.reasons),
             "others": {vid: {"kind": r.kind, "reason": r.reason} for vid, r in self.others.items()},
             "estimates": {
@@ -75,9 +76,9 @@ class Budget:
                 raise UsageError(f"budget {name} must be a number of MB, at least 0, got {value!r}")
 
     @classmethod
-    def for_profile(cls, profile: Mapping[str, Any], policy: Policy) -> Budget:
+    def for_profile(cls, profile: DeviceProfile | Mapping[str, Any], policy: Policy) -> Budget:
         """The policy's share of the device's free storage; no memory budget."""
-        return cls(storage_mb=policy.storage_share * profile["free_storage_mb"])
+        return cls(storage_mb=policy.storage_share * DeviceProfile.of(profile).free_storage_mb)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from registry.core.card import education_lines
+from registry.core.card import card_head, card_tail
 from registry.core.manifest import describe_recipe
 from registry.core.model import Manifest, Variant
 
@@ -60,10 +60,6 @@ def _hf_license(spdx: str) -> dict[str, str]:
     return {"license": "other", "license_name": slug}
 
 
-def _typed(m: Mapping[str, Any] | Manifest) -> Manifest:
-    return m if isinstance(m, Manifest) else Manifest.from_dict(m)
-
-
 def _reference_variant(m: Manifest) -> Variant:
     ref_id = m.variants[0].metrics.reference_variant
     return next((v for v in m.variants if v.id == ref_id), m.variants[0])
@@ -74,7 +70,7 @@ def card_metadata(
 ) -> dict[str, Any]:
     """README.md's YAML front matter: Hugging Face's fields, then the ``edzoo`` block (which
     carries ``withdrawn``, the reason, replacement, time and signer, for a withdrawn version)."""
-    m = _typed(manifest)
+    m = Manifest.of(manifest)
     card = m.card or {}
     education = card.get("education") or {}
     ref = _reference_variant(m)
@@ -192,51 +188,23 @@ def render_readme(
     """README.md of a version: front matter, then the card as Markdown. Depends on the manifest,
     the signed file list and the signed withdrawal only, so it is the same for every request and
     every server."""
-    m = _typed(manifest)
-    card = m.card or {}
-    ref = _reference_variant(m)
+    m = Manifest.of(manifest)
     lines = [
         "---",
         to_yaml(card_metadata(m, manifest_sha256, withdrawn)).rstrip("\n"),
         "---",
         "",
-        f"# {m.id} {m.version}",
+        *card_head(m, notice=withdrawn_notice(m.id, m.version, withdrawn)),
+        *_variants_table(m, _reference_variant(m)),
         "",
-        *withdrawn_notice(m.id, m.version, withdrawn),
-        m.summary,
-        "",
-        f"- Task: {m.task}",
-        f"- Subjects: {', '.join(m.subjects)}; grades: {', '.join(m.grades)}",
-        f"- Languages: {', '.join(m.languages)}",
-        f"- License: {m.license}",
-        "",
-        "## Intended use",
-        "",
-        card.get("intended_use", ""),
-        "",
-        "## Limitations",
-        "",
-        *[f"- {item}" for item in card.get("limitations", [])],
-        "",
-        "## Learners and privacy",
-        "",
+        *card_tail(m),
+        *_files_and_get(m, files),
     ]
-    lines += _learners(card.get("education") or {})
-    lines += _variants_table(m, ref)
-    lines += _data_and_provenance(m, card)
-    lines += _files_and_get(m, files)
     return "\n".join(lines)
-
-
-def _learners(education: dict[str, Any]) -> list[str]:
-    if not education:
-        return ["The card states no age band and no privacy class: ask the publisher before students use it."]
-    return education_lines(education)
 
 
 def _variants_table(m: Manifest, ref: Variant) -> list[str]:
     lines = [
-        "",
         "## Variants",
         "",
         f"| variant | file | recipe | bytes | {ref.metrics.name} | Δ vs {ref.id} | p50 µs | min RAM MB |",
@@ -244,35 +212,11 @@ def _variants_table(m: Manifest, ref: Variant) -> list[str]:
     ]
     for v in m.variants:
         lines.append(
-            f"| {_cell(v.id)} | `{_cell(v.file)}` | {_cell(describe_recipe(v.recipe.to_dict()))} | "
+            f"| {_cell(v.id)} | `{_cell(v.file)}` | {_cell(describe_recipe(v.recipe))} | "
             f"{v.size:,} | {_cell(v.metrics.value)} | {_cell(v.metrics.delta_vs_reference)} | "
             f"{_cell(v.benchmarks.latency_us_p50)} | {_cell(v.requirements.min_ram_mb)} |"
         )
     return lines
-
-
-def _data_and_provenance(m: Manifest, card: dict[str, Any]) -> list[str]:
-    training, evaluation = card.get("training_data") or {}, card.get("evaluation_data") or {}
-    lines = [
-        "",
-        "## Data",
-        "",
-        f"Training: {training.get('description', '')} {training.get('provenance', '')}".rstrip(),
-        "",
-        f"Evaluation: {evaluation.get('description', '')} sha256 `{evaluation.get('sha256', '')}`.",
-        "",
-    ]
-    if card.get("ethical_considerations"):
-        lines += ["## Ethical considerations", "", card["ethical_considerations"], ""]
-    provenance = m.provenance or {}
-    return [
-        *lines,
-        "## Provenance",
-        "",
-        f"- Built at {provenance.get('built_at', '?')} with `{provenance.get('build_command', '?')}`",
-        f"- Source commit: {provenance.get('source_commit') or 'none'}",
-        "",
-    ]
 
 
 def _files_and_get(m: Manifest, files: dict[str, dict[str, Any]]) -> list[str]:

@@ -13,6 +13,7 @@ from registry.core import names
 from registry.core.errors import EdzooError, UsageError
 
 from .. import registry_of
+from ..repository import Registry
 from .blobs import disposition, serve_blob, serve_bytes
 from .readme import card_metadata
 from .revisions import HfError, Revision, check_repo, commit_id, iso, repo_not_found
@@ -26,7 +27,7 @@ _TRUE = frozenset({"true", "True"})  # httpx (huggingface_hub 1.x, 2.x) and requ
 _FALSE = frozenset({"false", "False"})
 
 
-def _registry():  # type: ignore[no-untyped-def]
+def _registry() -> Registry:
     return registry_of(current_app)
 
 
@@ -283,7 +284,7 @@ def list_models() -> Any:
     _, models = _registry().index.search(request.args.get("search") or None, namespace=author, limit=100_000)
     out = []
     for m in models:
-        info = _model_info(lookup(m["namespace"], m["name"], "main"), siblings=False)
+        info = _model_info(lookup(m.namespace, m.name, "main"), siblings=False)
         if wanted <= set(info["tags"]):
             out.append(info)
     key = {"id": "id", "lastModified": "lastModified", "createdAt": "createdAt"}.get(sort)
