@@ -258,6 +258,30 @@ def nginx_download(url: str, dest: Path, digest: Callable[[Path], str] = sha256s
     return digest(dest)
 
 
+def created_entries(folder: Path) -> int:
+    """Files, folders and links under ``folder``: what making it from nothing created."""
+    return sum(len(dirs) + len(files) for _, dirs, files in os.walk(folder))
+
+
+def creation_cost_us(where: Path, n: int = 200) -> float:
+    """Median microseconds to create one small file or folder in a new folder under ``where``
+    (what a cold cache pays per entry; some virtual disks take hundreds of µs)."""
+    folder = where / "creation-cost"
+    folder.mkdir()
+    samples = []
+    try:
+        for i in range(n):
+            t0 = time.perf_counter()
+            if i % 2:
+                (folder / f"d{i}").mkdir()
+            else:
+                (folder / f"f{i}").write_bytes(b"x" * 512)
+            samples.append(time.perf_counter() - t0)
+    finally:
+        shutil.rmtree(folder)
+    return statistics.median(samples) * 1e6
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
     result = fn()
@@ -308,6 +332,8 @@ def bench_pull_time(tmp: Path, nginx_exe: str, runs: int, size_mb: float) -> dic
                 raise SystemExit(f"pull into {cache}: downloaded={result.downloaded}")
             return result.sha256
 
+        entries: list[int] = []  # what each cold pull created in its cache
+
         def run_cold(i: int) -> dict[str, float]:
             cache, dest = caches / f"cold-{i}", peer_dir / f"cold-{i}.tflite"
             cases: dict[str, Callable[[], str]] = {
@@ -319,6 +345,8 @@ def bench_pull_time(tmp: Path, nginx_exe: str, runs: int, size_mb: float) -> dic
             for case, fn in cases.items():
                 out[case], got = timed(fn)
                 check(case, got)
+                if case == "edzoo_cold":
+                    entries.append(created_entries(cache))  # untimed
                 shutil.rmtree(cache, ignore_errors=True)
                 dest.unlink(missing_ok=True)
                 # Untimed: the file system's work for what was just written and deleted, so it is
@@ -345,9 +373,12 @@ def bench_pull_time(tmp: Path, nginx_exe: str, runs: int, size_mb: float) -> dic
         run_cold(-1)
         run_warm()
         # Interleaved, so drift of the machine (page cache, CPU clock) hits every case alike.
+        costs = []
         for i in tqdm(range(runs), desc="cold pulls", file=sys.stderr, leave=False):
             for case, dt in run_cold(i).items():
                 samples[case].append(dt)
+            os.sync()
+            costs.append(creation_cost_us(work))
         for _ in tqdm(range(runs), desc="warm pulls", file=sys.stderr, leave=False):
             for case, dt in run_warm().items():
                 samples[case].append(dt)
@@ -358,6 +389,10 @@ def bench_pull_time(tmp: Path, nginx_exe: str, runs: int, size_mb: float) -> dic
         "runs": runs,
         "samples_s": samples,
         "median_ms": medians,
+        # A new cache's files, folders and links (the peers create one file), and what creating
+        # one costs on this disk, measured between the cold runs.
+        "cold_entries": max(entries),
+        "creation_us": statistics.median(costs),
     }
 
 
@@ -585,6 +620,7 @@ def report(pull_res: dict[str, Any], meta: dict[str, Any]) -> str:
         )
         rows.append([case, f"{e:.1f}", f"{p:.1f}", f"{e / p:.2f}x", f"{h:.1f}", f"{e / h:.2f}x"])
     out.append(table(["case", "edzoo ms", "nginx+sha256sum ms", "ratio", "nginx+hashlib ms", "ratio"], rows))
+    out.append(files_note(pull_res))
     out.append(
         f"cold: edzoo {m['edzoo_cold']:.1f} ms, nginx+sha256sum {m['nginx_cold']:.1f} ms, "
         f"ratio {m['edzoo_cold'] / m['nginx_cold']:.2f}x"
@@ -636,6 +672,17 @@ def changed(before: int, after: int) -> str:
     return f"stayed at {before:,} B" if before == after else f"went from {before:,} B to {after:,} B"
 
 
+def files_note(pull_res: dict[str, Any]) -> str:
+    """What a cold pull creates on disk and what that costs here, so the cold ratio can be read
+    across machines: the peers create one file."""
+    n, us = pull_res["cold_entries"], pull_res["creation_us"]
+    return (
+        f"a cold pull creates {n} files, folders and links in the new cache (the peers: 1); creating one "
+        f"took {us:.0f} µs on this disk (median, measured between the cold runs), about "
+        f"{n * us / 1000:.1f} ms of the cold pull"
+    )
+
+
 def summary(pull_res: dict[str, Any], meta: dict[str, Any]) -> str:
     m = pull_res["median_ms"]
     size_mb = pull_res["size_bytes"] / MB
@@ -648,7 +695,7 @@ def summary(pull_res: dict[str, Any], meta: dict[str, Any]) -> str:
         f"({m['edzoo_cold'] / m['nginx_hashlib_cold']:.2f}x); a warm pull took "
         f"{m['edzoo_warm']:.1f} ms against {m['nginx_warm']:.1f} ms for sha256sum alone "
         f"({m['edzoo_warm'] / m['nginx_warm']:.2f}x) and {m['hashlib_warm']:.1f} ms for hashlib "
-        f"alone ({m['edzoo_warm'] / m['hashlib_warm']:.2f}x). "
+        f"alone ({m['edzoo_warm'] / m['hashlib_warm']:.2f}x); {files_note(pull_res)}. "
         f"From {first['models']:,} to {last['models']:,} models in one namespace, the metadata of "
         f"a cold pull went from {kb(first['metadata_bytes'])} to {kb(last['metadata_bytes'])} in "
         f"{last['metadata_files']} files; without the snapshot, from "
