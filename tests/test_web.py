@@ -26,6 +26,7 @@ from conftest import ServerThread
 
 from registry.client import publish
 from registry.core import keys, profiles, select
+from registry.core.model import Manifest
 from registry.server import ServerConfig, admin, create_app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -605,9 +606,9 @@ def test_plots_of_awkward_data() -> None:
         variants((50, 5.0, 0.99)),  # one variant: the axis is padded, but not past 100%
     ]
     for doc in cases:
-        metric, vs = web.MetricFormat.of(doc), doc["variants"]
-        for kind, x_of in (("size", lambda v: v["size"]), ("latency", lambda v: v["benchmarks"]["latency_us_p50"])):
-            plot = web.scatter("p", vs, x_of=x_of, x_kind=kind, metric=metric, chosen=vs[0]["id"], subject="acme/x")
+        metric, vs = web.MetricFormat.of(doc), Manifest.from_dict(doc).variants
+        for kind, x_of in (("size", lambda v: v.size), ("latency", lambda v: v.benchmarks.latency_us_p50)):
+            plot = web.scatter("p", vs, x_of=x_of, x_kind=kind, metric=metric, chosen=vs[0].id, subject="acme/x")
             assert len(plot.points) == len(vs)
             for pt in plot.points:
                 assert plot.left <= pt.cx <= plot.right and plot.top <= pt.cy <= plot.bottom, (kind, pt)

@@ -44,7 +44,7 @@ class MetricFormat:
 
     @classmethod
     def of(cls, manifest: Mapping[str, Any] | Manifest) -> MetricFormat:
-        m = manifest if isinstance(manifest, Manifest) else Manifest.from_dict(manifest)
+        m = Manifest.of(manifest)
         values = [float(v.metrics.value) for v in m.variants]
         first = m.variants[0].metrics  # a valid manifest has a variant
         return cls(

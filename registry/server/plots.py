@@ -4,10 +4,10 @@ and labels placed so they do not overlap; the page shows a data table beside eac
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from registry.core.model import Variant
 from registry.core.units import format_bytes
 
 from .pagetext import MetricFormat, human_us
@@ -163,9 +163,9 @@ def _place_labels(points: list[tuple[str, float, float, bool]], right: float) ->
 
 def scatter(
     plot_id: str,
-    variants: Sequence[Mapping[str, Any]],
+    variants: Sequence[Variant],
     *,
-    x_of: Callable[[Mapping[str, Any]], float],
+    x_of: Callable[[Variant], float],
     x_kind: str,
     metric: MetricFormat,
     chosen: str | None,
@@ -174,7 +174,7 @@ def scatter(
     """A scatter plot of the metric (y) against ``x_kind`` (``size`` in bytes on a log scale, or
     ``latency`` in µs: log scale when the values span more than 10×)."""
     xs = [float(x_of(v)) for v in variants]
-    ys = [float(v["metrics"]["value"]) for v in variants]
+    ys = [float(v.metrics.value) for v in variants]
     x_text: Callable[[float], str]
     if x_kind == "size":
         xscale = _log_scale(xs, format_bytes, base2=True)
@@ -197,7 +197,7 @@ def scatter(
     def py(y: float) -> float:
         return round(bottom - yscale.frac(y) * (bottom - top), 1)
 
-    raw = [(str(v["id"]), px(x), py(y), v["id"] == chosen) for v, x, y in zip(variants, xs, ys, strict=True)]
+    raw = [(v.id, px(x), py(y), v.id == chosen) for v, x, y in zip(variants, xs, ys, strict=True)]
     order = sorted(range(len(raw)), key=lambda i: (raw[i][2], raw[i][1]))
     labels = _place_labels([raw[i] for i in order], right)
     placed = {order[k]: labels[k] for k in range(len(order))}

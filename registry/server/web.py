@@ -35,6 +35,7 @@ from registry.core import names, profiles, select
 from registry.core.card import NO_EDUCATION, education_facts
 from registry.core.errors import EdzooError, NoCompatibleVariantError, NotFoundError, StorageError, UsageError
 from registry.core.manifest import describe_recipe
+from registry.core.model import DeviceProfile, Manifest
 from registry.core.units import format_bytes, format_mb
 from registry.storage.records import ModelRecord
 
@@ -123,17 +124,18 @@ class DeviceChoice:
         return self.choice.estimates.get(variant_id) if self.choice else None
 
 
-def choose(manifest: Mapping[str, Any], profile: Mapping[str, Any]) -> DeviceChoice:
-    policy_name, policy, why = select.policy_for_device(profile)
+def choose(manifest: Manifest | Mapping[str, Any], profile: Mapping[str, Any]) -> DeviceChoice:
+    device = DeviceProfile.from_dict(profile)
+    policy_name, policy, why = select.policy_for_device(device)
     common = {
-        "device_id": str(profile["id"]),
-        "device_name": str(profile["name"]),
+        "device_id": device.id,
+        "device_name": device.name,
         "policy_name": policy_name,
         "policy_why": why,
         "policy_text": policy_text(policy),
     }
     try:
-        choice = select.select(manifest, profile, policy)
+        choice = select.select(manifest, device, policy)
     except NoCompatibleVariantError as e:
         headline, *lines = e.message.splitlines()
         return DeviceChoice(choice=None, problems=[line.strip() for line in lines], headline=headline, **common)
@@ -280,21 +282,19 @@ def model_page(namespace: str, name: str) -> Response:
     if not version:
         raise NotFoundError(f"{namespace}/{name} has no published version")
     row = index.version(namespace, name, version)
-    manifest: dict[str, Any] = row.manifest
+    manifest = Manifest.from_dict(row.manifest)
     device_id = _text_arg("device")
     on_device = choose(manifest, _reference_profile(device_id)) if device_id else None
     chosen = on_device.choice.variant_id if on_device and on_device.choice else None
     metric = MetricFormat.of(manifest)
-    variants = manifest["variants"]
+    variants = manifest.variants
     ref = f"{namespace}/{name}@{version}"
     plots = [
-        scatter(
-            "plot-size", variants, x_of=lambda v: v["size"], x_kind="size", metric=metric, chosen=chosen, subject=ref
-        ),
+        scatter("plot-size", variants, x_of=lambda v: v.size, x_kind="size", metric=metric, chosen=chosen, subject=ref),
         scatter(
             "plot-latency",
             variants,
-            x_of=lambda v: v["benchmarks"]["latency_us_p50"],
+            x_of=lambda v: v.benchmarks.latency_us_p50,
             x_kind="latency",
             metric=metric,
             chosen=chosen,
@@ -320,7 +320,7 @@ def model_page(namespace: str, name: str) -> Response:
         device_id=device_id,
         on_device=on_device,
         chosen=chosen,
-        machine=variants[0]["benchmarks"]["machine"] if variants else None,
+        machine=variants[0].benchmarks.machine if variants else None,
         registry_url=request.url_root.rstrip("/"),  # as the visitor reached it: what a device pulls from
     )
 
