@@ -99,3 +99,19 @@ def test_selection_gives_the_same_answer_for_an_object_and_its_document() -> Non
             continue
         typed = select(Manifest.from_dict(doc), DeviceProfile.from_dict(profile), policy)
         assert typed == plain and isinstance(typed.variant, Variant)
+
+
+def test_predict_chooses_a_typed_variant_and_names_an_incomplete_manifest(tmp_path: Path) -> None:
+    from registry.client.predict import Model, choose_variant
+    from registry.core.errors import NotFoundError, UsageError
+
+    model = Model(HELLO.parent, json.loads(HELLO.read_text()))
+    chosen = choose_variant(model, "int8")
+    assert isinstance(chosen, Variant) and chosen.file == "variants/int8.tflite"
+    assert choose_variant(model).id == model.manifest["variants"][0]["id"]
+    with pytest.raises(NotFoundError, match="no variant 'int4'; it has fp32, int8"):
+        choose_variant(model, "int4")
+    broken = Model(tmp_path, {"signature": {}, "variants": [{"id": "fp32"}]})
+    with pytest.raises(UsageError, match="not a complete edzoo manifest") as e:
+        choose_variant(broken)
+    assert "\n" not in e.value.message and "edzoo zoo build" in e.value.message

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from registry.core import preprocess
-from registry.core.errors import NoCompatibleVariantError, NotFoundError, UsageError
+from registry.core.errors import NotFoundError, UsageError
+from registry.core.model import Manifest, Variant
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SUFFIXES = {"image": IMAGE_SUFFIXES, "audio": (".wav",), "text": (".txt",), "history": (".json",)}
@@ -31,6 +32,15 @@ class Model:
 
     root: Path
     manifest: dict[str, Any]
+
+    def typed(self) -> Manifest:
+        """The manifest as the typed model; UsageError when it lacks what a manifest must hold."""
+        try:
+            return Manifest.from_dict(self.manifest)
+        except (KeyError, TypeError) as e:
+            raise UsageError(
+                f"{self.root / 'manifest.json'}: not a complete edzoo manifest ({e}); rebuild it with `edzoo zoo build`"
+            ) from e
 
     @property
     def preprocessing(self) -> dict[str, Any]:
@@ -131,30 +141,25 @@ def _version_key(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", text))
 
 
-def choose_variant(model: Model, variant: str | None = None, device: Mapping[str, Any] | None = None) -> dict:
+def choose_variant(model: Model, variant: str | None = None, device: Mapping[str, Any] | None = None) -> Variant:
     """The variant to run: ``variant`` by id, else the one ``edzoo pull --device`` would choose
     for ``device``, else the manifest's first.
 
     Raises NotFoundError for an unknown id, NoCompatibleVariantError when none fits the device."""
-    variants = model.manifest["variants"]
+    manifest = model.typed()
     if variant is not None:
-        for v in variants:
-            if v["id"] == variant:
-                return dict(v)
-        raise NotFoundError(
-            f"{model.root}: no variant {variant!r}; it has {', '.join(v['id'] for v in variants)} (--variant ID)"
-        )
+        for v in manifest.variants:
+            if v.id == variant:
+                return v
+        raise NotFoundError(f"{model.root}: no variant {variant!r}; it has {', '.join(manifest.ids)} (--variant ID)")
     if device is not None:
         from registry.core.select import policy_for_device, select
 
         _, policy, _ = policy_for_device(device)
-        choice = select(model.manifest, device, policy)
-        if choice.variant_id is None:  # pragma: no cover - select raises for no fit
-            raise NoCompatibleVariantError(f"{model.root}: no variant fits device {device.get('id')}")
-        return next(dict(v) for v in variants if v["id"] == choice.variant_id)
-    if not variants:
+        return select(manifest, device, policy).variant
+    if not manifest.variants:
         raise NotFoundError(f"{model.root / 'manifest.json'}: lists no variants")
-    return dict(variants[0])
+    return manifest.variants[0]
 
 
 def expand_inputs(args: Sequence[str], kind: str, stdin: Iterable[str] = ()) -> list[Path]:
@@ -183,10 +188,10 @@ def expand_inputs(args: Sequence[str], kind: str, stdin: Iterable[str] = ()) -> 
 class Predictor:
     """One variant loaded in a LiteRT interpreter, with the model's preprocessing."""
 
-    def __init__(self, model: Model, variant: Mapping[str, Any]) -> None:
+    def __init__(self, model: Model, variant: Variant) -> None:
         self.model = model
-        self.variant = dict(variant)
-        self._file = model.root / variant["file"]
+        self.variant = variant
+        self._file = model.root / variant.file
         if not self._file.exists():
             raise NotFoundError(f"{self._file}: the variant's file is missing; use the whole build directory")
         self._loaded: Any = None
@@ -384,7 +389,7 @@ def predict(
     results: list[Prediction] = []
     for p in paths:
         results += predictor.predict(p, top)
-    return chosen["id"], results
+    return chosen.id, results
 
 
 # -- LiteRT ----------------------------------------------------------------------------------
