@@ -300,7 +300,9 @@ def run(job: Job) -> BuildResult:
     say(f"wrote {dest} ({sum(f.stat().st_size for f in dest.rglob('*') if f.is_file()):,} B)")
     built = Manifest.from_dict(doc)  # validated by write()
     reports = tuple(_report(v) for v in built.variants)
-    return BuildResult(dest, doc, _rows(built), time.perf_counter() - started, reports, not_applied, metric=task.metric)
+    return BuildResult(
+        dest, doc, _rows(reports), time.perf_counter() - started, reports, not_applied, metric=task.metric
+    )
 
 
 # -- stages ----------------------------------------------------------------------------------
@@ -765,30 +767,28 @@ def _written(value: T | None) -> T:
     return value
 
 
-def _rows(built: Manifest) -> list[dict[str, Any]]:
-    ref = built.variant(REFERENCE)
-    rows = []
-    for v in built.variants:
-        b, m = v.benchmarks, v.metrics
-        rows.append(
-            {
-                "variant": v.id,
-                "size": v.size,
-                "gzip": v.gzip_size,
-                "size_x": v.size / ref.size,
-                "gzip_x": _written(v.gzip_size) / _written(ref.gzip_size),
-                "accuracy": m.value,
-                "ci95": m.ci95,
-                "delta": m.delta_vs_reference,
-                "shift": m.shift["value"] if m.shift else None,
-                "shift_delta": m.shift["delta_vs_reference"] if m.shift else None,
-                "p50": b.latency_us_p50,
-                "p90": b.latency_us_p90,
-                "empty": b.empty_invoke_us_p50,
-                "peak": b.peak_memory_bytes,
-            }
-        )
-    return rows
+def _rows(reports: Sequence[VariantReport]) -> list[dict[str, Any]]:
+    """The variant table's rows, from the reports (ratios against the reference variant)."""
+    ref = next(r for r in reports if r.id == REFERENCE)
+    return [
+        {
+            "variant": r.id,
+            "size": r.size,
+            "gzip": r.gzip_size,
+            "size_x": r.size / ref.size,
+            "gzip_x": r.gzip_size / ref.gzip_size,
+            "accuracy": r.value,
+            "ci95": list(r.ci95),
+            "delta": r.delta,
+            "shift": r.shift_value,
+            "shift_delta": r.shift_delta,
+            "p50": r.latency_us_p50,
+            "p90": r.latency_us_p90,
+            "empty": r.empty_invoke_us_p50,
+            "peak": r.peak_memory_bytes,
+        }
+        for r in reports
+    ]
 
 
 def format_table(rows: list[dict[str, Any]], not_applied: Mapping[str, str] | None = None) -> str:

@@ -148,10 +148,12 @@ def choose_variant(model: Model, variant: str | None = None, device: Mapping[str
     Raises NotFoundError for an unknown id, NoCompatibleVariantError when none fits the device."""
     manifest = model.typed()
     if variant is not None:
-        for v in manifest.variants:
-            if v.id == variant:
-                return v
-        raise NotFoundError(f"{model.root}: no variant {variant!r}; it has {', '.join(manifest.ids)} (--variant ID)")
+        try:
+            return manifest.variant(variant)
+        except KeyError:
+            raise NotFoundError(
+                f"{model.root}: no variant {variant!r}; it has {', '.join(manifest.ids)} (--variant ID)"
+            ) from None
     if device is not None:
         from registry.core.select import policy_for_device, select
 

@@ -410,11 +410,13 @@ def describe_recipe(recipe: Recipe | Mapping[str, Any]) -> str:
 def variant_by_id(manifest: Manifest | Mapping[str, Any], variant_id: str) -> Variant:
     """Return the variant with id ``variant_id``; raise :class:`NotFoundError` listing the ids."""
     manifest = Manifest.of(manifest)
-    for variant in manifest.variants:
-        if variant.id == variant_id:
-            return variant
-    available = ", ".join(manifest.ids) or "none"
-    raise NotFoundError(f"no variant {variant_id!r} in {manifest.id}@{manifest.version}; available: {available}")
+    try:
+        return manifest.variant(variant_id)
+    except KeyError:
+        available = ", ".join(manifest.ids) or "none"
+        raise NotFoundError(
+            f"no variant {variant_id!r} in {manifest.id}@{manifest.version}; available: {available}"
+        ) from None
 
 
 @dataclass(frozen=True)

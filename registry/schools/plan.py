@@ -33,7 +33,7 @@ from tuf.api.metadata import Metadata, TargetFile
 from registry.core import names, select
 from registry.core._internal.files import atomic_write
 from registry.core.errors import EdzooError, NotFoundError, SignatureError, StorageError, UsageError, WithdrawnError
-from registry.core.model import DeviceProfile, Manifest, Variant
+from registry.core.model import DeviceProfile, Manifest
 from registry.core.recall import Withdrawal, format_at
 from registry.core.units import MB, format_bytes, format_bytes_exact, format_mb
 
@@ -398,20 +398,15 @@ def _pulled_alone(manifest: Manifest, profile: DeviceProfile, policy: select.Pol
         return None
 
 
-def _quality(variant: Variant) -> float:
-    value = float(variant.metrics.value)
-    return value if variant.metrics.better_when_higher else -value
-
-
 def _why(choice: select.Choice, manifest: Manifest) -> str:
     """Why this variant is in the plan: its value in the plan first, then why each more
     accurate variant lost (the budget, usually), then how it fits the device."""
     by_id = {v.id: v for v in manifest.variants}
-    chosen = _quality(choice.variant)
+    chosen = choice.variant.metrics.quality
     better = [
         f"not {vid}: {rejection.reason}"
         for vid, rejection in choice.others.items()
-        if rejection.kind == "lost" and vid in by_id and _quality(by_id[vid]) > chosen
+        if rejection.kind == "lost" and vid in by_id and by_id[vid].metrics.quality > chosen
     ]
     fit, *rest = choice.reasons
     return "; ".join([*rest[:1], *better, fit])

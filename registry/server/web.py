@@ -124,8 +124,8 @@ class DeviceChoice:
         return self.choice.estimates.get(variant_id) if self.choice else None
 
 
-def choose(manifest: Manifest | Mapping[str, Any], profile: Mapping[str, Any]) -> DeviceChoice:
-    device = DeviceProfile.from_dict(profile)
+def choose(manifest: Manifest | Mapping[str, Any], profile: DeviceProfile | Mapping[str, Any]) -> DeviceChoice:
+    device = DeviceProfile.of(profile)
     policy_name, policy, why = select.policy_for_device(device)
     common = {
         "device_id": device.id,
@@ -155,12 +155,13 @@ def _listings(models: Iterable[ModelRecord], profile: Mapping[str, Any] | None) 
     if profile is None:
         return [Listing(m) for m in models]
     index = _registry().index
+    device = DeviceProfile.of(profile)
     out = []
     for m in models:
         if m.latest is None:  # search lists only models with a release
             continue
         manifest = index.manifest(m.namespace, m.name, m.latest)
-        on_device = choose(manifest, profile)
+        on_device = choose(manifest, device)
         if on_device.choice is not None:
             out.append(Listing(m, on_device))
     return out

@@ -56,6 +56,11 @@ class Metrics(_Record):
         """``higher_is_better``, which defaults to true when absent."""
         return self.higher_is_better is not False
 
+    @property
+    def quality(self) -> float:
+        """The value oriented so that higher is better (negated for a lower-is-better metric)."""
+        return float(self.value) if self.better_when_higher else -float(self.value)
+
 
 @dataclass(frozen=True)
 class Benchmarks(_Record):

@@ -138,7 +138,7 @@ def _evaluate(variant: Variant, device: _Device, *, check_storage: bool = True) 
     metrics = variant.metrics
     value = float(metrics.value)
     higher = metrics.better_when_higher
-    quality = value if higher else -value
+    quality = metrics.quality
     # Ranking and dominance use the policy's size measure; the storage check above used the file.
     ranked_size = int(variant.download_size) if device.size_measure == "download" else size
     return _Candidate(variant, variant.id, ranked_size, value, higher, quality, estimate, tuple(problems), suits)

@@ -165,10 +165,10 @@ def select_many(
     ``items`` are (model id, manifest) pairs, each manifest a :class:`Manifest` or a validated
     document, as ``profile`` is a :class:`DeviceProfile` or a validated one. The value of a
     variant is the model's weight (``weights``, default 1) times its metric value (for a
-    lower-is-better metric measured as a fraction, 1 - value). Each model's variants first pass the hard constraints of
-    :func:`select` (the file size is checked against the budget instead of the device's
-    storage share), then the policy's floor and latency budget: only the variants of a model
-    in its best tier (see :class:`Policy`) compete. The files together must fit
+    lower-is-better metric measured as a fraction, 1 - value). Each model's variants first
+    pass the hard constraints of :func:`select` (the file size is checked against the budget
+    instead of the device's storage share), then the policy's floor and latency budget: only
+    the variants of a model in its best tier (see :class:`Policy`) compete. The files together must fit
     ``budget.storage_mb``; with ``budget.memory_mb``, the models' run-time memory together
     must fit it too. Among plans of equal value the smaller, then the leaner in memory, then
     the faster wins. The policy's objective does not apply: the plan maximises value.
