@@ -271,7 +271,7 @@ def bench_plan(reg: Registry, url: str, tmp: Path, sizes: list[int], runs: int) 
         fleet = catalogs.parse_fleet(json.dumps(fleet_doc(n, seed=n)).encode(), source=f"fleet of {n}")
         distinct = len({(g.profile_source, g.free_storage_mb, g.memory_mb) for g in fleet.groups})
         samples = []
-        plan: dict[str, Any] = {}
+        plan = None
         for _ in range(runs if n < 10_000 else max(1, min(runs, 3))):
             t0 = time.perf_counter()
             plan = plans.make_plan(
@@ -280,7 +280,7 @@ def bench_plan(reg: Registry, url: str, tmp: Path, sizes: list[int], runs: int) 
             samples.append(time.perf_counter() - t0)
         rows.append({"groups": n, "distinct": distinct, "median_ms": median_ms(samples), "samples_s": samples})
         log(f"[plan] {n} groups ({distinct} distinct): {median_ms(samples):.1f} ms")
-        if n == sizes[0]:
+        if n == sizes[0] and plan is not None:
             path = tmp / "real-plan.json"
             plans.write_plan(plan, path)
             out = tmp / "real-bundle"

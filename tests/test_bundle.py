@@ -361,6 +361,10 @@ def test_bundle_refuses_a_folder_that_holds_something_else(school: School) -> No
         school.bundle(write_plan(env.tmp / "edited.json", doc), "b2")
     with pytest.raises(EdzooError, match="not an edzoo plan"):
         school.bundle(write_plan(env.tmp / "junk.json", {"hello": 1}), "b3")
+    # A plan whose group lost a field the typed plan needs: one line naming where and what.
+    del doc["groups"][0]["count"]
+    with pytest.raises(EdzooError, match=r"\$\.groups\[0\]: PlanGroup lacks the required count: the plan was edited"):
+        school.bundle(write_plan(env.tmp / "no-count.json", doc), "b4")
 
 
 def test_since_writes_only_the_delta(school: School) -> None:

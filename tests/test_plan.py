@@ -111,6 +111,7 @@ class World:
         self.snapshot = snapshot_version(self.puller.reg.metadata_dir)
 
     def plan(self, fleet: Fleet | None = None, catalog: Catalog | None = None) -> dict[str, Any]:
+        """The plan.json document (what the tests read, as IT staff's scripts do)."""
         return make_plan(
             catalog or self.catalog,
             fleet or self.fleet,
@@ -118,7 +119,7 @@ class World:
             registry=self.puller.reg.url,
             snapshot_version=self.snapshot,
             unavailable=self.unavailable,
-        )
+        ).to_dict()
 
     def edzoo(self, *args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         return _edzoo(*args, "--registry", self.env.url, "--cache", self.cache, cwd=cwd or self.env.tmp)
@@ -266,7 +267,9 @@ def test_unavailable_models_are_reported(world: World, tmp_path: Path) -> None:
     reasons = {u["model"]: u["reason"] for u in unavailable}
     assert "9.9.9" in reasons["acme/reader"]
     assert "'beta'" in reasons["acme/counter"] and "published: 1.0.0" in reasons["acme/counter"]
-    plan = make_plan(catalog, world.fleet, models, registry=world.env.url, snapshot_version=1, unavailable=unavailable)
+    plan = make_plan(
+        catalog, world.fleet, models, registry=world.env.url, snapshot_version=1, unavailable=unavailable
+    ).to_dict()
     for g in plan["groups"]:
         assert g["problems"][-1] == f"required model acme/reader is unavailable: {reasons['acme/reader']}"
     assert "unavailable:" in render_plan(plan) and "9.9.9" in render_plan(plan)
@@ -293,6 +296,38 @@ def test_plan_is_deterministic_and_pure(world: World, tmp_path: Path, monkeypatc
     assert (tmp_path / "a" / "plan.json").read_bytes() == first
     assert json.loads(first) == world.plan()
     assert not [p for p in (tmp_path / "a").iterdir() if p.name != "plan.json"]  # no temp file left
+
+
+def test_the_typed_plan_reads_back_byte_for_byte_and_keeps_what_an_older_plan_lacked(world: World) -> None:
+    from registry.core.model import InstallItem, Plan, RecordError
+
+    built = make_plan(
+        world.catalog,
+        world.fleet,
+        world.models,
+        registry=world.puller.reg.url,
+        snapshot_version=world.snapshot,
+        unavailable=world.unavailable,
+    )
+    doc = json.loads(plan_bytes(built))
+    read = Plan.from_dict(doc)
+    assert read == built and plan_bytes(read) == plan_bytes(built)
+    item = read.groups[0].install[0]
+    assert isinstance(item, InstallItem) and read.model(item.model) is not None and read.group(read.groups[0].id)
+
+    # A plan made before `objective` and `pull_would_take` existed stays what it was.
+    for g in doc["groups"]:
+        del g["objective"]
+        for i in g["install"]:
+            del i["pull_would_take"]
+    older = Plan.from_dict(doc)
+    assert older.groups[0].objective is None and older.groups[0].install[0].pull_would_take is None
+    assert plan_bytes(older) == plan_bytes(doc) and render_plan(older) == render_plan(doc)
+
+    del doc["groups"][1]["install"][0]["sha256"]
+    with pytest.raises(RecordError) as e:
+        Plan.from_dict(doc)
+    assert e.value.path == ("groups", 1, "install", 0) and "sha256" in e.value.problem
 
 
 def test_csv_fleet_plans_like_json(world: World) -> None:

@@ -62,7 +62,7 @@ def _plan(env: Env, catalog: Path, out: str = "plan.json") -> tuple[Path, dict[s
         cat, load_fleet(_fleet(env)), models, registry=env.url, snapshot_version=None, unavailable=unavailable
     )
     write_plan(plan, env.tmp / out)
-    return env.tmp / out, plan
+    return env.tmp / out, plan.to_dict()
 
 
 def _edzoo(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from registry.cli.options import cache_option, json_option, progress_bars, root_option
 from registry.core.errors import UsageError, WithdrawnError
+
+if TYPE_CHECKING:
+    from registry.core.model import Plan
 
 
 @click.command(name="plan")
@@ -112,7 +115,7 @@ def _make_plan(
     offline: bool,
     grace_days: int,
     progress: bool,
-) -> dict[str, Any]:
+) -> Plan:
     """Read the catalog and the fleet, resolve the catalog's models from the registry (or its
     verified cache, ``offline``) and plan them for every group of the fleet."""
     from registry.client.download import Puller
@@ -147,7 +150,7 @@ def _make_plan(
     )
 
 
-def _write_and_show(result: dict[str, Any], output: Path, as_json: bool) -> None:
+def _write_and_show(result: Plan, output: Path, as_json: bool) -> None:
     """Write the plan to ``output``, then print its JSON or its tables."""
     from registry.schools.plan import plan_bytes, render_plan, write_plan
 
@@ -160,21 +163,21 @@ def _write_and_show(result: dict[str, Any], output: Path, as_json: bool) -> None
     click.echo(f"wrote {output}", err=True)
 
 
-def _check_strict(result: dict[str, Any], output: Path) -> None:
+def _check_strict(result: Plan, output: Path) -> None:
     """--strict: raise WithdrawnError (exit 13) when the catalog pins a withdrawn version, else
     UsageError (exit 2) when a group lacks a required model."""
-    if result["withdrawn"]:
-        first, n = result["withdrawn"][0], len(result["withdrawn"])
+    if result.withdrawn:
+        first, n = result.withdrawn[0], len(result.withdrawn)
         raise WithdrawnError(
             f"the catalog pins {n} withdrawn version{'' if n == 1 else 's'} "
-            f"({', '.join(w['model'] + '@' + w['version'] for w in result['withdrawn'])}): "
-            f"{result['warnings'][0]}" + (f"; {n - 1} more in {output}" if n > 1 else ""),
-            ref=f"{first['model']}@{first['version']}",
-            version=first["version"],
-            reason=first["reason"],
-            use=first["use"] or first["latest"],
+            f"({', '.join(w.model + '@' + w.version for w in result.withdrawn)}): "
+            f"{(result.warnings or [''])[0]}" + (f"; {n - 1} more in {output}" if n > 1 else ""),
+            ref=f"{first.model}@{first.version}",
+            version=first.version,
+            reason=first.reason,
+            use=first.use or first.latest,
         )
-    lacking = [g["id"] for g in result["groups"] if g["problems"]]
+    lacking = [g.id for g in result.groups if g.problems]
     if lacking:
         shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
         raise UsageError(

@@ -20,7 +20,7 @@ import numpy as np
 
 from registry.core import preprocess
 from registry.core.errors import NotFoundError, UsageError
-from registry.core.model import Manifest, Variant
+from registry.core.model import Manifest, RecordError, Variant
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SUFFIXES = {"image": IMAGE_SUFFIXES, "audio": (".wav",), "text": (".txt",), "history": (".json",)}
@@ -37,7 +37,7 @@ class Model:
         """The manifest as the typed model; UsageError when it lacks what a manifest must hold."""
         try:
             return Manifest.from_dict(self.manifest)
-        except (KeyError, TypeError) as e:
+        except RecordError as e:
             raise UsageError(
                 f"{self.root / 'manifest.json'}: not a complete edzoo manifest ({e}); rebuild it with `edzoo zoo build`"
             ) from e

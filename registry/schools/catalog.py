@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 from registry.core import names, profiles
 from registry.core.contracts import load_schema
 from registry.core.errors import ManifestError, UsageError
+from registry.core.model import DeviceProfile
 
 __all__ = [
     "Catalog",
@@ -71,7 +72,7 @@ class Catalog:
 class DeviceGroup:
     id: str
     profile_source: str  # as written in the fleet
-    profile: dict[str, Any]  # the loaded, validated device profile
+    profile: DeviceProfile  # the loaded, validated device profile
     count: int
     free_storage_mb: float
     memory_mb: float | None = None
@@ -179,7 +180,7 @@ def parse_fleet(
     _validate(doc, "fleet", f"fleet {source}")
     groups = []
     seen: set[str] = set()
-    profile_cache: dict[str, dict[str, Any]] = {}
+    profile_cache: dict[str, DeviceProfile] = {}
     for i, g in enumerate(doc["groups"]):
         where = f"fleet {source}: $.groups[{i}]"
         if g["id"] in seen:
@@ -195,7 +196,7 @@ def parse_fleet(
                     else (base_dir or Path.cwd()) / profile_source
                 )
             try:
-                profile_cache[profile_source] = profiles.load_profile(target)
+                profile_cache[profile_source] = DeviceProfile.from_dict(profiles.load_profile(target))
             except (ManifestError, UsageError) as e:
                 raise type(e)(f"{where}.profile: {e.message}") from e
             except LookupError as e:
@@ -207,7 +208,7 @@ def parse_fleet(
                 profile_source=profile_source,
                 profile=profile,
                 count=g["count"],
-                free_storage_mb=float(g.get("free_storage_mb", profile["free_storage_mb"])),
+                free_storage_mb=float(g.get("free_storage_mb", profile.free_storage_mb)),
                 memory_mb=float(g["memory_mb"]) if g.get("memory_mb") is not None else None,
                 labels=dict(g.get("labels", {})),
             )

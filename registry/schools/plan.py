@@ -9,8 +9,9 @@ fits the group's storage budget (and memory budget, when the fleet sets one). Gr
 same device profile and budgets get the same answer, computed once, so fleets of many
 thousands of groups plan in well under a second.
 
-The result is a JSON-ready dict in the ``plan.json`` format that ``edzoo bundle`` reads;
-:func:`render_plan` turns it into tables a person reads, :func:`write_plan` stores it.
+The result is a :class:`registry.core.model.Plan`, whose ``to_dict`` is the ``plan.json``
+that ``edzoo bundle`` reads; :func:`render_plan` turns it into tables a person reads,
+:func:`write_plan` stores it.
 
 Withdrawn (recalled) versions never enter a plan: ``latest`` is the newest version that is not
 withdrawn, an alias that points to a withdrawn version is planned with the version the withdrawal
@@ -33,7 +34,23 @@ from tuf.api.metadata import Metadata, TargetFile
 from registry.core import names, select
 from registry.core._internal.files import atomic_write
 from registry.core.errors import EdzooError, NotFoundError, SignatureError, StorageError, UsageError, WithdrawnError
-from registry.core.model import DeviceProfile, Manifest
+from registry.core.model import (
+    DeviceProfile,
+    InstallItem,
+    Manifest,
+    NotInstalled,
+    Plan,
+    PlanBudget,
+    PlanCatalog,
+    PlanFleet,
+    PlanGroup,
+    PlanModel,
+    PlanRegistry,
+    PlanTarget,
+    PlanTotals,
+    Unavailable,
+    WithdrawnPin,
+)
 from registry.core.recall import Withdrawal, format_at
 from registry.core.units import MB, format_bytes, format_bytes_exact, format_mb
 
@@ -57,6 +74,8 @@ PLAN_KIND = "edzoo-plan"
 _WIDTH = 110  # of the rendered tables
 _WHY_LINES = 3  # a why longer than this many lines is cut; plan.json keeps it whole
 _WITHDRAWN_FIELDS = ("version", "reason", "use", "latest", "by", "at")
+# groups equal in these share one table in the text
+_SAME_PLAN = ("profile", "policy", "budget", "install", "not_installed", "problems")
 
 
 @dataclass(frozen=True)
@@ -202,10 +221,10 @@ def make_plan(
     registry: str,
     snapshot_version: int | None,
     unavailable: Iterable[Mapping[str, Any]] = (),
-) -> dict[str, Any]:
-    """The installation plan of ``catalog`` on ``fleet``, as the JSON-ready ``plan.json`` dict.
+) -> Plan:
+    """The installation plan of ``catalog`` on ``fleet`` (its ``to_dict`` is ``plan.json``).
 
-    Pure: no I/O, no clock; the same inputs give an equal dict (and :func:`plan_bytes` the
+    Pure: no I/O, no clock; the same inputs give an equal plan (and :func:`plan_bytes` the
     same bytes). ``models`` are the catalog models that resolved (see :func:`resolve_catalog`),
     ``unavailable`` the others, with their reasons (an entry with ``"withdrawn"`` is a catalog
     pin to a withdrawn version: it is also listed in the plan's ``withdrawn`` and ``warnings``,
@@ -218,18 +237,18 @@ def make_plan(
     unavailable.
     """
     unavailable = list(unavailable)
-    withdrawn = [
-        {"model": str(u["model"]), **{k: u["withdrawn"][k] for k in _WITHDRAWN_FIELDS}}
+    withdrawn = tuple(
+        WithdrawnPin(model=str(u["model"]), **{k: u["withdrawn"][k] for k in _WITHDRAWN_FIELDS})
         for u in unavailable
         if u.get("withdrawn")
-    ]
+    )
     warnings = [str(u["reason"]) for u in unavailable if u.get("withdrawn")]
-    unavailable = [{"model": str(u["model"]), "reason": str(u["reason"])} for u in unavailable]
+    missing = [Unavailable(str(u["model"]), str(u["reason"])) for u in unavailable]
     in_catalog = {e.model for e in catalog.entries}
-    stray = sorted(set(models) - in_catalog) + sorted({u["model"] for u in unavailable} - in_catalog)
+    stray = sorted(set(models) - in_catalog) + sorted({u.model for u in missing} - in_catalog)
     if stray:
         raise UsageError(f"models not in catalog {catalog.id}: {', '.join(stray)}")
-    twice = sorted(set(models) & {u["model"] for u in unavailable})
+    twice = sorted(set(models) & {u.model for u in missing})
     if twice:
         raise UsageError(f"models both resolved and unavailable: {', '.join(twice)}")
 
@@ -239,90 +258,88 @@ def make_plan(
     weights = {e.model: e.priority for e in entries}
     versions = {e.model: models[e.model].version for e in entries}
     missing_required = [
-        f"required model {u['model']} is unavailable: {u['reason']}"
-        for u in unavailable
-        if catalog.entry(u["model"]).required
+        f"required model {u.model} is unavailable: {u.reason}" for u in missing if catalog.entry(u.model).required
     ]
     required = [e.model for e in entries if e.required]
 
-    planned: dict[tuple[str, float, float | None], dict[str, Any]] = {}
+    planned: dict[tuple[str, float, float | None], PlanGroup] = {}
     groups = _plan_groups(
         fleet, planned, lambda g: _plan_group(g, items, weights, versions, required, missing_required)
     )
     target_list = _targets(models, planned)
 
-    return {
-        "schema_version": PLAN_SCHEMA_VERSION,
-        "kind": PLAN_KIND,
-        "catalog": {"id": catalog.id, "title": catalog.title, "sha256": catalog.sha256},
-        "fleet": {"id": fleet.id, "sha256": fleet.sha256, "devices": fleet.devices, "groups": len(fleet.groups)},
-        "registry": {"url": registry, "snapshot_version": snapshot_version},
-        "models": [
-            {
-                "model": e.model,
-                "version": models[e.model].version,
-                "priority": e.priority,
-                "required": e.required,
-                "manifest_target": models[e.model].manifest_target,
-                "manifest_sha256": models[e.model].manifest_sha256,
-                "manifest_size": models[e.model].manifest_size,
-            }
+    return Plan(
+        schema_version=PLAN_SCHEMA_VERSION,
+        kind=PLAN_KIND,
+        catalog=PlanCatalog(catalog.id, catalog.title, catalog.sha256),
+        fleet=PlanFleet(fleet.id, fleet.sha256, fleet.devices, len(fleet.groups)),
+        registry=PlanRegistry(registry, snapshot_version),
+        models=tuple(
+            PlanModel(
+                model=e.model,
+                version=models[e.model].version,
+                priority=e.priority,
+                required=e.required,
+                manifest_target=models[e.model].manifest_target,
+                manifest_sha256=models[e.model].manifest_sha256,
+                manifest_size=models[e.model].manifest_size,
+            )
             for e in entries
-        ],
-        "unavailable": unavailable,
-        "withdrawn": withdrawn,
-        "warnings": warnings,
-        "groups": groups,
-        "targets": target_list,
-        "totals": {
-            "unique_bytes": sum(t["size"] for t in target_list),
-            "device_bytes": sum(g["bytes_total"] for g in groups),
-            "devices": fleet.devices,
-        },
-    }
+        ),
+        unavailable=tuple(missing),
+        withdrawn=withdrawn,
+        warnings=warnings,
+        groups=tuple(groups),
+        targets=target_list,
+        totals=PlanTotals(
+            unique_bytes=sum(t.size for t in target_list),
+            device_bytes=sum(g.bytes_total for g in groups),
+            devices=fleet.devices,
+        ),
+    )
 
 
 def _plan_groups(
     fleet: Fleet,
-    planned: dict[tuple[str, float, float | None], dict[str, Any]],
-    plan_one: Callable[[DeviceGroup], dict[str, Any]],
-) -> list[dict[str, Any]]:
+    planned: dict[tuple[str, float, float | None], PlanGroup],
+    plan_one: Callable[[DeviceGroup], PlanGroup],
+) -> list[PlanGroup]:
     """Each group of the fleet with its plan; groups of the same profile and budgets are
     planned once (``planned`` keeps the distinct plans)."""
-    profile_keys: dict[int, str] = {}  # fleets share one dict per profile source: canonicalise once
-    groups: list[dict[str, Any]] = []
+    profile_keys: dict[int, str] = {}  # fleets share one object per profile source: canonicalise once
+    groups: list[PlanGroup] = []
     for group in fleet.groups:
         pid = id(group.profile)
         if pid not in profile_keys:
-            profile_keys[pid] = json.dumps(group.profile, sort_keys=True)
+            profile_keys[pid] = json.dumps(group.profile.to_dict(), sort_keys=True)
         key = (profile_keys[pid], group.free_storage_mb, group.memory_mb)
         if key not in planned:
             planned[key] = plan_one(group)
         shared = planned[key]
         groups.append(
-            {
-                "id": group.id,
-                "profile": str(group.profile.get("id", group.profile_source)),
-                "count": group.count,
-                "labels": dict(sorted(group.labels.items())),
-                **shared,
-                "bytes_total": shared["bytes_per_device"] * group.count,
-            }
+            replace(
+                shared,
+                id=group.id,
+                profile=group.profile.id,
+                count=group.count,
+                labels=dict(sorted(group.labels.items())),
+                bytes_total=shared.bytes_per_device * group.count,
+            )
         )
     return groups
 
 
 def _targets(
-    models: Mapping[str, ResolvedModel], planned: dict[tuple[str, float, float | None], dict[str, Any]]
-) -> list[dict[str, Any]]:
+    models: Mapping[str, ResolvedModel], planned: dict[tuple[str, float, float | None], PlanGroup]
+) -> tuple[PlanTarget, ...]:
     """Every file some group installs, and every model's manifest, once each, by target path."""
-    targets: dict[str, dict[str, Any]] = {}
+    targets: dict[str, PlanTarget] = {}
     for m in models.values():
-        targets[m.manifest_target] = {"target": m.manifest_target, "sha256": m.manifest_sha256, "size": m.manifest_size}
+        targets[m.manifest_target] = PlanTarget(m.manifest_target, m.manifest_sha256, m.manifest_size)
     for shared in planned.values():
-        for item in shared["install"]:
-            targets[item["target"]] = {"target": item["target"], "sha256": item["sha256"], "size": item["size"]}
-    return [targets[t] for t in sorted(targets)]
+        for item in shared.install:
+            targets[item.target] = PlanTarget(item.target, item.sha256, item.size)
+    return tuple(targets[t] for t in sorted(targets))
 
 
 def _plan_group(
@@ -332,9 +349,10 @@ def _plan_group(
     versions: Mapping[str, str],
     required: Sequence[str],
     missing_required: Sequence[str],
-) -> dict[str, Any]:
-    """The part of a group's plan entry that depends only on its profile and budgets."""
-    profile = DeviceProfile.from_dict(group.profile)
+) -> PlanGroup:
+    """A group's plan entry as planned for its profile and budgets (another group with the same
+    ones shares it, under its own id, count and labels)."""
+    profile = group.profile
     name, policy, _ = select.policy_for_device(profile)
     # The budget is storage on the device, so it counts file bytes: a download-size policy
     # would count the (smaller) gzip sizes against it. Planning maximises value, so the size
@@ -350,36 +368,41 @@ def _plan_group(
         variant = choice.variant
         alone = _pulled_alone(manifests[model_id], profile, policy)
         install.append(
-            {
-                "model": model_id,
-                "version": versions[model_id],
-                "variant": choice.variant_id,
-                "file": variant.file,
-                "target": names.target_path(ns, model, versions[model_id], variant.file),
-                "sha256": variant.sha256,
-                "size": variant.size,
-                "why": _why(choice, manifests[model_id]),
+            InstallItem(
+                model=model_id,
+                version=versions[model_id],
+                variant=choice.variant_id,
+                file=variant.file,
+                target=names.target_path(ns, model, versions[model_id], variant.file),
+                sha256=variant.sha256,
+                size=variant.size,
+                why=_why(choice, manifests[model_id]),
                 # what `edzoo pull --device` on one such device would take, by the policy alone
-                "pull_would_take": alone,
-            }
+                pull_would_take=alone,
+            )
         )
-    not_installed = [{"model": m, "reason": reason} for m, reason in result.left_out.items()]
+    not_installed = tuple(NotInstalled(m, reason) for m, reason in result.left_out.items())
     problems = [
         f"required model {m} does not fit: {result.left_out[m]}" for m in required if m in result.left_out
     ] + list(missing_required)
     per_device = sum(choice.variant.size for choice in result.choices.values())
     if per_device > group.free_storage_mb * MB:  # select_many guarantees it; a plan must never lie
         raise AssertionError(f"plan for {group.id} takes {per_device} bytes, over its budget")
-    return {
-        "policy": name,
-        "objective": OBJECTIVE,
-        "budget": {"storage_mb": float(group.free_storage_mb), "memory_mb": group.memory_mb},
-        "install": install,
-        "not_installed": not_installed,
-        "problems": problems,
-        "bytes_per_device": per_device,
-        "value": round(result.total_value, 6),
-    }
+    return PlanGroup(
+        id=group.id,
+        profile=group.profile.id,
+        count=group.count,
+        labels=dict(sorted(group.labels.items())),
+        policy=name,
+        objective=OBJECTIVE,
+        budget=PlanBudget(float(group.free_storage_mb), group.memory_mb),
+        install=tuple(install),
+        not_installed=not_installed,
+        problems=problems,
+        bytes_per_device=per_device,
+        bytes_total=per_device * group.count,
+        value=round(result.total_value, 6),
+    )
 
 
 #: What decides a group's plan, and how it relates to the policy a single pull applies.
@@ -413,12 +436,13 @@ def _why(choice: select.Choice, manifest: Manifest) -> str:
 
 
 # -- output ------------------------------------------------------------------------------------
-def plan_bytes(plan: Mapping[str, Any]) -> bytes:
+def plan_bytes(plan: Plan | Mapping[str, Any]) -> bytes:
     """The canonical bytes of a plan: JSON with sorted keys, indent 2, UTF-8, final newline."""
-    return (json.dumps(plan, indent=2, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n").encode()
+    doc = plan.to_dict() if isinstance(plan, Plan) else plan
+    return (json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
-def write_plan(plan: Mapping[str, Any], path: Path) -> None:
+def write_plan(plan: Plan | Mapping[str, Any], path: Path) -> None:
     """Write ``plan`` to ``path`` atomically (readers see the old file or the new one).
 
     Raises StorageError when the file cannot be written.
@@ -438,112 +462,108 @@ def _wrap(text: str, width: int, lines: int = _WHY_LINES) -> list[str]:
     return wrapped
 
 
-def _budget_text(budget: Mapping[str, Any]) -> str:
-    memory = budget.get("memory_mb")
+def _budget_text(budget: PlanBudget) -> str:
+    memory = budget.memory_mb
     memory_text = f"{format_mb(memory)} memory" if memory is not None else "no memory budget"
-    return f"{format_bytes(budget['storage_mb'] * MB)} storage, {memory_text}"
+    return f"{format_bytes(budget.storage_mb * MB)} storage, {memory_text}"
 
 
-def render_plan(plan: Mapping[str, Any]) -> str:
+def render_plan(plan: Plan | Mapping[str, Any]) -> str:
     """The plan as text: a table per device group (model, variant, size, why), what was not
     installed and why, problems, bytes per device and per group; then the fleet's totals.
     A group whose plan equals an earlier group's is one line that names that group."""
+    plan = Plan.of(plan)
     out: list[str] = []
-    catalog, fleet, registry = plan["catalog"], plan["fleet"], plan["registry"]
+    catalog, fleet, registry = plan.catalog, plan.fleet, plan.registry
     out.append(
-        f"plan: catalog {catalog['id']} ({catalog['title']}) on fleet {fleet['id']}: "
-        f"{fleet['devices']:,} device{'s' if fleet['devices'] != 1 else ''} in {fleet['groups']:,} "
-        f"group{'s' if fleet['groups'] != 1 else ''}"
+        f"plan: catalog {catalog.id} ({catalog.title}) on fleet {fleet.id}: "
+        f"{fleet.devices:,} device{'s' if fleet.devices != 1 else ''} in {fleet.groups:,} "
+        f"group{'s' if fleet.groups != 1 else ''}"
     )
-    snapshot = registry.get("snapshot_version")
-    out.append(f"registry {registry['url']}" + (f", snapshot version {snapshot}" if snapshot is not None else ""))
-    if plan["models"]:
-        out.append(
-            "models: " + ", ".join(f"{m['model']}@{m['version']} (priority {m['priority']:g})" for m in plan["models"])
-        )
-    dropped = {w["model"] for w in plan.get("withdrawn") or []}
-    missing = [u for u in plan["unavailable"] if u["model"] not in dropped]
+    snapshot = registry.snapshot_version
+    out.append(f"registry {registry.url}" + (f", snapshot version {snapshot}" if snapshot is not None else ""))
+    if plan.models:
+        out.append("models: " + ", ".join(f"{m.model}@{m.version} (priority {m.priority:g})" for m in plan.models))
+    dropped = {w.model for w in plan.withdrawn or ()}
+    missing = [u for u in plan.unavailable if u.model not in dropped]
     if missing:
         out.append("unavailable:")
         for u in missing:
-            out += _indent(_wrap(f"{u['model']}: {u['reason']}", _WIDTH - 4, 2), "  - ", "    ")
-    if plan.get("warnings"):
+            out += _indent(_wrap(f"{u.model}: {u.reason}", _WIDTH - 4, 2), "  - ", "    ")
+    if plan.warnings:
         out.append("withdrawn:")
-        for w in plan["warnings"]:
+        for w in plan.warnings:
             out += _indent(_wrap(w, _WIDTH - 4, 4), "  ! ", "    ")
 
     seen: dict[str, str] = {}  # the plan of a group, as JSON -> the first group with it
     lacking = 0
-    for g in plan["groups"]:
-        if g["problems"]:
+    for g in plan.groups:
+        if g.problems:
             lacking += 1
-        same = json.dumps(
-            [g["profile"], g["policy"], g["budget"], g["install"], g["not_installed"], g["problems"]], sort_keys=True
-        )
-        count = f"{g['count']:,} × {g['profile']}"
-        totals = f"{format_bytes(g['bytes_per_device'])} per device, {format_bytes(g['bytes_total'])} for the group"
+        doc = g.to_dict()
+        same = json.dumps([doc[k] for k in _SAME_PLAN], sort_keys=True)
+        count = f"{g.count:,} × {g.profile}"
+        totals = f"{format_bytes(g.bytes_per_device)} per device, {format_bytes(g.bytes_total)} for the group"
         if same in seen:
-            out.append(f"{g['id']}: {count}, same plan as {seen[same]}: {totals}")
+            out.append(f"{g.id}: {count}, same plan as {seen[same]}: {totals}")
             continue
-        seen[same] = g["id"]
+        seen[same] = g.id
         out += _group_text(g, count)
 
-    totals = plan["totals"]
     out.append("")
-    out.append(f"fleet {fleet['id']}:")
+    out.append(f"fleet {fleet.id}:")
+    n_targets = len(plan.targets)
     out.append(
-        f"  bundle:  {len(plan['targets']):,} file{'s' if len(plan['targets']) != 1 else ''}, "
-        f"{format_bytes_exact(totals['unique_bytes'])} to put in a bundle (each file once, manifests included)"
+        f"  bundle:  {n_targets:,} file{'s' if n_targets != 1 else ''}, "
+        f"{format_bytes_exact(plan.totals.unique_bytes)} to put in a bundle (each file once, manifests included)"
     )
     out.append(
-        f"  devices: {format_bytes_exact(totals['device_bytes'])} copied onto {totals['devices']:,} "
-        f"device{'s' if totals['devices'] != 1 else ''}"
+        f"  devices: {format_bytes_exact(plan.totals.device_bytes)} copied onto {plan.totals.devices:,} "
+        f"device{'s' if plan.totals.devices != 1 else ''}"
     )
     if lacking:
         out.append(
             f"  problems: {lacking:,} group{' lacks' if lacking == 1 else 's lack'} a required model (see above)"
         )
-    if plan.get("withdrawn"):
-        n = len(plan["withdrawn"])
+    if plan.withdrawn:
+        n = len(plan.withdrawn)
         out.append(f"  withdrawn: {n:,} catalog pin{'' if n == 1 else 's'} to a withdrawn version dropped (see above)")
     out.append("  the full reasons are in the plan's JSON")
     return "\n".join(out) + "\n"
 
 
-def _group_text(g: Mapping[str, Any], count: str) -> list[str]:
+def _group_text(g: PlanGroup, count: str) -> list[str]:
     """One device group's part of :func:`render_plan`: its budget and policy, where the plan
     differs from a pull, its install table, what it leaves out and why, its bytes."""
     out: list[str] = []
     out.append("")
-    out.append(f"{g['id']}: {count}, budget {_budget_text(g['budget'])}, policy {g['policy']}")
-    differ = [i for i in g["install"] if i.get("pull_would_take") not in (None, i["variant"])]
+    out.append(f"{g.id}: {count}, budget {_budget_text(g.budget)}, policy {g.policy}")
+    differ = [i for i in g.install if i.pull_would_take not in (None, i.variant)]
     if differ:
         out += _indent(
             _wrap(
                 f"the plan takes the most accurate set within the budget, so it differs from a pull by "
-                f"policy {g['policy']}: "
-                + "; ".join(
-                    f"{i['model']} gets {i['variant']}, a pull would take {i['pull_would_take']}" for i in differ
-                ),
+                f"policy {g.policy}: "
+                + "; ".join(f"{i.model} gets {i.variant}, a pull would take {i.pull_would_take}" for i in differ),
                 _WIDTH - 4,
             ),
             "  ",
             "  ",
         )
-    if g["labels"]:
-        out.append("  labels: " + ", ".join(f"{k}={v}" for k, v in g["labels"].items()))
-    out += _install_table(g["install"])
-    if g["not_installed"]:
+    if g.labels:
+        out.append("  labels: " + ", ".join(f"{k}={v}" for k, v in g.labels.items()))
+    out += _install_table(g.install)
+    if g.not_installed:
         out.append("  not installed:")
-        for n in g["not_installed"]:
-            out += _indent(_wrap(f"{n['model']}: {n['reason']}", _WIDTH - 6), "    - ", "      ")
-    if g["problems"]:
+        for n in g.not_installed:
+            out += _indent(_wrap(f"{n.model}: {n.reason}", _WIDTH - 6), "    - ", "      ")
+    if g.problems:
         out.append("  problems:")
-        for p in g["problems"]:
+        for p in g.problems:
             out += _indent(_wrap(p, _WIDTH - 6), "    ! ", "      ")
     out.append(
-        f"  {format_bytes_exact(g['bytes_per_device'])} per device × {g['count']:,} = "
-        f"{format_bytes_exact(g['bytes_total'])} for the group"
+        f"  {format_bytes_exact(g.bytes_per_device)} per device × {g.count:,} = "
+        f"{format_bytes_exact(g.bytes_total)} for the group"
     )
     return out
 
@@ -552,22 +572,22 @@ def _indent(lines: list[str], first: str, rest: str) -> list[str]:
     return [(first if i == 0 else rest) + line for i, line in enumerate(lines)]
 
 
-def _install_table(install: Sequence[Mapping[str, Any]]) -> list[str]:
+def _install_table(install: Sequence[InstallItem]) -> list[str]:
     if not install:
         return ["  installs nothing"]
-    model_w = max(5, *(len(i["model"]) for i in install))
-    variant_w = max(7, *(len(i["variant"]) for i in install))
-    sizes = [format_bytes(i["size"]) for i in install]
+    model_w = max(5, *(len(i.model) for i in install))
+    variant_w = max(7, *(len(i.variant) for i in install))
+    sizes = [format_bytes(i.size) for i in install]
     size_w = max(4, *(len(s) for s in sizes))
     lead = 2 + model_w + 2 + variant_w + 2 + size_w + 2
     why_w = max(40, _WIDTH - lead)
     # A clause every row shares (the plan's total, usually) says nothing about one row: the
     # group's footer carries the totals, plan.json every clause.
-    clauses = [item["why"].split("; ") for item in install]
+    clauses = [item.why.split("; ") for item in install]
     common = set.intersection(*(set(c) for c in clauses)) if len(install) > 1 else set()
     rows = [f"  {'model':<{model_w}}  {'variant':<{variant_w}}  {'size':>{size_w}}  why"]
     for item, size, parts in zip(install, sizes, clauses, strict=True):
-        cells = f"  {item['model']:<{model_w}}  {item['variant']:<{variant_w}}  {size:>{size_w}}  "
-        why = "; ".join(p for p in parts if p not in common) or item["why"]
+        cells = f"  {item.model:<{model_w}}  {item.variant:<{variant_w}}  {size:>{size_w}}  "
+        why = "; ".join(p for p in parts if p not in common) or item.why
         rows += _indent(_wrap(why, why_w), cells, " " * lead)
     return rows

@@ -1,18 +1,39 @@
 """What every model class shares: known fields as attributes, unknown ones kept, the key order
 kept, so ``to_dict(from_dict(doc))`` is ``doc`` key for key (python-tuf's ``unrecognized_fields``).
 
+An object read from a document writes back the keys it was read with (an optional field the
+document lacked stays out); an object built in code writes every field, ``None`` as ``null``.
+
 Only the standard library; no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar, cast
 
 T = TypeVar("T", bound="_Record")
 
 _ABSENT: Any = None  # an optional field that the document does not hold
+
+
+class RecordError(TypeError):
+    """A document that does not have the shape of a model class: ``path`` is where (JSON keys
+    and list indexes from the document's top), ``problem`` what is wrong there."""
+
+    def __init__(self, path: tuple[str | int, ...], problem: str) -> None:
+        self.path, self.problem = path, problem
+        super().__init__(f"{self.where}: {problem}")
+
+    @property
+    def where(self) -> str:
+        """``path`` as a JSON path: ``$.groups[0].install``."""
+        return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in self.path)
+
+    def under(self, *parts: str | int) -> RecordError:
+        """The same problem, seen from the document that holds this one at ``parts``."""
+        return RecordError((*parts, *self.path), self.problem)
 
 
 @dataclass(frozen=True)
@@ -30,19 +51,34 @@ class _Record:
         return [f.name for f in fields(cls) if f.name not in ("unrecognized", "_order")]
 
     @classmethod
+    def _required(cls) -> list[str]:
+        return [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+
+    @classmethod
     def from_dict(cls: type[T], d: Mapping[str, Any]) -> T:
-        """The object of a validated document (a KeyError or TypeError means it was not)."""
+        """The object of a validated document. Raises :class:`RecordError` (a TypeError) for a
+        value that is not an object or lacks a required key: the document was not validated."""
         if not isinstance(d, Mapping):
-            raise TypeError(f"{cls.__name__}: expected a JSON object, got {type(d).__name__}")
+            raise RecordError((), f"expected a JSON object ({cls.__name__}), got {type(d).__name__}")
+        missing = [name for name in cls._required() if name not in d]
+        if missing:
+            raise RecordError((), f"{cls.__name__} lacks the required {', '.join(missing)}")
         known = set(cls._known())
         values: dict[str, Any] = {}
         for key in known & set(d):
             nested = cls._NESTED.get(key)
             value = d[key]
-            if isinstance(nested, tuple):
-                value = tuple(nested[0].from_dict(item) for item in value)
-            elif nested is not None:
-                value = nested.from_dict(value)
+            try:
+                if value is None or nested is None:
+                    pass  # null: an optional field the document sets to null
+                elif isinstance(nested, tuple):
+                    if not isinstance(value, list):
+                        raise RecordError((), f"expected a list, got {type(value).__name__}")
+                    value = tuple(_item(nested[0], i, item) for i, item in enumerate(value))
+                else:
+                    value = nested.from_dict(value)
+            except RecordError as e:
+                raise e.under(key) from None
             values[key] = value
         unrecognized = {k: v for k, v in d.items() if k not in known}
         return cls(**values, unrecognized=unrecognized, _order=tuple(d))
@@ -59,11 +95,11 @@ class _Record:
         present = {}
         for name in self._known():
             value = getattr(self, name)
-            if value is _ABSENT and name not in self._order:
+            if value is _ABSENT and self._order and name not in self._order:
                 continue
             if isinstance(value, _Record):
                 value = value.to_dict()
-            elif isinstance(value, tuple) and value and isinstance(value[0], _Record):
+            elif value is not None and isinstance(self._NESTED.get(name), tuple):
                 value = [item.to_dict() for item in value]
             present[name] = value
         present.update(self.unrecognized)
@@ -72,3 +108,10 @@ class _Record:
                 out[key] = present.pop(key)
         out.update(present)
         return out
+
+
+def _item(cls: type[_Record], index: int, item: Any) -> _Record:
+    try:
+        return cls.from_dict(item)
+    except RecordError as e:
+        raise e.under(index) from None

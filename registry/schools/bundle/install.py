@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from registry.core.errors import (
     StorageError,
     UsageError,
 )
+from registry.core.model import Plan, PlanGroup
 from registry.core.truststore import TrustStore
 
 from . import files as _files
@@ -114,23 +115,23 @@ def _trusted_root(app_dir: Path, root: bytes | Path | None) -> tuple[bytes, bool
     return store.trusted(root), not store.is_pinned()
 
 
-def _choose_group(plan: dict[str, Any], profile: dict[str, Any], spec: str, group: str | None) -> dict[str, Any]:
-    groups = plan.get("groups") or []
+def _choose_group(plan: Plan, profile: dict[str, Any], spec: str, group: str | None) -> PlanGroup:
+    groups = plan.groups
     names_ = {spec, str(profile.get("id"))}
     if group is not None:
-        for g in groups:
-            if g["id"] == group:
-                if g.get("profile") not in names_:
-                    raise UsageError(
-                        f"group {group} is planned for device profile {g.get('profile')}, not {profile.get('id')}: "
-                        "check --device and --group"
-                    )
-                return dict(g)
-        known = ", ".join(g["id"] for g in groups) or "none"
-        raise NotFoundError(f"the bundle's plan has no group {group!r}; its groups: {known}")
-    matches = [g for g in groups if g.get("profile") in names_]
+        g = plan.group(group)
+        if g is None:
+            known = ", ".join(g.id for g in groups) or "none"
+            raise NotFoundError(f"the bundle's plan has no group {group!r}; its groups: {known}")
+        if g.profile not in names_:
+            raise UsageError(
+                f"group {group} is planned for device profile {g.profile}, not {profile.get('id')}: "
+                "check --device and --group"
+            )
+        return g
+    matches = [g for g in groups if g.profile in names_]
     if not matches:
-        planned = ", ".join(sorted({str(g.get("profile")) for g in groups})) or "none"
+        planned = ", ".join(sorted({g.profile for g in groups})) or "none"
         raise NotFoundError(
             f"the bundle's plan has no group for device profile {profile.get('id')} (it plans for: {planned}): "
             "pick the right --device, or add this device to the fleet and make a new plan and bundle"
@@ -138,23 +139,20 @@ def _choose_group(plan: dict[str, Any], profile: dict[str, Any], spec: str, grou
     if len(matches) > 1:
         raise UsageError(
             f"several groups of the plan use device profile {profile.get('id')} "
-            f"({', '.join(g['id'] for g in matches)}): pick one with --group"
+            f"({', '.join(g.id for g in matches)}): pick one with --group"
         )
-    return dict(matches[0])
+    return matches[0]
 
 
-def _group_files(opened: OpenedBundle, group: dict[str, Any]) -> list[InstalledFile]:
+def _group_files(opened: OpenedBundle, group: PlanGroup) -> list[InstalledFile]:
     """The group's variant files and the manifests of their models."""
-    manifests = {m.get("model"): m for m in opened.plan.get("models") or []}
     files: dict[str, InstalledFile] = {}
-    for item in group.get("install") or []:
-        model, version = str(item.get("model")), str(item.get("version"))
-        files[item["target"]] = InstalledFile(
-            model, version, str(item.get("variant")), item["target"], item["sha256"], item["size"]
-        )
-        m = manifests.get(model)
-        if m is not None and m["manifest_target"] not in files:
-            t = opened.target(m["manifest_target"])
+    for item in group.install:
+        model, version = item.model, item.version
+        files[item.target] = InstalledFile(model, version, item.variant, item.target, item.sha256, item.size)
+        m = opened.plan.model(model)
+        if m is not None and m.manifest_target not in files:
+            t = opened.target(m.manifest_target)
             files[t["target"]] = InstalledFile(model, version, None, t["target"], t["sha256"], t["size"])
     for f in files.values():
         t = opened.target(f.target)
@@ -257,7 +255,7 @@ def install_bundle(
     _check_rollback(opened, state)
     chosen = _choose_group(opened.plan, profile, spec, group)
     files, refused = _without_withdrawn(opened, _group_files(opened, chosen))
-    chosen["problems"] = [*(chosen.get("problems") or []), *(d.message for d in refused)]
+    chosen = replace(chosen, problems=[*chosen.problems, *(d.message for d in refused)])
     fresh = not app_dir.exists()
     try:
         with _locked(app_dir):
@@ -332,7 +330,7 @@ def _source_for(
 def _install(
     opened: OpenedBundle,
     app_dir: Path,
-    chosen: dict[str, Any],
+    chosen: PlanGroup,
     device_id: str,
     files: list[InstalledFile],
     state: dict[str, Any] | None,
@@ -347,22 +345,22 @@ def _install(
     previous = state.get("bundle") if state else None
     removed = _withdrawn_on_device(opened, state)
     release = app_dir / "releases" / opened.id
-    common = {
+    common: dict[str, Any] = {
         "app_dir": app_dir,
         "bundle": opened.id,
-        "group": chosen["id"],
+        "group": chosen.id,
         "device": device_id,
         "files": tuple(files),
         "freshness": opened.freshness,
         "timestamp_version": opened.timestamp_version,
         "snapshot_version": opened.snapshot_version,
         "previous": previous,
-        "problems": tuple(str(p) for p in chosen.get("problems") or []),
+        "problems": tuple(chosen.problems),
         "removed": tuple(removed),
     }
     # The release is named by the bundle; the same bundle installed for another group gets a name of its
     # own, so the folder `current` points to never changes under a running app.
-    alternate = app_dir / "releases" / f"{opened.id}-{hashlib.sha256(chosen['id'].encode()).hexdigest()[:8]}"
+    alternate = app_dir / "releases" / f"{opened.id}-{hashlib.sha256(chosen.id.encode()).hexdigest()[:8]}"
     for candidate in (release, alternate):
         if previous_release is None or previous_release != candidate.resolve():
             continue
@@ -480,7 +478,7 @@ def _copy_blobs(
 def _finish(
     app_dir: Path,
     opened: OpenedBundle,
-    chosen: dict[str, Any],
+    chosen: PlanGroup,
     release: Path,
     installed: list[dict[str, Any]],
     state: dict[str, Any] | None,
@@ -494,7 +492,7 @@ def _finish(
         "timestamp_version": opened.timestamp_version,
         "snapshot_version": opened.snapshot_version,
         "bundle": opened.id,
-        "group": chosen["id"],
+        "group": chosen.id,
         "release": release.name,
         "installed": installed,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from registry.core.errors import (
     ManifestError,
     UsageError,
 )
+from registry.core.model import Plan, PlanGroup, RecordError, WithdrawnPin
 from registry.core.recall import Withdrawal
 
 from .files import _read_json
@@ -58,9 +59,10 @@ def _check_sha_size(item: dict[str, Any], where: str) -> tuple[str, int]:
     return sha, size
 
 
-def _parse_plan(data: bytes, doc: Any, source: str, *, in_bundle: bool = False) -> dict[str, Any]:
-    """Check the parts of a plan a bundle relies on; return it. The plan in a bundle may list no
-    file (every model it named was withdrawn: the bundle then only removes them from devices)."""
+def _parse_plan(data: bytes, doc: Any, source: str, *, in_bundle: bool = False) -> Plan:
+    """Check the parts of a plan a bundle relies on; return it typed. The plan in a bundle may
+    list no file (every model it named was withdrawn: the bundle then only removes them from
+    devices)."""
     fix = "make it with `edzoo plan CATALOG FLEET`"
     if not isinstance(doc, dict) or doc.get("kind") != "edzoo-plan":
         raise ManifestError(f'{source} is not an edzoo plan (no "kind": "edzoo-plan"): {fix}')
@@ -95,16 +97,19 @@ def _parse_plan(data: bytes, doc: Any, source: str, *, in_bundle: bool = False) 
     for i, model in enumerate(doc.get("models") or []):
         if not isinstance(model, dict) or not isinstance(model.get("manifest_target"), str):
             raise ManifestError(f"{source}: $.models[{i}]: expected a model with a manifest_target")
-    return doc
+    try:
+        return Plan.from_dict(doc)
+    except RecordError as e:
+        raise ManifestError(f"{source}: {e.where}: {e.problem}: the plan was edited; {fix}") from e
 
 
-def _plan_models(plan: dict[str, Any]) -> list[names.ModelRef]:
+def _plan_models(plan: Plan) -> list[names.ModelRef]:
     """Every model a plan names (its models, and the models of its groups' files), in order."""
     seen: dict[str, names.ModelRef] = {}
-    found = [str(m.get("model")) for m in plan.get("models") or []]
-    found += [str(i.get("model")) for g in plan["groups"] for i in g.get("install") or []]
-    for t in plan["targets"]:
-        name = names.TargetName.parse(t["target"])
+    found = [m.model for m in plan.models]
+    found += [i.model for g in plan.groups for i in g.install]
+    for t in plan.targets:
+        name = names.TargetName.parse(t.target)
         found.append(f"{name.namespace}/{name.model}")
     for model in found:
         if model not in seen:
@@ -127,9 +132,7 @@ class Dropped:
         return {"model": self.model, "version": self.version, "message": self.message}
 
 
-def _drop_withdrawn(
-    plan: dict[str, Any], withdrawn: dict[str, dict[str, Withdrawal]]
-) -> tuple[dict[str, Any], list[Dropped]]:
+def _drop_withdrawn(plan: Plan, withdrawn: dict[str, dict[str, Withdrawal]]) -> tuple[Plan, list[Dropped]]:
     """``plan`` without the files of withdrawn versions, and what was dropped (the plan is
     returned unchanged, the same object, when nothing is withdrawn)."""
 
@@ -149,46 +152,46 @@ def _drop_withdrawn(
         name = names.TargetName.parse(target)
         return name.version is not None and drop(f"{name.namespace}/{name.model}", name.version)
 
-    kept_targets = [t for t in plan["targets"] if not target_hit(t["target"])]
-    kept_models = [m for m in plan.get("models") or [] if not drop(str(m.get("model")), str(m.get("version")))]
-    groups = []
-    for g in plan["groups"]:
-        install = [i for i in g.get("install") or [] if not target_hit(i["target"])]
-        if len(install) == len(g.get("install") or []):
+    kept_targets = tuple(t for t in plan.targets if not target_hit(t.target))
+    kept_models = tuple(m for m in plan.models if not drop(m.model, m.version))
+    groups: list[PlanGroup] = []
+    for g in plan.groups:
+        install = tuple(i for i in g.install if not target_hit(i.target))
+        if len(install) == len(g.install):
             groups.append(g)
             continue
-        per_device = sum(int(i["size"]) for i in install)
-        count = g.get("count") if isinstance(g.get("count"), int) else 0
-        groups.append({**g, "install": install, "bytes_per_device": per_device, "bytes_total": per_device * count})
+        per_device = sum(i.size for i in install)
+        groups.append(replace(g, install=install, bytes_per_device=per_device, bytes_total=per_device * g.count))
     if not dropped:
         return plan, []
-    required = {str(m.get("model")) for m in plan.get("models") or [] if m.get("required")}
+    required = {m.model for m in plan.models if m.required}
     missing = [f"required model {d.model} is unavailable: {d.message}" for d in dropped.values() if d.model in required]
-    groups = [{**g, "problems": [*(g.get("problems") or []), *missing]} if missing else g for g in groups]
-    doc = {
-        **plan,
-        "models": kept_models,
-        "groups": groups,
-        "targets": kept_targets,
-        "withdrawn": [
-            *(plan.get("withdrawn") or []),
+    if missing:
+        groups = [replace(g, problems=[*g.problems, *missing]) for g in groups]
+    typed = replace(
+        plan,
+        models=kept_models,
+        groups=tuple(groups),
+        targets=kept_targets,
+        withdrawn=(
+            *(plan.withdrawn or ()),
             *(
-                {"model": d.model, **withdrawn[d.model][d.version].to_json(), "version": d.version}
-                for d in dropped.values()
+                # read, not built: a pin the bundle drops has no "latest" key (built ones write it)
+                WithdrawnPin.from_dict({"model": d.model, **withdrawn[d.model][d.version].to_json(), "version": v})
+                for (_, v), d in dropped.items()
             ),
-        ],
-        "warnings": [*(plan.get("warnings") or []), *(d.message for d in dropped.values())],
-    }
-    if isinstance(plan.get("totals"), dict):
-        doc["totals"] = {
-            **plan["totals"],
-            "unique_bytes": sum(int(t["size"]) for t in kept_targets),
-            "device_bytes": sum(int(g.get("bytes_total") or 0) for g in groups),
-        }
-    return doc, list(dropped.values())
+        ),
+        warnings=[*(plan.warnings or []), *(d.message for d in dropped.values())],
+        totals=replace(
+            plan.totals,
+            unique_bytes=sum(t.size for t in kept_targets),
+            device_bytes=sum(g.bytes_total for g in groups),
+        ),
+    )
+    return typed, list(dropped.values())
 
 
-def load_plan(path: Path) -> tuple[bytes, dict[str, Any]]:
+def load_plan(path: Path) -> tuple[bytes, Plan]:
     """The bytes and the document of a plan.json, checked for what a bundle needs."""
     data, doc = _read_json(Path(path), MAX_PLAN_BYTES, "plan", "make it with `edzoo plan CATALOG FLEET`")
     return data, _parse_plan(data, doc, str(path))

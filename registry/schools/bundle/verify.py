@@ -25,6 +25,7 @@ from registry.core.errors import (
     UntrustedMetadataError,
     UsageError,
 )
+from registry.core.model import Plan
 from registry.core.offline import OfflineVerifier
 from registry.core.recall import Withdrawal
 from registry.core.trust import now as _now
@@ -72,7 +73,7 @@ class OpenedBundle:
 
     path: Path
     doc: dict[str, Any]
-    plan: dict[str, Any]
+    plan: Plan
     verifier: OfflineVerifier
     freshness: Freshness
     timestamp_version: int
@@ -219,7 +220,7 @@ def open_bundle(
     plan_bytes, plan_doc = _read_json(path / "plan.json", MAX_PLAN_BYTES, "plan", ALTERED)
     if hashlib.sha256(plan_bytes).hexdigest() != doc.get("plan_sha256"):
         raise SignatureError(f"{path}: plan.json differs from what bundle.json lists: {ALTERED}")
-    _parse_plan(plan_bytes, plan_doc, f"{path}/plan.json", in_bundle=True)
+    plan = _parse_plan(plan_bytes, plan_doc, f"{path}/plan.json", in_bundle=True)
     read = _dict_reader(_check_listing(path, doc))
     at = at or _now()
     registry = doc.get("registry") if isinstance(doc.get("registry"), str) else None
@@ -246,7 +247,7 @@ def open_bundle(
     return OpenedBundle(
         path=path,
         doc=doc,
-        plan=plan_doc,
+        plan=plan,
         verifier=verifier,
         freshness=freshness,
         timestamp_version=verifier.timestamp.signed.version,

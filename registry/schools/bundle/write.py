@@ -23,6 +23,7 @@ from registry.core.errors import (
     StorageError,
     UsageError,
 )
+from registry.core.model import Plan
 from registry.core.offline import OfflineVerifier
 from registry.core.recall import Withdrawal
 from registry.core.trust import now as _now
@@ -213,9 +214,9 @@ def write_bundle(
     """
     out = Path(out)
     _check_staleness(max_staleness, "the bundle's max staleness")
-    plan_bytes, plan_doc = load_plan(Path(plan))
+    plan_bytes, planned = load_plan(Path(plan))
     given_sha = hashlib.sha256(plan_bytes).hexdigest()
-    url = (registry or plan_doc["registry"]["url"]).rstrip("/")
+    url = (registry or planned.registry.url).rstrip("/")
     base_id: str | None = None
     base_shas: set[str] = set()
     if since is not None:
@@ -228,19 +229,19 @@ def write_bundle(
     # devices); a withdrawn version the plan names is dropped from the plan this bundle carries.
     puller = Puller(url, root=root, cache_dir=cache_dir, config=config)
     try:
-        lists, withdrawn = _signed_lists(puller, _plan_models(plan_doc))
+        lists, withdrawn = _signed_lists(puller, _plan_models(planned))
     except UsageError as e:
         raise ManifestError(
             f"{url} signs a versions index or withdrawals list this edzoo cannot read: {e.message}"
         ) from e
-    plan_doc, dropped = _drop_withdrawn(plan_doc, withdrawn)
+    planned, dropped = _drop_withdrawn(planned, withdrawn)
     if dropped:
-        plan_bytes = _plan_bytes(plan_doc)
+        plan_bytes = _plan_bytes(planned)
     plan_sha = hashlib.sha256(plan_bytes).hexdigest()
     existing = _inspect_out(out, {plan_sha, given_sha}, force)
 
     # 1. The signed length and sha256 of every file (TUF); download into the cache what is not there.
-    got = _gather(puller, plan_doc, base_shas, url, progress)
+    got = _gather(puller, planned, base_shas, url, progress)
     targets = got.targets
 
     # 2. The metadata those downloads used, checked offline exactly as a device will check it.
@@ -332,12 +333,12 @@ class _Gathered:
 
 
 def _gather(
-    puller: Puller, plan_doc: dict[str, Any], base_shas: set[str], url: str, progress: ProgressFactory | None
+    puller: Puller, planned: Plan, base_shas: set[str], url: str, progress: ProgressFactory | None
 ) -> _Gathered:
     """A file already cached is not re-hashed here: its copy in the bundle is hashed when it is
     read back, and a mismatch is repaired from a verified source then."""
     got = _Gathered([], {}, {})
-    wanted = [(t["target"], t["sha256"], t["size"]) for t in plan_doc["targets"]]
+    wanted = [(t.target, t.sha256, t.size) for t in planned.targets]
     to_fetch = sum(size for _, sha, size in wanted if sha not in base_shas and puller.cached_blob(sha, size) is None)
     with _bar(progress, "downloading", to_fetch) as update:
         for target, sha, size in wanted:
