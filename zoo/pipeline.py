@@ -517,67 +517,20 @@ def describe(
     ref = variants[REFERENCE].evaluation
     machine = measure.machine()
     runtime = f"ai-edge-litert {measure.version_of('ai-edge-litert')}"
-    entries = []
-    for rid, v in variants.items():
-        ev, b, made = v.evaluation, v.bench, v.made
-        metrics_entry: dict[str, Any] = {
-            "name": task.metric,
-            "value": round(ev.value, 6),
-            "delta_vs_reference": round((ev.value - ref.value) * 100, 4),
-            "reference_variant": REFERENCE,
-            "higher_is_better": True,
-            "ci95": list(ev.score.ci95),
-            "dataset_sha256": digests["test"],
-            "per_class": ev.score.per_class,
-            "measured_with": runtime,
-        }
-        if v.shift is not None and shift is not None:
-            ref_shift = variants[REFERENCE].shift
-            assert ref_shift is not None
-            metrics_entry["shift"] = {
-                "source": shift.source,
-                "value": round(v.shift.value, 6),
-                "delta_vs_reference": round((v.shift.value - ref_shift.value) * 100, 4),
-                "ci95": list(v.shift.score.ci95),
-                "dataset_sha256": shift.sha256,
-            }
-        entry: dict[str, Any] = {
-            "id": rid,
-            "file": f"variants/{rid}.tflite",
-            "sha256": _sha256(v.data),
-            "size": len(v.data),
-            "gzip_size": measure.gzip_size(v.data),
-            "parameters": made.parameters or trained.parameters,
-            "format": "tflite",
-            "recipe": {"quantization": v.recipe.quantization, **made.details},
-            "metrics": metrics_entry,
-            "benchmarks": {**{k: b[k] for k in BENCH_KEYS if k in b}, "machine": machine},
-            "requirements": {
-                "min_runtime_version": ev.min_runtime_version,
-                "builtin_ops": [op for op in ev.ops if op != "DELEGATE"],
-                "delegates": ev.delegates or ["xnnpack"],
-                "min_ram_mb": _min_ram_mb(len(v.data), b["peak_memory_bytes"]),
-            },
-        }
-        if ev.inputs != ref.inputs or ev.outputs_spec != ref.outputs_spec:
-            entry["io"] = {"inputs": ev.inputs, "outputs": ev.outputs_spec}
-        entries.append(entry)
-
-    commit, dirty = provenance.source_commit()
-    dataset_digests = {f"{task.name}-{k}": v for k, v in digests.items()}
-    if shift is not None:
-        dataset_digests[f"{task.name}-shift"] = shift.sha256
-    prov: dict[str, Any] = {
-        "source_commit": commit,
-        "source_dirty": dirty,
-        "build_command": provenance.build_command(list(job.argv)),
-        "built_at": provenance.built_at(),
-        "dataset_digests": dataset_digests,
-        "tool_versions": provenance.tool_versions(),
-        "random_seeds": {"seed": job.seed, "student_init": job.seed + 1},
-    }
-    if not_applied:
-        prov["recipes_not_applied"] = dict(not_applied)
+    entries = [
+        _variant_entry(
+            rid,
+            v,
+            variants,
+            shift,
+            metric=task.metric,
+            test_sha256=digests["test"],
+            machine=machine,
+            runtime=runtime,
+            trained=trained,
+        )
+        for rid, v in variants.items()
+    ]
     doc: dict[str, Any] = {
         "schema_version": 1,
         "namespace": task.namespace,
@@ -597,22 +550,8 @@ def describe(
             "labels": list(data.labels),
         },
         "variants": entries,
-        "provenance": prov,
+        "provenance": _provenance(job, digests, shift, not_applied),
     }
-    distill = None
-    if "distilled_int8" in variants and "student_int8" in variants:
-        d, s = variants["distilled_int8"].evaluation, variants["student_int8"].evaluation
-        winner = "distillation" if d.value > s.value else ("no distillation" if s.value > d.value else "tie")
-        distill = {
-            "metric": task.metric,
-            "distilled_accuracy": round(d.value, 6),
-            "distilled_ci95": list(d.score.ci95),
-            "plain_accuracy": round(s.value, 6),
-            "plain_ci95": list(s.score.ci95),
-            "winner": winner,
-            "student_parameters": variants["distilled_int8"].made.parameters,
-            "teacher_parameters": trained.parameters,
-        }
     metrics = {
         "model": f"{task.namespace}/{task.name}@{job.version}",
         "profile": job.profile.name,
@@ -623,18 +562,8 @@ def describe(
         ),
         "keras_vs_litert_fp32_max_abs_diff": keras_gap,
         "keras_vs_litert_tolerance": KERAS_TOLERANCE,
-        "gates": {
-            rid: {
-                "allowed_drop_points": job.allowed[rid],
-                "drop_points": round(gated.drops[rid], 4),
-                **({"shift_drop_points": round(gated.shift_drops[rid], 4)} if rid in gated.shift_drops else {}),
-                **({"drop_points_low95": round(gated.judged[rid], 4)} if rid in gated.judged else {}),
-                **({"shift_drop_points_low95": round(gated.shift_judged[rid], 4)} if rid in gated.shift_judged else {}),
-                "checks": [{"check": c.name, "passed": c.passed, "detail": c.detail} for c in gated.checks[rid]],
-            }
-            for rid in variants
-        },
-        "distillation": distill,
+        "gates": {rid: _gate_entry(job, gated, rid) for rid in variants},
+        "distillation": _distillation(task.metric, variants, trained),
         "variants": {
             e["id"]: {
                 "size": e["size"],
@@ -659,6 +588,118 @@ def describe(
         "not_applicable": dict(not_applied),
     }
     return doc, metrics
+
+
+def _variant_entry(
+    rid: str,
+    v: Variant,
+    variants: Mapping[str, Variant],
+    shift: Shift | None,
+    *,
+    metric: str,
+    test_sha256: str,
+    machine: dict[str, Any],
+    runtime: str,
+    trained: Trained,
+) -> dict[str, Any]:
+    """One variant of the manifest: its file, recipe, metrics (and on the shifted set),
+    benchmarks and requirements."""
+    ev, b, made = v.evaluation, v.bench, v.made
+    ref = variants[REFERENCE].evaluation
+    metrics_entry: dict[str, Any] = {
+        "name": metric,
+        "value": round(ev.value, 6),
+        "delta_vs_reference": round((ev.value - ref.value) * 100, 4),
+        "reference_variant": REFERENCE,
+        "higher_is_better": True,
+        "ci95": list(ev.score.ci95),
+        "dataset_sha256": test_sha256,
+        "per_class": ev.score.per_class,
+        "measured_with": runtime,
+    }
+    if v.shift is not None and shift is not None:
+        ref_shift = variants[REFERENCE].shift
+        assert ref_shift is not None
+        metrics_entry["shift"] = {
+            "source": shift.source,
+            "value": round(v.shift.value, 6),
+            "delta_vs_reference": round((v.shift.value - ref_shift.value) * 100, 4),
+            "ci95": list(v.shift.score.ci95),
+            "dataset_sha256": shift.sha256,
+        }
+    entry: dict[str, Any] = {
+        "id": rid,
+        "file": f"variants/{rid}.tflite",
+        "sha256": _sha256(v.data),
+        "size": len(v.data),
+        "gzip_size": measure.gzip_size(v.data),
+        "parameters": made.parameters or trained.parameters,
+        "format": "tflite",
+        "recipe": {"quantization": v.recipe.quantization, **made.details},
+        "metrics": metrics_entry,
+        "benchmarks": {**{k: b[k] for k in BENCH_KEYS if k in b}, "machine": machine},
+        "requirements": {
+            "min_runtime_version": ev.min_runtime_version,
+            "builtin_ops": [op for op in ev.ops if op != "DELEGATE"],
+            "delegates": ev.delegates or ["xnnpack"],
+            "min_ram_mb": _min_ram_mb(len(v.data), b["peak_memory_bytes"]),
+        },
+    }
+    if ev.inputs != ref.inputs or ev.outputs_spec != ref.outputs_spec:
+        entry["io"] = {"inputs": ev.inputs, "outputs": ev.outputs_spec}
+    return entry
+
+
+def _provenance(
+    job: Job, digests: Mapping[str, str], shift: Shift | None, not_applied: Mapping[str, str]
+) -> dict[str, Any]:
+    """Where the build came from: the commit, the command, the data's digests, tools, seeds."""
+    commit, dirty = provenance.source_commit()
+    dataset_digests = {f"{job.task.name}-{k}": v for k, v in digests.items()}
+    if shift is not None:
+        dataset_digests[f"{job.task.name}-shift"] = shift.sha256
+    prov: dict[str, Any] = {
+        "source_commit": commit,
+        "source_dirty": dirty,
+        "build_command": provenance.build_command(list(job.argv)),
+        "built_at": provenance.built_at(),
+        "dataset_digests": dataset_digests,
+        "tool_versions": provenance.tool_versions(),
+        "random_seeds": {"seed": job.seed, "student_init": job.seed + 1},
+    }
+    if not_applied:
+        prov["recipes_not_applied"] = dict(not_applied)
+    return prov
+
+
+def _gate_entry(job: Job, gated: Gated, rid: str) -> dict[str, Any]:
+    """What the gates measured for one variant, and each check's verdict."""
+    return {
+        "allowed_drop_points": job.allowed[rid],
+        "drop_points": round(gated.drops[rid], 4),
+        **({"shift_drop_points": round(gated.shift_drops[rid], 4)} if rid in gated.shift_drops else {}),
+        **({"drop_points_low95": round(gated.judged[rid], 4)} if rid in gated.judged else {}),
+        **({"shift_drop_points_low95": round(gated.shift_judged[rid], 4)} if rid in gated.shift_judged else {}),
+        "checks": [{"check": c.name, "passed": c.passed, "detail": c.detail} for c in gated.checks[rid]],
+    }
+
+
+def _distillation(metric: str, variants: Mapping[str, Variant], trained: Trained) -> dict[str, Any] | None:
+    """Distilled against plain student, when the build made both."""
+    if "distilled_int8" not in variants or "student_int8" not in variants:
+        return None
+    d, s = variants["distilled_int8"].evaluation, variants["student_int8"].evaluation
+    winner = "distillation" if d.value > s.value else ("no distillation" if s.value > d.value else "tie")
+    return {
+        "metric": metric,
+        "distilled_accuracy": round(d.value, 6),
+        "distilled_ci95": list(d.score.ci95),
+        "plain_accuracy": round(s.value, 6),
+        "plain_ci95": list(s.score.ci95),
+        "winner": winner,
+        "student_parameters": variants["distilled_int8"].made.parameters,
+        "teacher_parameters": trained.parameters,
+    }
 
 
 def _shift_extra(v: Variant) -> dict[str, Any] | None:
