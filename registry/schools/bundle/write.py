@@ -228,13 +228,7 @@ def write_bundle(
     # 0. The signed versions indexes and withdrawals list (fresh metadata: they prove a withdrawal to
     # devices); a withdrawn version the plan names is dropped from the plan this bundle carries.
     puller = Puller(url, root=root, cache_dir=cache_dir, config=config)
-    try:
-        lists, withdrawn = _signed_lists(puller, _plan_models(planned))
-    except UsageError as e:
-        raise ManifestError(
-            f"{url} signs a versions index or withdrawals list this edzoo cannot read: {e.message}"
-        ) from e
-    planned, dropped = _drop_withdrawn(planned, withdrawn)
+    lists, planned, dropped = _current_plan(puller, planned)
     if dropped:
         plan_bytes = _plan_bytes(planned)
     plan_sha = hashlib.sha256(plan_bytes).hexdigest()
@@ -257,7 +251,6 @@ def write_bundle(
         )
 
     # 3. Write: plan, metadata, blobs (temp name, fsync, rename), bundle.json; re-hash; COMPLETE.
-    then = "free some space (or use a larger stick), then run the same command again to resume"
     doc = {
         "schema_version": 1,
         "kind": "edzoo-bundle",
@@ -272,28 +265,8 @@ def write_bundle(
         "indexes": [i.to_json() for i in lists],
         "dropped": [d.to_json() for d in dropped],
     }
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            (out / "COMPLETE").unlink()  # COMPLETE only ever stands for a finished, verified folder
-        _fsync_dir(out)
-        _write_lists(out, plan_bytes, plan_sha, meta_files, lists)
-        unique = {t["sha256"]: t["size"] for t in targets if t["in_bundle"]}
-        blobs = _write_blobs(out, unique, got.sources, hardlink, progress)
-        bundle_bytes = _pretty(doc)
-        atomic_write(out / "bundle.json", bundle_bytes)
-        listed: dict[str, str] = {"plan.json": plan_sha}
-        listed |= {f"metadata/{k}": str(v["sha256"]) for k, v in metadata.items()}
-        listed |= {_index_rel(i.target): i.sha256 for i in lists}
-        listed |= {_blob_rel(sha): sha for sha in unique}
-        _read_back(out, listed, unique, blobs, puller, got.target_of, hardlink, progress)
-        atomic_write(out / "COMPLETE", _pretty({"bundle_sha256": hashlib.sha256(bundle_bytes).hexdigest()}))
-        _fsync_dir(out)
-    except StorageError:
-        raise
-    except OSError as e:
-        raise _storage_error(e, out, "writing the bundle", then) from e
-
+    unique = {t["sha256"]: t["size"] for t in targets if t["in_bundle"]}
+    blobs = _write_folder(out, doc, plan_bytes, meta_files, lists, unique, got, puller, hardlink, progress)
     return BundleResult(
         path=out,
         id=bundle_id,
@@ -318,6 +291,57 @@ def write_bundle(
         dropped=tuple(dropped),
         indexes=len(lists),
     )
+
+
+def _current_plan(puller: Puller, planned: Plan) -> tuple[list[_Index], Plan, list[Dropped]]:
+    """Step 0: the signed versions indexes and withdrawals list of the plan's models, and the
+    plan without the versions they withdraw (with what was dropped)."""
+    try:
+        lists, withdrawn = _signed_lists(puller, _plan_models(planned))
+    except UsageError as e:
+        raise ManifestError(
+            f"{puller.registry_url} signs a versions index or withdrawals list this edzoo cannot read: {e.message}"
+        ) from e
+    planned, dropped = _drop_withdrawn(planned, withdrawn)
+    return lists, planned, dropped
+
+
+def _write_folder(
+    out: Path,
+    doc: dict[str, Any],
+    plan_bytes: bytes,
+    meta_files: dict[str, bytes],
+    lists: list[_Index],
+    unique: dict[str, int],
+    got: _Gathered,
+    puller: Puller,
+    hardlink: bool,
+    progress: ProgressFactory | None,
+) -> _Blobs:
+    """Step 3: plan, metadata, blobs (temp name, fsync, rename), bundle.json; every file read
+    back and re-hashed; then COMPLETE. Raises StorageError (a full stick: re-running resumes)."""
+    then = "free some space (or use a larger stick), then run the same command again to resume"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            (out / "COMPLETE").unlink()  # COMPLETE only ever stands for a finished, verified folder
+        _fsync_dir(out)
+        _write_lists(out, plan_bytes, doc["plan_sha256"], meta_files, lists)
+        blobs = _write_blobs(out, unique, got.sources, hardlink, progress)
+        bundle_bytes = _pretty(doc)
+        atomic_write(out / "bundle.json", bundle_bytes)
+        listed: dict[str, str] = {"plan.json": doc["plan_sha256"]}
+        listed |= {f"metadata/{k}": str(v["sha256"]) for k, v in doc["metadata"].items()}
+        listed |= {_index_rel(i.target): i.sha256 for i in lists}
+        listed |= {_blob_rel(sha): sha for sha in unique}
+        _read_back(out, listed, unique, blobs, puller, got.target_of, hardlink, progress)
+        atomic_write(out / "COMPLETE", _pretty({"bundle_sha256": hashlib.sha256(bundle_bytes).hexdigest()}))
+        _fsync_dir(out)
+    except StorageError:
+        raise
+    except OSError as e:
+        raise _storage_error(e, out, "writing the bundle", then) from e
+    return blobs
 
 
 @dataclass
