@@ -1,4 +1,4 @@
-"""The grammar dataset (zoo/datasets/grammar.py): determinism, no source sentence on two sides
+"""The grammar dataset (zoo/datasets/grammar/): determinism, no source sentence on two sides
 of the split, corruptions that differ where they say, the content filter, the tokenizer
 contract, the cache, argument checks, missing dependencies and the baseline.
 
@@ -19,6 +19,7 @@ from registry.core.errors import UsageError
 from registry.core.preprocess import WordTokenizer
 from zoo.datasets import grammar as gr
 from zoo.datasets.common import split_sha256
+from zoo.datasets.grammar import dataset, rules, simple, wordnet
 
 SPLITS = ("train", "val", "test")
 
@@ -162,10 +163,10 @@ def test_simple_sentences_carry_the_errors_children_make() -> None:
     kinds = {k for e in edits.values() for k in e}
     assert kinds == {"agreement", "article", "tense", "plural"}
     for clean in texts[:500]:
-        ref = [t.lower() for t, _ in gr._tokens(clean)]
+        ref = [t.lower() for t, _ in rules._tokens(clean)]
         for kind, found in edits[clean].items():
             for text, pos in found:
-                got = [t.lower() for t, _ in gr._tokens(text)]
+                got = [t.lower() for t, _ in rules._tokens(text)]
                 assert text != clean and got[:pos] == ref[:pos] and got[pos] != ref[pos], (clean, kind, text)
     # each shape of SIMPLE_KINDS occurs (not with given words: the draws are random)
     shapes = dict.fromkeys(SIMPLE_KINDS, 0)
@@ -195,7 +196,7 @@ def test_simple_sentence_words_are_chosen_by_rule_from_wordnet() -> None:
     assert nouns["dog"] == "dogs" and nouns["lady"] == "ladies" and nouns["box"] == "boxes"
     assert all(sg != pl for sg, pl in lex.nouns)
     assert set(lex.irregular) <= set(lex.nouns)
-    assert all(not gr._is_suffix_plural(sg, pl) for sg, pl in lex.irregular)
+    assert all(not simple._is_suffix_plural(sg, pl) for sg, pl in lex.irregular)
     assert 100 < len(lex.irregular) <= gr.LEXICON_SIZES["irregular_nouns"]  # all there are: 137 in WordNet 3.0
     assert len(lex.nouns) == len(lex.irregular) + gr.LEXICON_SIZES["nouns"]
     assert len(lex.verbs) == gr.LEXICON_SIZES["verbs"]
@@ -209,7 +210,7 @@ def test_simple_sentence_words_are_chosen_by_rule_from_wordnet() -> None:
     )
     # "give" is left out: its first sense has only the two-object frame (14)
     # most frequent first: the SemCor counts decide the order and the cut
-    counts = gr._semcor_counts(gr.WORDNET_DIR, "2")
+    counts = simple._semcor_counts(gr.WORDNET_DIR, "2")
     assert [counts[v] for v, _ in lex.verbs] == sorted((counts[v] for v, _ in lex.verbs), reverse=True)
     assert not any(gr.blocked(w) for pair in lex.nouns for w in pair)
 
@@ -217,7 +218,7 @@ def test_simple_sentence_words_are_chosen_by_rule_from_wordnet() -> None:
 def test_frame_sentences_agree_by_construction() -> None:
     for subject, singular in gr.SUBJECTS:
         key = next(
-            f"k{n}" for n in range(1000) if gr.SUBJECTS[gr._stable_int(f"k{n}") % len(gr.SUBJECTS)][0] == subject
+            f"k{n}" for n in range(1000) if gr.SUBJECTS[wordnet._stable_int(f"k{n}") % len(gr.SUBJECTS)][0] == subject
         )
         s = gr.instantiate("They %s the plan", "abandon", key)
         assert s == f"{subject} {'abandons' if singular else 'abandon'} the plan.", s
@@ -310,7 +311,7 @@ def test_bad_seed(seed: object) -> None:
 
 
 def test_missing_wordnet_names_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gr, "WORDNET_DIR", tmp_path / "no-wordnet")
+    monkeypatch.setattr(dataset, "WORDNET_DIR", tmp_path / "no-wordnet")  # where load() reads it
     for cache in (None, tmp_path / "cache"):
         with pytest.raises(gr.WordNetMissingError, match="apt-get install wordnet-base") as err:
             gr.load("quick", cache_dir=cache)
