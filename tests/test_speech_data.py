@@ -1,4 +1,4 @@
-"""The speech dataset (zoo/datasets/speech.py): determinism, speakers held out by voice and
+"""The speech dataset (zoo/datasets/speech/): determinism, speakers held out by voice and
 variant, shapes, the resampler, the SNR, the cache, errors, and the log-mel front end against
 TensorFlow.
 
@@ -16,6 +16,10 @@ import numpy as np
 import pytest
 
 from zoo.datasets import speech as sp
+from zoo.datasets.speech import _base as sp_base
+from zoo.datasets.speech import audio as sp_audio
+from zoo.datasets.speech import espeak as sp_espeak
+from zoo.datasets.speech import frontend as sp_frontend
 
 TINY = sp.Profile(train=2, val=1, test=2)
 
@@ -92,17 +96,17 @@ def test_speakers_are_disjoint_by_voice_and_by_variant(data: sp.Dataset) -> None
     for a, b in (("test", "train"), ("test", "val"), ("val", "train")):
         assert not set(listed["voices"][a]) & set(listed["voices"][b])
         assert not set(listed["variants"][a]) & set(listed["variants"][b])
-        families = {sp._variant_family(v) for v in listed["variants"][a]}
-        assert not families & {sp._variant_family(v) for v in listed["variants"][b]}
+        families = {sp_espeak._variant_family(v) for v in listed["variants"][a]}
+        assert not families & {sp_espeak._variant_family(v) for v in listed["variants"][b]}
     assert sorted(sum(listed["voices"].values(), [])) == sorted(sp.VOICES)
     assert len(data.info["espeak_ng"]["variants"]) == sum(len(v) for v in listed["variants"].values())
 
 
 def test_split_assignment_does_not_depend_on_the_seed(data: sp.Dataset) -> None:
-    espeak = sp._find_espeak()
+    espeak = sp_espeak._find_espeak()
     params = sp.GenerationParams()
-    a = [(s["voice"], s["variant"], s["split"]) for s in sp._speakers(espeak, 0, params)]
-    b = [(s["voice"], s["variant"], s["split"]) for s in sp._speakers(espeak, 7, params)]
+    a = [(s["voice"], s["variant"], s["split"]) for s in sp_espeak._speakers(espeak, 0, params)]
+    b = [(s["voice"], s["variant"], s["split"]) for s in sp_espeak._speakers(espeak, 7, params)]
     assert a == b
 
 
@@ -116,18 +120,18 @@ def test_resampling_keeps_a_1_khz_tone_at_1_khz() -> None:
 
 
 def test_noise_is_mixed_at_the_requested_snr() -> None:
-    espeak = sp._find_espeak()
+    espeak = sp_espeak._find_espeak()
     params = sp.GenerationParams()
-    job = sp._Job((0, 0, 0, 0), "en-us", "m3", "three", 150, 50)
+    job = sp_base._Job((0, 0, 0, 0), "en-us", "m3", "three", 150, 50)
     with tempfile.TemporaryDirectory() as tmp:
-        speech = sp._trim(sp.resample(sp._speak(espeak.binary, job, Path(tmp))), params)
+        speech = sp_audio._trim(sp.resample(sp_espeak._speak(espeak.binary, job, Path(tmp))), params)
     assert 0 < speech.size < 16000
     low = sp.GenerationParams(snr_db=(5.0, 5.0), peak_dbfs=(-1.0, -1.0))  # forces the anti-clip rescale
     for p in (params, low):
         for i in range(5):
-            placed, noise, snr, cropped = sp._place_and_mix(speech, np.random.default_rng(i), p)
+            placed, noise, snr, cropped = sp_audio._place_and_mix(speech, np.random.default_rng(i), p)
             assert p.snr_db[0] <= snr <= p.snr_db[1] and not cropped
-            mixed = sp._to_int16(placed + noise) / 32768.0
+            mixed = sp_audio._to_int16(placed + noise) / 32768.0
             speech_power = np.sum(placed**2) / speech.size  # over the word's own samples
             achieved = 10 * np.log10(speech_power / np.mean((mixed - placed) ** 2))
             assert achieved == pytest.approx(snr, abs=0.5)
@@ -207,7 +211,7 @@ def test_logmel_matches_tensorflow(data: sp.Dataset) -> None:
     matrix = tf.signal.linear_to_mel_weight_matrix(
         num_mel_bins=40, num_spectrogram_bins=257, sample_rate=16000, lower_edge_hertz=0.0, upper_edge_hertz=4000.0
     )
-    np.testing.assert_allclose(sp._MEL, matrix.numpy(), atol=1e-5)
+    np.testing.assert_allclose(sp_frontend._MEL, matrix.numpy(), atol=1e-5)
     log = tf.math.log(tf.matmul(tf.abs(stft) ** 2, matrix) + 1e-10)
     expected = tf.clip_by_value(9.788 * log + 145.56, 0.0, 255.0).numpy()
     got = sp.logmel(audio)
