@@ -9,7 +9,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${EDZOO_VENV:-$REPO/.venv}"
 PY="${PYTHON:-python3}"
-FONT_PACKAGES="fonts-breip fonts-bwht fonts-comic-neue fonts-dancingscript fonts-dkg-handwriting fonts-humor-sans fonts-rufscript"  # zoo/datasets/handwriting.py FONT_PACKAGES
+FONT_PACKAGES="fonts-breip fonts-bwht fonts-comic-neue fonts-dancingscript fonts-dkg-handwriting fonts-humor-sans fonts-rufscript"  # zoo/datasets/handwriting/ FONT_PACKAGES
 DATA_PACKAGES="espeak-ng wordnet-base"  # zoo/datasets/speech/, zoo/datasets/grammar/
 SERVICE_PACKAGES="postgresql chromium"  # tests/services.py; the web catalog's browser tests
 TEST_PACKAGES="faketime"  # clock tests

@@ -1,4 +1,4 @@
-"""The handwriting dataset (zoo/datasets/handwriting.py): shapes, determinism, held-out fonts
+"""The handwriting dataset (zoo/datasets/handwriting/): shapes, determinism, held-out fonts
 and writers, no leakage between splits, provenance, cache, the held-out tablet source, and
 that the letters can be learned at all.
 
@@ -16,6 +16,9 @@ import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
 from zoo.datasets import handwriting as hw
+from zoo.datasets.handwriting import dataset as hw_dataset
+from zoo.datasets.handwriting import digits as hw_digits
+from zoo.datasets.handwriting import fonts as hw_fonts
 
 CHANCE = 1 / len(hw.LABELS)
 
@@ -192,8 +195,8 @@ def test_font_without_glyph_is_skipped() -> None:
     path = next(p for p in sorted((hw.FONT_ROOT / hw.FONT_PACKAGES["fonts-comic-neue"]).glob("*.otf")))
     font = ImageFont.truetype(str(path), 160, layout_engine=ImageFont.Layout.BASIC)
     params = hw.GenerationParams()
-    assert hw._glyph(font, "\u4e00", params) is None  # a CJK ideograph Comic Neue does not have
-    glyph = hw._glyph(font, "A", params)
+    assert hw_fonts._glyph(font, "\u4e00", params) is None  # a CJK ideograph Comic Neue does not have
+    glyph = hw_fonts._glyph(font, "A", params)
     assert glyph is not None and glyph.max() > 0.5
 
 
@@ -222,7 +225,7 @@ def test_cache_is_reused_and_a_tampered_file_is_regenerated(
 
 
 def test_missing_fonts_name_the_apt_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hw, "FONT_ROOT", tmp_path)
+    monkeypatch.setattr(hw_dataset, "FONT_ROOT", tmp_path)  # where load() reads it
     with pytest.raises(hw.FontsMissingError, match="apt-get install -y fonts-") as caught:
         hw.load("quick")
     assert isinstance(caught.value, FileNotFoundError)
@@ -247,8 +250,8 @@ def test_jittered_copies_are_new_images_of_the_same_digit() -> None:
     mnist, _, _ = sources.mnist_t10k()
     plain_pen = np.round(sources.render_pen(points[:1], p.size, p.box, p.pen_width)[0] * 255)
     for original, copy in (
-        (plain_pen, lambda rng: hw._pen_copy(points[0], rng, p)),
-        (mnist[0].astype(float), lambda rng: hw._image_copy(mnist[0], rng, p)),
+        (plain_pen, lambda rng: hw_digits._pen_copy(points[0], rng, p)),
+        (mnist[0].astype(float), lambda rng: hw_digits._image_copy(mnist[0], rng, p)),
     ):
         a, b = copy(np.random.default_rng(1)), copy(np.random.default_rng(2))
         assert a.dtype == np.uint8 and a.shape == (28, 28)

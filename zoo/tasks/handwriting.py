@@ -145,7 +145,7 @@ def _card(data: Any) -> dict[str, Any]:
             "provenance": (
                 f"MNIST test set ({mnist.repo} at {mnist.commit[:10]}) and pendigits ({pen.repo} at "
                 f"{pen.commit[:10]}), vendored in zoo/datasets/sources with their sha256; fonts from "
-                "Debian packages; assembled by zoo/datasets/handwriting.py with a fixed seed."
+                "Debian packages; assembled by zoo/datasets/handwriting/ with a fixed seed."
             ),
             "license": f"MNIST: {mnist.license}; pendigits: {pen.license}; fonts: their Debian packages' "
             "licences (metrics.json lists each)",
@@ -158,7 +158,7 @@ def _card(data: Any) -> dict[str, Any]:
                 f"seen ({', '.join(fonts['test'])}). Held-out source: the digits of pendigits.tes, "
                 "14 tablet writers never seen, drawn from their pen strokes."
             ),
-            "provenance": "zoo/datasets/handwriting.py test split and heldout(); never used for training, "
+            "provenance": "zoo/datasets/handwriting/ test split and heldout(); never used for training, "
             "calibration or choosing.",
             "sha256": info["sha256"]["test"],
             "size": int(len(data.test.y)),
