@@ -31,6 +31,7 @@ from registry.core import manifest as manifests
 from registry.core.errors import EdzooError, UsageError
 from registry.core.model import Manifest
 from registry.core.model import Variant as ManifestVariant
+from registry.core.units import MB
 from zoo.errors import RecipeError
 
 from . import _tf, measure, provenance, recipes
@@ -857,7 +858,7 @@ def format_table(rows: list[dict[str, Any]], not_applied: Mapping[str, str] | No
                 if shifted
                 else ""
             )
-            + f"{r['p50']:8.1f} {r['p90']:8.1f} {r['peak'] / 1e6:7.2f}"
+            + f"{r['p50']:8.1f} {r['p90']:8.1f} {r['peak'] / MB:7.2f}"
         )
     for rid, why in (not_applied or {}).items():
         lines.append(f"{rid:15s} not applied: {why}")
