@@ -12,8 +12,10 @@ from pathlib import Path
 from registry.core.errors import UsageError
 
 from . import recipes, tasks
+from .artifacts import format_table
+from .buildtypes import KERAS_TOLERANCE, REFERENCE, BuildResult, Job, QualityGateError
 from .errors import RecipeError
-from .pipeline import KERAS_TOLERANCE, REFERENCE, BuildResult, Job, QualityGateError, choose, format_table, run
+from .pipeline import choose, run
 
 __all__ = ["KERAS_TOLERANCE", "ORDER", "REFERENCE", "BuildResult", "QualityGateError", "build", "format_table"]
 

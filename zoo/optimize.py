@@ -27,8 +27,9 @@ from registry.core.errors import UsageError
 from zoo.errors import DataError, ModelError
 
 from . import _tf, kinds, measure, recipes
+from .buildtypes import BuildResult, Job, Shift
 from .datasets.common import Dataset, Split, split_sha256
-from .pipeline import BuildResult, Job, Shift, choose, run
+from .pipeline import choose, run
 from .tasks import Profile, Task
 
 __all__ = ["PROFILES", "MeasureResult", "derive_student", "load_model", "measure_tflite", "optimize", "read_card"]

@@ -296,8 +296,8 @@ def optimize(
     Exit codes: 12 a variant failed its gate, 14 bad data, 15 not a model, 16 a recipe asked for
     cannot apply; nothing is written then.
     """
+    from zoo import artifacts
     from zoo import optimize as opt
-    from zoo import pipeline
 
     options = _options(data_format, group, label_column, frontend, seed)
     result = opt.optimize(
@@ -333,7 +333,7 @@ def optimize(
             )
         )
         return
-    click.echo(pipeline.format_table(result.rows, result.not_applied))
+    click.echo(artifacts.format_table(result.rows, result.not_applied))
     click.echo(f"{result.out_dir} ({result.seconds:.0f} s); publish it with `edzoo publish {result.out_dir} ...`")
 
 
