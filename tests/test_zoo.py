@@ -140,7 +140,7 @@ def test_quality_gate_fires_on_a_bad_recipe(tmp_path, monkeypatch):  # type: ign
         "2 clusters per layer → int8 (deliberately bad)",
         "int8",
         0.5,
-        lambda ctx: recipes._cluster_int8(ctx, clusters=2),
+        lambda ctx: recipes.clustering._cluster_int8(ctx, clusters=2),
     )
     monkeypatch.setitem(recipes.RECIPES, bad.id, bad)
     with pytest.raises(
