@@ -17,7 +17,8 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from registry.core.errors import AuthError, EdzooError, UsageError, storage_error
 from registry.core.units import format_bytes
 
-from .repository import Registry, ServerConfig
+from .config import ServerConfig
+from .repository import Registry
 
 __all__ = ["ServerConfig", "create_app"]
 

@@ -18,8 +18,9 @@ from registry.core import keys, names, trust
 from registry.core.errors import ConflictError, UsageError
 from registry.storage.index import Index
 
+from .config import ServerConfig
 from .keyadmin import new_token, open_registry, sign_targets
-from .repository import FORMAT, ServerConfig, store_head, token_hash
+from .repository import FORMAT, store_head, token_hash
 
 __all__ = ["InitResult", "add_publisher", "init"]
 

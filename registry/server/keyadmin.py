@@ -34,7 +34,8 @@ from registry.core import keys, names, trust
 from registry.core.errors import ConflictError, NotFoundError, SignatureError, UsageError
 from registry.storage.records import TokenRecord
 
-from .repository import ONLINE_ROLES, Registry, ServerConfig, token_hash
+from .config import ServerConfig
+from .repository import ONLINE_ROLES, Registry, token_hash
 
 __all__ = [
     "OFFLINE_ROLES",

@@ -18,6 +18,9 @@ The store is the truth of the TUF metadata; what the server answers for its two 
 writer's transaction copies from the store as it commits (:meth:`Registry.lock`). So a pull
 costs one database read before its immutable files, not two store GETs (an S3 GET is tens of
 milliseconds), and a publish shows its timestamp and its index rows at the same commit.
+
+The checks a publish runs on its files are in :mod:`registry.server.publishing`; the
+configuration is :class:`registry.server.config.ServerConfig`.
 """
 
 from __future__ import annotations
@@ -26,22 +29,18 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 from tuf.api.metadata import Metadata, Root, Snapshot, TargetFile, Targets, Timestamp
 
-from registry.core import keys, manifest, modelindex, names, recall, renewal, trust, tufnames
+from registry.core import manifest, modelindex, names, recall, renewal, trust, tufnames
 from registry.core._internal import faults
 from registry.core.errors import (
-    ConflictError,
     EdzooError,
     NotFoundError,
     SignatureError,
@@ -49,83 +48,21 @@ from registry.core.errors import (
     UnavailableError,
     UsageError,
 )
-from registry.core.model import Manifest
 from registry.core.recall import Withdrawal
 from registry.storage.index import Index
 from registry.storage.objects import ObjectStore, blob_key, open_store
 from registry.storage.records import ServedHead
 
+from . import publishing
 from .blobcache import BlobCache
+from .config import ServerConfig, online_signer
 
-__all__ = ["Registry", "ServerConfig"]
+__all__ = ["Registry", "store_head", "token_hash"]
 
 log = logging.getLogger("edzoo.registry")
 
 FORMAT = 1
 ONLINE_ROLES = ("snapshot", "timestamp")
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """Where a registry server keeps its state. Read once at the entry point."""
-
-    data_dir: Path
-    database_url: str | None = None  # default: what registry.json names, else SQLite in the data folder
-    blobs: str | None = None  # a folder or s3://bucket/prefix; default: registry.json's, else DATA_DIR/objects
-    max_upload_bytes: int = 2 << 30
-    # Every other body is small JSON: refused (413) above this, before it is read.
-    max_json_bytes: int = 1 << 20
-    # A publish carries signed roles: ~100 KB for a first publish (a namespace role and 256
-    # bins), ~2 MB to re-sign every bin of a 10,000-file namespace. The token is checked first.
-    max_publish_bytes: int = 64 << 20
-    expiry: trust.Expiry = trust.Expiry()
-    # /api/v1/health says degraded when anything served expires within this window.
-    expiry_warning: timedelta = timedelta(days=30)
-    redirect_blobs: bool = False  # answer target downloads with a 302 to a presigned store URL
-    redirect_expiry_s: int = 600
-    # Small targets of a store without local files (S3) are kept in memory, read once per
-    # process: blobs are named by their sha256, so they never change. 0 turns it off.
-    blob_cache_bytes: int = 64 << 20
-    env: tuple[tuple[str, str], ...] = ()  # EDZOO_* settings read at the entry point (keys, S3)
-
-    @classmethod
-    def from_env(cls, data_dir: Path, env: dict[str, str], **overrides: Any) -> ServerConfig:
-        try:
-            config = cls(
-                data_dir=Path(data_dir).resolve(),
-                database_url=env.get("EDZOO_DATABASE_URL") or None,
-                blobs=env.get("EDZOO_BLOBS") or None,
-                max_upload_bytes=int(env.get("EDZOO_MAX_UPLOAD_BYTES", 2 << 30)),
-                max_json_bytes=int(env.get("EDZOO_MAX_JSON_BYTES", 1 << 20)),
-                max_publish_bytes=int(env.get("EDZOO_MAX_PUBLISH_BYTES", 64 << 20)),
-                redirect_blobs=env.get("EDZOO_REDIRECT_BLOBS", "").lower() in {"1", "true", "yes"},
-                redirect_expiry_s=int(env.get("EDZOO_REDIRECT_EXPIRY", 600)),
-                blob_cache_bytes=int(env.get("EDZOO_BLOB_CACHE_BYTES", 64 << 20)),
-                expiry_warning=timedelta(days=float(env.get("EDZOO_EXPIRY_WARNING_DAYS", 30))),
-                env=tuple(sorted((k, v) for k, v in env.items() if k.startswith(("EDZOO_", "AWS_")))),
-            )
-        except ValueError as e:
-            raise UsageError(f"bad EDZOO_* setting: {e}") from e
-        return _replace(config, **{k: v for k, v in overrides.items() if v is not None})
-
-    @property
-    def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'index.sqlite'}"
-
-
-def _replace(config: ServerConfig, **changes: Any) -> ServerConfig:
-    from dataclasses import replace
-
-    return replace(config, **changes)
-
-
-def online_signer(config: ServerConfig, role: str) -> Any:
-    """The snapshot or timestamp signer: ``EDZOO_<ROLE>_KEY`` (a PEM, or the path of one), else
-    ``DATA_DIR/keys/<role>.pem``."""
-    value = dict(config.env).get(f"EDZOO_{role.upper()}_KEY") or os.environ.get(f"EDZOO_{role.upper()}_KEY")
-    if value and value.lstrip().startswith("-----BEGIN"):
-        return keys.signer_from_pem(value.encode(), f"EDZOO_{role.upper()}_KEY")
-    return keys.load_signer(Path(value) if value else config.data_dir / "keys" / f"{role}.pem")
 
 
 def store_head(objects: ObjectStore) -> ServedHead:
@@ -537,7 +474,9 @@ class Registry:
                 repaired = self._reindex(session, namespace, snapshot)
                 return {"status": "unchanged", "versions": [], "roles": [], "reindexed": repaired}
             ns_md = check.roles.get(namespace) or current[namespace]
-            versions, indexes = self._check_contents(namespace, ns_md, check.new_targets, snapshot)
+            versions, indexes = publishing.check_contents(
+                self.objects, namespace, ns_md, check.new_targets, lambda role: self.role(role, snapshot)
+            )
             withdrawn = self._withdrawn_of(namespace, indexes, snapshot)
             snapshot_signer, timestamp_signer = self.online_signers()  # a retired key fails before any write
 
@@ -574,132 +513,6 @@ class Registry:
             "roles": sorted(check.roles),
             "snapshot_version": new_snapshot.signed.version,
         }
-
-    def _check_contents(
-        self,
-        namespace: str,
-        ns_md: Metadata[Targets],
-        new_targets: dict[str, TargetFile],
-        snapshot: Metadata[Snapshot],
-    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-        """Check the files behind new targets: uploaded with the signed length and hash, each
-        new version complete with a valid manifest that matches its files, each versions index
-        consistent. Returns (versions to index, model → new versions index)."""
-        succinct = ns_md.signed.delegations.succinct_roles  # type: ignore[union-attr]
-        assert succinct is not None
-        self._check_uploaded(new_targets)
-        by_version: dict[tuple[str, str], dict[str, TargetFile]] = defaultdict(dict)
-        index_files: dict[str, TargetFile] = {}
-        for path, info in new_targets.items():
-            t = names.TargetName.parse(path)
-            if t.is_index:
-                index_files[t.model] = info
-            else:
-                assert t.version is not None
-                by_version[(t.model, t.version)][t.file] = info
-
-        def stored_target(path: str) -> TargetFile | None:
-            found = self.role(succinct.get_role_for_target(path), snapshot)
-            return found[0].signed.targets.get(path) if found else None
-
-        versions = [
-            self._checked_version(namespace, model, version, files, stored_target)
-            for (model, version), files in sorted(by_version.items())
-        ]
-        new_versions_by_model: dict[str, set[str]] = defaultdict(set)
-        for model, version in by_version:
-            new_versions_by_model[model].add(version)
-        indexes = {
-            model: self._checked_index(namespace, model, index_files, new_versions_by_model[model], stored_target)
-            for model in sorted(set(index_files) | set(new_versions_by_model))
-        }
-        return versions, indexes
-
-    def _check_uploaded(self, new_targets: dict[str, TargetFile]) -> None:
-        """Every new target's blob is in the store, with the signed length."""
-        for path, info in new_targets.items():
-            size = self.objects.size(blob_key(info.hashes["sha256"]))
-            if size is None:
-                raise UsageError(f"{path}: its blob {info.hashes['sha256']} was not uploaded", code="blob_missing")
-            if size != info.length:
-                raise UsageError(f"{path}: signed length {info.length} differs from the uploaded blob ({size})")
-
-    def _checked_version(
-        self,
-        namespace: str,
-        model: str,
-        version: str,
-        files: dict[str, TargetFile],
-        stored_target: Callable[[str], TargetFile | None],
-    ) -> dict[str, Any]:
-        """A new version: not published before, its manifest valid and about it, every file the
-        manifest declares signed with the declared sha256 and size. Returns what the index records."""
-        ref = f"{namespace}/{model}@{version}"
-        if stored_target(names.target_path(namespace, model, version, names.MANIFEST_FILE)) is not None:
-            raise ConflictError(f"{ref} is already published; its files cannot change")
-        if names.MANIFEST_FILE not in files:
-            raise UsageError(f"{ref}: {names.MANIFEST_FILE} is missing from the publish")
-        info = files[names.MANIFEST_FILE]
-        doc = manifest.parse_manifest(self.objects.get_bytes(blob_key(info.hashes["sha256"])))
-        typed = Manifest.from_dict(doc)
-        if (typed.namespace, typed.name, typed.version) != (namespace, model, version):
-            raise UsageError(f"{ref}: the manifest describes {typed.id}@{typed.version}")
-        declared = [(v.file, v.sha256, v.size) for v in typed.variants]
-        declared += [(f["path"], f["sha256"], f["size"]) for f in typed.files or []]
-        for file, sha, size in declared:
-            got = files.get(file)
-            if got is None or got.hashes.get("sha256") != sha or got.length != size:
-                raise UsageError(f"{ref}: {file} is not signed with the sha256 and size its manifest declares")
-        return {
-            "manifest": doc,
-            "sha256": info.hashes["sha256"],
-            "size": info.length,
-            "files": {f: {"sha256": i.hashes["sha256"], "size": i.length} for f, i in sorted(files.items())},
-        }
-
-    def _checked_index(
-        self,
-        namespace: str,
-        model: str,
-        index_files: dict[str, TargetFile],
-        new_versions: set[str],
-        stored_target: Callable[[str], TargetFile | None],
-    ) -> dict[str, Any]:
-        """A model's new versions index: it lists every version published before and every new
-        one, nothing else, and restores no withdrawn version while publishing."""
-        path = names.index_path(namespace, model)
-        if model not in index_files:
-            raise UsageError(f"{path} must be updated to list the new versions of {namespace}/{model}")
-        info = index_files[model]
-        doc = modelindex.parse_index(self.objects.get_bytes(blob_key(info.hashes["sha256"])), namespace, model)
-        old_info = stored_target(path)
-        old_versions: set[str] = set()
-        old_withdrawn: set[str] = set()
-        if old_info is not None:
-            old_doc = modelindex.parse_index(
-                self.objects.get_bytes(blob_key(old_info.hashes["sha256"])), namespace, model
-            )
-            old_versions = set(old_doc["versions"])
-            old_withdrawn = set(old_doc.get("withdrawn", {}))
-        listed = set(doc["versions"])
-        if not old_versions <= listed:
-            raise ConflictError(f"{path} drops published versions: {', '.join(sorted(old_versions - listed))}")
-        unknown = listed - old_versions - new_versions
-        if unknown:
-            raise UsageError(f"{path} lists versions that are not published: {', '.join(sorted(unknown))}")
-        missing = new_versions - listed
-        if missing:
-            raise UsageError(f"{path} does not list the new versions {', '.join(sorted(missing))}")
-        restored = old_withdrawn - set(doc.get("withdrawn", {}))
-        if restored and new_versions:
-            # An index written by a client that does not know withdrawals would restore them
-            # silently; a restore is a change of its own (`edzoo unyank`).
-            raise ConflictError(
-                f"{path} would restore the withdrawn versions {', '.join(sorted(restored))} while publishing "
-                f"{', '.join(sorted(new_versions))}: publish with an edzoo that keeps "
-                "withdrawals, and restore a version with `edzoo unyank`"
-            )
-        return doc
 
     # -- withdrawals --------------------------------------------------------------------------------
     def registry_withdrawals(self, snapshot: Metadata[Snapshot] | None = None) -> dict[str, dict[str, Withdrawal]]:

@@ -11,7 +11,8 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from . import create_app
-from .repository import Registry, ServerConfig
+from .config import ServerConfig
+from .repository import Registry
 
 
 def application() -> Flask:
