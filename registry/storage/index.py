@@ -6,6 +6,9 @@ store's signed timestamp, which clients verify as they verify the store's. The p
 append-only. The schema is made and upgraded by Alembic migrations
 (``registry/storage/migrations``) on every engine; writers take the database's own lock
 (:meth:`Index.writer`), so any number of server processes can share it.
+
+The tables are in :mod:`registry.storage.tables`; what the index returns in
+:mod:`registry.storage.records`.
 """
 
 from __future__ import annotations
@@ -17,26 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    DateTime,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    String,
-    UniqueConstraint,
-    create_engine,
-    event,
-    func,
-    inspect,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import create_engine, event, func, inspect, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from registry.core import modelindex, names
 from registry.core.errors import ConflictError, NotFoundError, StorageError, UnavailableError, UsageError
@@ -52,155 +38,26 @@ from .records import (
     VersionRecord,
     VersionRef,
 )
+from .tables import (
+    HeadRow,
+    LogEntry,
+    Model,
+    Publisher,
+    Token,
+    Version,
+    WriterLock,
+    describe_model,
+    log_record,
+    model_record,
+    utcnow,
+    version_record,
+)
 
 __all__ = ["Index", "migrate"]  # what it returns: registry.storage.records
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
 _MIGRATION_LOCK_ID = 0x6564_7A6F  # pg_advisory_xact_lock key of schema upgrades ("edzo")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Publisher(Base):
-    __tablename__ = "publishers"
-    namespace: Mapped[str] = mapped_column(String(40), primary_key=True)
-    keyid: Mapped[str] = mapped_column(String(64))
-    public_key: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class Token(Base):
-    """An upload token of a publisher, stored as the sha256 of the token."""
-
-    __tablename__ = "tokens"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    namespace: Mapped[str] = mapped_column(String(40), index=True)  # a publisher's
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    label: Mapped[str] = mapped_column(String(100), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class Model(Base):
-    __tablename__ = "models"
-    __table_args__ = (UniqueConstraint("namespace", "name"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    namespace: Mapped[str] = mapped_column(String(40), index=True)
-    name: Mapped[str] = mapped_column(String(40), index=True)
-    task: Mapped[str] = mapped_column(String(64), default="")
-    summary: Mapped[str] = mapped_column(String(1000), default="")
-    subjects: Mapped[list] = mapped_column(JSON, default=list)
-    grades: Mapped[list] = mapped_column(JSON, default=list)
-    languages: Mapped[list] = mapped_column(JSON, default=list)
-    license: Mapped[str] = mapped_column(String(64), default="")
-    latest: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    aliases: Mapped[dict] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
-    versions: Mapped[list[Version]] = relationship(back_populates="model", cascade="all")
-
-
-class Version(Base):
-    __tablename__ = "versions"
-    __table_args__ = (UniqueConstraint("model_id", "version"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
-    version: Mapped[str] = mapped_column(String(64))
-    manifest_sha256: Mapped[str] = mapped_column(String(64))
-    manifest_size: Mapped[int] = mapped_column(Integer)
-    manifest: Mapped[dict] = mapped_column(JSON)
-    files: Mapped[dict] = mapped_column(JSON)  # path within the version -> {sha256, size}
-    # {"reason", "use", "at", "by"} while the signed metadata withdraws this version, else None
-    withdrawn: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
-    model: Mapped[Model] = relationship(back_populates="versions")
-
-
-def _describe(model: Model, doc: Mapping[str, Any]) -> None:
-    """A model's searchable description, from one version's manifest."""
-    model.task = doc.get("task", "")
-    model.summary = doc.get("summary", "")[:1000]
-    model.subjects = doc.get("subjects", [])
-    model.grades = doc.get("grades", [])
-    model.languages = doc.get("languages", [])
-    model.license = doc.get("license", "")
-
-
-class LogEntry(Base):
-    __tablename__ = "publish_log"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
-    namespace: Mapped[str] = mapped_column(String(40), index=True)
-    action: Mapped[str] = mapped_column(String(32))
-    subject: Mapped[str] = mapped_column(String(200))
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
-
-
-class WriterLock(Base):
-    """The row every writer updates first (see :meth:`Index.writer`)."""
-
-    __tablename__ = "writer_lock"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    writes: Mapped[int] = mapped_column(BigInteger)
-
-
-class HeadRow(Base):
-    """The one row of the served head (migration 0004)."""
-
-    __tablename__ = "served_head"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    timestamp: Mapped[bytes] = mapped_column(LargeBinary)
-    timestamp_version: Mapped[int] = mapped_column(BigInteger)
-    root_version: Mapped[int] = mapped_column(BigInteger)
-
-
-def _model_record(m: Model) -> ModelRecord:
-    versions = sorted(m.versions, key=lambda v: names.version_key(v.version))
-    return ModelRecord(
-        namespace=m.namespace,
-        name=m.name,
-        task=m.task,
-        summary=m.summary,
-        subjects=m.subjects,
-        grades=m.grades,
-        languages=m.languages,
-        license=m.license,
-        latest=m.latest,
-        aliases=m.aliases,
-        versions=tuple(v.version for v in versions),
-        withdrawn={v.version: v.withdrawn for v in versions if v.withdrawn},
-        updated_at=m.updated_at,
-    )
-
-
-def _version_record(namespace: str, name: str, row: Version) -> VersionRecord:
-    return VersionRecord(
-        model=f"{namespace}/{name}",
-        version=row.version,
-        manifest_sha256=row.manifest_sha256,
-        manifest_size=row.manifest_size,
-        manifest=row.manifest,
-        files=dict(row.files),
-        published_at=row.published_at,
-        withdrawn=row.withdrawn or None,
-    )
-
-
-def _log_record(e: LogEntry) -> LogRecord:
-    return LogRecord(e.id, e.at, e.namespace, e.action, e.subject, e.detail)
-
-
-@event.listens_for(LogEntry, "before_update")
-@event.listens_for(LogEntry, "before_delete")
-def _append_only(mapper: Any, connection: Any, target: LogEntry) -> None:
-    raise StorageError("the publish log is append-only")
 
 
 class Index:
@@ -289,7 +146,7 @@ class Index:
     def revoke_publisher(self, s: Session, namespace: str, reason: str) -> int:
         """Mark a publisher revoked and revoke all its tokens; returns how many tokens were live."""
         row = self._publisher(s, namespace)
-        at = _utcnow()
+        at = utcnow()
         row.revoked_at = at
         for model in s.scalars(select(Model).where(Model.namespace == namespace)):
             model.latest = None  # out of search and the catalog; its versions stay on record
@@ -328,7 +185,7 @@ class Index:
             stmt = stmt.where(Token.id == token_id)
         revoked = []
         for token in s.scalars(stmt):
-            token.revoked_at = _utcnow()
+            token.revoked_at = utcnow()
             revoked.append(token.id)
         if token_id is not None and not revoked:
             raise NotFoundError(f"publisher {namespace!r} has no live token {token_id}")
@@ -337,7 +194,7 @@ class Index:
 
     def tokens(self, namespace: str | None = None) -> list[TokenRecord]:
         """Every token (never its hash): id, namespace, label, dates and state."""
-        now = _utcnow()
+        now = utcnow()
         with self.session() as s:
             stmt = select(Token).order_by(Token.namespace, Token.id)
             if namespace:
@@ -361,7 +218,7 @@ class Index:
             if row is None:
                 return None
             expires = _aware(row.expires_at)
-            return None if expires is not None and expires <= _utcnow() else row.namespace
+            return None if expires is not None and expires <= utcnow() else row.namespace
 
     def publishers(self) -> list[PublisherRecord]:
         with self.session() as s:
@@ -418,8 +275,8 @@ class Index:
                 )
             )
             if model.latest is None:  # described by its first version until it has a latest
-                _describe(model, doc)
-            model.updated_at = _utcnow()
+                describe_model(model, doc)
+            model.updated_at = utcnow()
             s.add(
                 LogEntry(
                     namespace=namespace,
@@ -463,7 +320,7 @@ class Index:
         changed = []
         for row in s.scalars(select(Version).where(Version.model_id == model.id)):
             if row.version == model.latest:  # search and the catalog describe the latest release
-                _describe(model, row.manifest)
+                describe_model(model, row.manifest)
             w = withdrawn.get(row.version)
             new = w.to_json() if w is not None else None
             if row.withdrawn == new:
@@ -538,11 +395,11 @@ class Index:
                 rows = [m for m in rows if subject in (m.subjects or [])]
             if grade:
                 rows = [m for m in rows if grade in (m.grades or [])]
-            return len(rows), [_model_record(m) for m in rows[offset : offset + limit]]
+            return len(rows), [model_record(m) for m in rows[offset : offset + limit]]
 
     def model(self, namespace: str, name: str) -> ModelRecord:
         with self.session() as s:
-            return _model_record(self._model(s, namespace, name))
+            return model_record(self._model(s, namespace, name))
 
     def latest(self, namespace: str, name: str) -> str | None:
         """The latest release of a model (one row read; no versions loaded)."""
@@ -582,7 +439,7 @@ class Index:
                 .join(Model)
                 .where(Model.namespace == namespace, Model.name == name, Version.version == version)
             )
-            return None if row is None else _version_record(namespace, name, row)
+            return None if row is None else version_record(namespace, name, row)
 
     def version(self, namespace: str, name: str, version: str) -> VersionRecord:
         """One version; :class:`NotFoundError` naming what is missing, the model or the version."""
@@ -591,14 +448,14 @@ class Index:
             row = s.scalar(select(Version).where(Version.model_id == model.id, Version.version == version))
             if row is None:
                 raise NotFoundError(f"no version {version} of {namespace}/{name}")
-            return _version_record(namespace, name, row)
+            return version_record(namespace, name, row)
 
     def log(self, *, namespace: str | None = None, limit: int = 100, after: int = 0) -> list[LogRecord]:
         with self.session() as s:
             stmt = select(LogEntry).where(LogEntry.id > after)
             if namespace:
                 stmt = stmt.where(LogEntry.namespace == namespace)
-            return [_log_record(e) for e in s.scalars(stmt.order_by(LogEntry.id).limit(limit))]
+            return [log_record(e) for e in s.scalars(stmt.order_by(LogEntry.id).limit(limit))]
 
     # -- the served head -------------------------------------------------------------------
     def head(self) -> ServedHead | None:
