@@ -1,4 +1,4 @@
-"""The recommendation dataset and harness (zoo/datasets/recommendation.py): determinism, split
+"""The recommendation dataset and harness (zoo/datasets/recommendation/): determinism, split
 by student, tokens and windows, the simulator's probabilities and learning, the baselines,
 the recommender harness, the cache and bad arguments. Generates the ``quick`` profile twice
 (well under a second each)."""
