@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data._base import SPLITS, Parts, Request, fail, label_index, register_adapter
+from zoo.data._base import SPLITS, Parts, Request, Source, fail, label_index, register_adapter
 from zoo.data.splits import Plan
-from zoo.datasets.common import Split
+from zoo.datasets.common import Dataset, Split
 
 from ._common import _for_request, _plan
 
@@ -56,6 +56,65 @@ def _is_npz(p: Path) -> bool:
     return p.is_file() and p.suffix.lower() == ".npz"
 
 
+def _npz_arrays(src: Source, path: Path) -> dict[str, np.ndarray]:
+    """Every array of the archive, read without unpickling. Raises DataError for a file that is
+    not a readable .npz."""
+    blob = src.read_bytes(path)
+    if not blob.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # what np.load would take for a pickle
+        raise fail(
+            path, "is not a .npz archive (not a zip file)", "write it with numpy.savez or numpy.savez_compressed"
+        )
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except ValueError as e:  # object arrays (np.load will not unpickle them) or a malformed header
+        raise fail(
+            path,
+            "holds an array that cannot be read without unpickling, or a malformed one",
+            "store numbers and strings",
+        ) from e
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise fail(
+            path, f"is not a readable .npz archive ({type(e).__name__})", "write it again with numpy.savez"
+        ) from e
+
+
+def _labelled(
+    path: Path, arrays: dict[str, np.ndarray], ys: dict[str, np.ndarray], like: Dataset | None
+) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
+    """The label names (``like``'s, the archive's ``labels``, or the class ids) and the targets
+    mapped onto them. Raises DataError for a class id without a name or a label ``like`` lacks."""
+    declared_labels = _npz_labels(path, arrays)
+    top = max((int(y.max()) for y in ys.values() if y.size), default=-1)
+    if like is not None:
+        labels = like.labels
+        if declared_labels is not None:
+            known = label_index(labels)
+            if top >= len(declared_labels):
+                raise fail(path, f"holds class {top} but labels names {len(declared_labels)}", "fix y or labels")
+            missing = [name for name in declared_labels if name not in known]
+            if missing:
+                raise fail(
+                    path,
+                    f"has the label {missing[0]!r}, which the training data does not have",
+                    f"use its labels: {', '.join(labels)}",
+                )
+            lut = np.array([known[name] for name in declared_labels], np.int64)
+            ys = {s: np.where(y >= 0, lut[np.maximum(y, 0)], -1) for s, y in ys.items()}
+        elif top >= len(labels):
+            raise fail(path, f"holds class {top} but the training data has {len(labels)} labels", "fix y")
+    elif declared_labels is not None:
+        if top >= len(declared_labels):
+            raise fail(path, f"holds class {top} but labels names {len(declared_labels)}", "fix y or labels")
+        labels = declared_labels
+    else:
+        if top < 0:
+            raise fail(path, "has no labelled sample (every y is -1)", "store the class ids in y")
+        labels = tuple(str(i) for i in range(top + 1))
+
+    return labels, ys
+
+
 @register_adapter(
     "npz",
     kind="generic",
@@ -68,24 +127,7 @@ def read_npz(request: Request) -> Parts:
     src, like, path = request.source, request.like, request.source.path
     if not path.is_file():
         raise fail(path, "is not a file", "give one .npz archive written by numpy.savez")
-    blob = src.read_bytes(path)
-    if not blob.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # what np.load would take for a pickle
-        raise fail(
-            path, "is not a .npz archive (not a zip file)", "write it with numpy.savez or numpy.savez_compressed"
-        )
-    try:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except ValueError as e:  # object arrays (np.load will not unpickle them) or a malformed header
-        raise fail(
-            path,
-            "holds an array that cannot be read without unpickling, or a malformed one",
-            "store numbers and strings",
-        ) from e
-    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
-        raise fail(
-            path, f"is not a readable .npz archive ({type(e).__name__})", "write it again with numpy.savez"
-        ) from e
+    arrays = _npz_arrays(src, path)
     present = [s for s in SPLITS if f"x_{s}" in arrays or f"y_{s}" in arrays]
     for s in present:
         if f"x_{s}" not in arrays or f"y_{s}" not in arrays:
@@ -124,33 +166,7 @@ def read_npz(request: Request) -> Parts:
                 raise fail(path, f"g_{s} has shape {g.shape}, not one group key per sample ({n})", f"fix g_{s}")
             gs[s] = g.astype(str)
 
-    declared_labels = _npz_labels(path, arrays)
-    top = max((int(y.max()) for y in ys.values() if y.size), default=-1)
-    if like is not None:
-        labels = like.labels
-        if declared_labels is not None:
-            known = label_index(labels)
-            if top >= len(declared_labels):
-                raise fail(path, f"holds class {top} but labels names {len(declared_labels)}", "fix y or labels")
-            missing = [name for name in declared_labels if name not in known]
-            if missing:
-                raise fail(
-                    path,
-                    f"has the label {missing[0]!r}, which the training data does not have",
-                    f"use its labels: {', '.join(labels)}",
-                )
-            lut = np.array([known[name] for name in declared_labels], np.int64)
-            ys = {s: np.where(y >= 0, lut[np.maximum(y, 0)], -1) for s, y in ys.items()}
-        elif top >= len(labels):
-            raise fail(path, f"holds class {top} but the training data has {len(labels)} labels", "fix y")
-    elif declared_labels is not None:
-        if top >= len(declared_labels):
-            raise fail(path, f"holds class {top} but labels names {len(declared_labels)}", "fix y or labels")
-        labels = declared_labels
-    else:
-        if top < 0:
-            raise fail(path, "has no labelled sample (every y is -1)", "store the class ids in y")
-        labels = tuple(str(i) for i in range(top + 1))
+    labels, ys = _labelled(path, arrays, ys, like)
 
     # Only the training split is ever carved: its groups are the ones that matter.
     keys = {s: gs.get(s, np.arange(xs[s].shape[0])) for s in pools}
