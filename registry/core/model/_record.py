@@ -70,7 +70,7 @@ class _Record:
             value = d[key]
             try:
                 if value is None or nested is None:
-                    pass  # null: an optional field the document sets to null
+                    pass  # a plain JSON value, or null (an optional part the document leaves empty)
                 elif isinstance(nested, tuple):
                     if not isinstance(value, list):
                         raise RecordError((), f"expected a list, got {type(value).__name__}")
